@@ -1,0 +1,185 @@
+"""The raw layer of the warehouse: table definitions and connections.
+
+Ingestion writes only these `raw.*` tables; dbt reads them as sources
+(`dbt_project/models/staging/*/_*__sources.yml`). Timestamps are UTC stored as TIMESTAMP
+(no zone) so the same SQL runs on Postgres, Trino and Spark. Money is DECIMAL(18, 6) dollars.
+Per-token prices are DECIMAL(18, 9) dollars per million tokens (rates, not money).
+"""
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+RAW_SCHEMA = "raw"
+
+RAW_TABLES: dict[str, str] = {
+    # One accepted telemetry record per call_id (deduplicated at load time, first loaded wins).
+    "telemetry_calls": """
+        call_id                     VARCHAR NOT NULL,
+        request_id                  VARCHAR NOT NULL,
+        attempt                     INTEGER NOT NULL,
+        started_at                  TIMESTAMP NOT NULL,
+        duration_ms                 DOUBLE,
+        provider                    VARCHAR NOT NULL,
+        model                       VARCHAR NOT NULL,
+        operation                   VARCHAR NOT NULL,
+        input_tokens                BIGINT NOT NULL,
+        output_tokens               BIGINT NOT NULL,
+        cache_read_input_tokens     BIGINT NOT NULL,
+        cache_creation_input_tokens BIGINT NOT NULL,
+        reasoning_output_tokens     BIGINT NOT NULL,
+        status                      VARCHAR NOT NULL,
+        error_type                  VARCHAR,
+        service_tier                VARCHAR NOT NULL,
+        workspace                   VARCHAR NOT NULL,
+        feature                     VARCHAR NOT NULL,
+        environment                 VARCHAR NOT NULL,
+        user_segment                VARCHAR,
+        prompt_version              VARCHAR,
+        project_id                  VARCHAR,
+        cost_usd                    DECIMAL(18, 6),
+        tags                        VARCHAR,
+        source_folder               DATE NOT NULL,
+        source_file                 VARCHAR NOT NULL,
+        source_line                 BIGINT NOT NULL,
+        load_id                     VARCHAR NOT NULL,
+        loaded_at                   TIMESTAMP NOT NULL
+    """,
+    # Every record that broke a rule, from any file input, with where it was and why.
+    "quarantine": """
+        input          VARCHAR NOT NULL,
+        source_folder  DATE,
+        source_file    VARCHAR NOT NULL,
+        source_line    BIGINT,
+        record_key     VARCHAR,
+        reason         VARCHAR NOT NULL,
+        load_id        VARCHAR NOT NULL,
+        loaded_at      TIMESTAMP NOT NULL
+    """,
+    # One row per input file loaded: the ledger that proves nothing was dropped
+    # (records_read = accepted + quarantined + duplicates) and the event days it touched.
+    "source_files": """
+        input          VARCHAR NOT NULL,
+        source_folder  DATE,
+        source_file    VARCHAR NOT NULL,
+        file_format    VARCHAR NOT NULL,
+        file_bytes     BIGINT NOT NULL,
+        records_read   BIGINT NOT NULL,
+        accepted       BIGINT NOT NULL,
+        quarantined    BIGINT NOT NULL,
+        duplicates     BIGINT NOT NULL,
+        min_event_day  DATE,
+        max_event_day  DATE,
+        load_id        VARCHAR NOT NULL,
+        loaded_at      TIMESTAMP NOT NULL
+    """,
+    "outcomes": """
+        request_id     VARCHAR NOT NULL,
+        recorded_at    TIMESTAMP NOT NULL,
+        kind           VARCHAR NOT NULL,
+        value          VARCHAR NOT NULL,
+        source         VARCHAR,
+        source_folder  DATE NOT NULL,
+        source_file    VARCHAR NOT NULL,
+        source_line    BIGINT NOT NULL,
+        load_id        VARCHAR NOT NULL,
+        loaded_at      TIMESTAMP NOT NULL
+    """,
+    "deployments": """
+        deployed_at    TIMESTAMP NOT NULL,
+        scope          VARCHAR NOT NULL,
+        version        VARCHAR NOT NULL,
+        description    VARCHAR,
+        source_file    VARCHAR NOT NULL,
+        source_line    BIGINT NOT NULL
+    """,
+    "budgets": """
+        workspace          VARCHAR NOT NULL,
+        month              VARCHAR NOT NULL,
+        monthly_budget_usd DECIMAL(18, 6) NOT NULL,
+        hard_limit         BOOLEAN NOT NULL,
+        source_line        BIGINT NOT NULL
+    """,
+    "workspaces": """
+        provider       VARCHAR NOT NULL,
+        project_id     VARCHAR NOT NULL,
+        workspace      VARCHAR NOT NULL,
+        source_line    BIGINT NOT NULL
+    """,
+    # Effective-dated list prices per (provider, model) as telemetry names them, in dollars per
+    # million tokens. A model absent here is unpriced (estimated at zero and flagged by a check).
+    "model_prices": """
+        provider                 VARCHAR NOT NULL,
+        model                    VARCHAR NOT NULL,
+        price_model_id           VARCHAR NOT NULL,
+        effective_from           TIMESTAMP NOT NULL,
+        effective_to             TIMESTAMP NOT NULL,
+        input_mtok               DECIMAL(18, 9) NOT NULL,
+        output_mtok              DECIMAL(18, 9) NOT NULL,
+        cache_read_mtok          DECIMAL(18, 9),
+        cache_write_mtok         DECIMAL(18, 9),
+        reasoning_mtok           DECIMAL(18, 9),
+        long_context_threshold   BIGINT,
+        input_mtok_long          DECIMAL(18, 9),
+        output_mtok_long         DECIMAL(18, 9),
+        cache_read_mtok_long     DECIMAL(18, 9),
+        cache_write_mtok_long    DECIMAL(18, 9),
+        price_data_version       VARCHAR NOT NULL,
+        loaded_at                TIMESTAMP NOT NULL
+    """,
+    # Provider billing (issue: billing). One row per bucket day, provider, scope and line.
+    # A later fetch of the same provider and day replaces the earlier rows (restatements).
+    "billing_costs": """
+        provider       VARCHAR NOT NULL,
+        bucket_day     DATE NOT NULL,
+        scope_id       VARCHAR,
+        model          VARCHAR,
+        line_item      VARCHAR,
+        amount_usd     DECIMAL(18, 6) NOT NULL,
+        source_page    VARCHAR NOT NULL,
+        fetched_at     TIMESTAMP NOT NULL
+    """,
+    "billing_usage": """
+        provider                    VARCHAR NOT NULL,
+        bucket_day                  DATE NOT NULL,
+        scope_id                    VARCHAR,
+        model                       VARCHAR,
+        api_key_id                  VARCHAR,
+        requests                    BIGINT,
+        input_tokens                BIGINT NOT NULL,
+        output_tokens               BIGINT NOT NULL,
+        cache_read_input_tokens     BIGINT NOT NULL,
+        cache_creation_input_tokens BIGINT NOT NULL,
+        source_page                 VARCHAR NOT NULL,
+        fetched_at                  TIMESTAMP NOT NULL
+    """,
+}
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema and every raw table that does not exist yet."""
+    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    for table, columns in RAW_TABLES.items():
+        con.execute(f"create table if not exists {RAW_SCHEMA}.{table} ({columns})")
+
+
+@contextmanager
+def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for one step and always close it.
+
+    DuckDB allows one writing process per file, so every step opens and closes its own
+    connection instead of holding one for the life of the process.
+    """
+    db_path = Path(db_path)
+    if not read_only:
+        db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    con = duckdb.connect(str(db_path), read_only=read_only)
+    try:
+        if not read_only:
+            ensure_raw_schema(con)
+        yield con
+    finally:
+        con.close()
+    if not read_only and db_path.exists():
+        db_path.chmod(0o600)
