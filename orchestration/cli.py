@@ -1,0 +1,141 @@
+"""The `costline` command: demo, run, backfill, status.
+
+Exit codes: 0 success; 1 the run failed or a blocking quality check failed (the previous mart
+stays published); 2 bad usage or missing inputs. Errors are one line saying what to do next.
+"""
+import logging
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ingestion.settings import Paths
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="costline: where every cent of your LLM spend went, and whether it was worth it.")
+log = logging.getLogger("costline")
+
+InputDir = Annotated[Optional[Path], typer.Option("--input-dir", help="Input drops (default $COSTLINE_INPUT_DIR or ./data/input).")]
+WarehouseDir = Annotated[Optional[Path], typer.Option("--warehouse-dir", help="Warehouse and mart (default $COSTLINE_WAREHOUSE_DIR or ./data/warehouse).")]
+Wait = Annotated[float, typer.Option("--wait", help="Seconds to wait for another costline run to release the warehouse.")]
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("costline: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"costline: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _parse_day(value: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{flag} must be a date like 2026-10-01, got {value!r}")
+
+
+def _require_inputs(paths: Paths, days: list[date]) -> None:
+    if not paths.input_dir.is_dir():
+        _fail(f"input dir {paths.input_dir} does not exist; set COSTLINE_INPUT_DIR or pass --input-dir "
+              f"(or run `costline demo` to generate one)")
+    present = [d for d in days if (paths.telemetry_dir / d.isoformat()).is_dir()
+               or (paths.outcomes_dir / d.isoformat()).is_dir()]
+    if not present:
+        span = days[0].isoformat() if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+        _fail(f"nothing to load for {span}: no folder {paths.telemetry_dir}/YYYY-MM-DD for those days; "
+              f"check the date and the input dir")
+    missing = len(days) - len(present)
+    if missing:
+        log.info("%d of %d days have no input folders; they are rebuilt from what is already loaded",
+                 missing, len(days))
+
+
+def _run(paths: Paths, start: date, end: date, wait: float) -> None:
+    from orchestration.runner import WarehouseBusy, run_days
+
+    started = time.monotonic()
+    log.info("running %s%s (inputs %s, warehouse %s)", start, "" if start == end else f" .. {end}",
+             paths.input_dir, paths.warehouse_dir)
+    try:
+        report = run_days(paths, start, end, wait_seconds=wait)
+    except WarehouseBusy as busy:
+        _fail(str(busy), code=1)
+    for warning in report.warnings:
+        log.warning("warning: %s", warning)
+    if not report.success:
+        previous = (f"the previous mart is still published at {paths.mart_db}" if paths.mart_db.exists()
+                    else "no mart has been published yet")
+        _fail(f"{report.failure_reason()}; {previous} (run {report.run_id})", code=1)
+    log.info("published %s and %s/ in %.0fs (run %s)", paths.mart_db, paths.mart_parquet_dir,
+             time.monotonic() - started, report.run_id)
+
+
+@app.command()
+def run(date_: Annotated[str, typer.Option("--date", help="The UTC day to run, YYYY-MM-DD.")],
+        input_dir: InputDir = None, warehouse_dir: WarehouseDir = None, wait: Wait = 0) -> None:
+    """The daily job for one day (what the schedule runs)."""
+    _setup_logging()
+    day = _parse_day(date_, "--date")
+    paths = Paths.from_env(input_dir, warehouse_dir)
+    _require_inputs(paths, [day])
+    _run(paths, day, day, wait)
+
+
+@app.command()
+def backfill(start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")],
+             end: Annotated[str, typer.Option("--end", help="Last day (included), YYYY-MM-DD.")],
+             input_dir: InputDir = None, warehouse_dir: WarehouseDir = None, wait: Wait = 0) -> None:
+    """Every day from --start to --end in one run."""
+    from orchestration.partitions import days_between
+
+    _setup_logging()
+    first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
+    if last < first:
+        _fail(f"--end {last} is before --start {first}")
+    paths = Paths.from_env(input_dir, warehouse_dir)
+    _require_inputs(paths, days_between(first, last))
+    _run(paths, first, last, wait)
+
+
+@app.command()
+def demo(days: Annotated[int, typer.Option(help="Days of demo history.")] = 30,
+         end: Annotated[Optional[str], typer.Option(help="Last demo day (default: yesterday UTC).")] = None,
+         calls_per_day: Annotated[int, typer.Option(help="Average calls per day.")] = 4000,
+         input_dir: InputDir = None, warehouse_dir: WarehouseDir = None) -> None:
+    """Generate realistic demo inputs, run every day, publish the mart and print the KPIs."""
+    from orchestration.demo import generate_demo, print_kpis
+
+    _setup_logging()
+    paths = Paths.from_env(input_dir, warehouse_dir)
+    last = _parse_day(end, "--end") if end else datetime.now(timezone.utc).date() - timedelta(days=1)
+    first = last - timedelta(days=days - 1)
+    try:
+        generate_demo(paths, first, last, calls_per_day)
+    except FileExistsError as exists:
+        _fail(str(exists))
+    _run(paths, first, last, wait=0)
+    print_kpis(paths)
+
+
+@app.command()
+def status(input_dir: InputDir = None, warehouse_dir: WarehouseDir = None) -> None:
+    """What is loaded, the last runs and their checks, and where the mart is."""
+    from orchestration.status import print_status
+
+    paths = Paths.from_env(input_dir, warehouse_dir)
+    if not paths.warehouse_dir.exists():
+        _fail(f"no warehouse at {paths.warehouse_dir}; run `costline demo` or `costline run --date YYYY-MM-DD`")
+    print_status(paths)
+
+
+if __name__ == "__main__":
+    app()

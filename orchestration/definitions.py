@@ -1,0 +1,22 @@
+"""The costline code location: `dagster dev` (workspace.yaml) and the `costline` CLI load this."""
+import dagster as dg
+
+from orchestration.automation import costline_daily_job, costline_daily_schedule
+from orchestration.ingestion_assets import ingestion_assets
+from orchestration.publish import build_published_mart
+from orchestration.quality import quality_checks
+from orchestration.resources import CostlinePaths
+from orchestration.transform import build_dbt_assets, dbt_resource, mart_model_names, prepare_dbt_manifest
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    manifest = prepare_dbt_manifest()
+    return dg.Definitions(
+        assets=[*ingestion_assets, build_dbt_assets(manifest), build_published_mart(mart_model_names(manifest))],
+        asset_checks=quality_checks,
+        jobs=[costline_daily_job],
+        schedules=[costline_daily_schedule],
+        resources={"dbt": dbt_resource(), "costline": CostlinePaths()},
+        executor=dg.in_process_executor,
+    )

@@ -1,0 +1,110 @@
+"""Publishing the mart: write aside, then rename, so readers never see half a mart.
+
+`mart.duckdb` is built under a temporary name and moved over the old file with one rename.
+The Parquet files go to a fresh versioned directory and the `mart` symlink is swapped to it
+with one rename. A reader that has the old file open keeps reading the old, complete version.
+"""
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from ingestion.settings import Paths
+from orchestration.partitions import daily_partitions
+from orchestration.resources import CostlinePaths
+
+log = logging.getLogger("costline.publish")
+
+PUBLICATION_TABLE = "mart_publication"
+PARQUET_VERSIONS_KEPT = 2
+
+
+@dataclass(frozen=True)
+class Publication:
+    mart_db: Path
+    parquet_dir: Path
+    rows: dict[str, int]
+    published_at: datetime
+
+
+def _sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: str = "marts") -> Publication:
+    """Copy the mart tables out of the warehouse into mart.duckdb and mart/<table>.parquet."""
+    paths.ensure_warehouse_dir()
+    published_at = datetime.now(timezone.utc).replace(microsecond=0)
+    token = f"{published_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    staging_db = paths.warehouse_dir / f".mart-{token}.duckdb"
+    parquet_dir = paths.warehouse_dir / f"mart-{token}"
+    parquet_dir.mkdir(mode=0o700)
+    rows: dict[str, int] = {}
+    try:
+        con = duckdb.connect(str(staging_db))
+        try:
+            con.execute(f"attach {_sql_path(paths.warehouse_db)} as warehouse (read_only)")
+            for table in tables:
+                con.execute(f'create table main."{table}" as select * from warehouse.{source_schema}."{table}"')
+                con.execute(f'copy main."{table}" to {_sql_path(parquet_dir / f"{table}.parquet")} (format parquet)')
+                rows[table] = con.execute(f'select count(*) from main."{table}"').fetchone()[0]
+            con.execute(f"""create table main.{PUBLICATION_TABLE} as
+                select cast(? as timestamp) as published_at, cast(? as varchar) as run_id,
+                       cast(? as varchar) as tables""",
+                        [published_at.replace(tzinfo=None), run_id, ",".join(tables)])
+            con.execute("detach warehouse")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        staging_db.chmod(0o600)
+        os.replace(staging_db, paths.mart_db)
+        _swap_symlink(paths.mart_parquet_dir, parquet_dir)
+    except BaseException:
+        staging_db.unlink(missing_ok=True)
+        shutil.rmtree(parquet_dir, ignore_errors=True)
+        raise
+    _prune_old_versions(paths.warehouse_dir, keep=parquet_dir)
+    log.info("published %d tables (%d rows) to %s", len(tables), sum(rows.values()), paths.mart_db)
+    return Publication(paths.mart_db, paths.mart_parquet_dir, rows, published_at)
+
+
+def _swap_symlink(link: Path, target: Path) -> None:
+    if link.exists() and not link.is_symlink():
+        raise RuntimeError(f"{link} is a real directory; move it away so costline can manage it as a link")
+    temporary = link.with_name(f".{link.name}-{uuid.uuid4().hex[:8]}")
+    temporary.symlink_to(target.name)
+    os.replace(temporary, link)
+
+
+def _prune_old_versions(warehouse_dir: Path, keep: Path) -> None:
+    """Keep the current and the previous Parquet version; readers of older ones were given time."""
+    versions = sorted(p for p in warehouse_dir.glob("mart-*") if p.is_dir() and not p.is_symlink())
+    for old in versions[:-PARQUET_VERSIONS_KEPT]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+    for leftover in warehouse_dir.glob(".mart-*.duckdb*"):
+        leftover.unlink(missing_ok=True)
+
+
+def build_published_mart(mart_tables: list[str]) -> dg.AssetsDefinition:
+    @dg.asset(key=["published_mart"], deps=[dg.AssetKey(["marts", t]) for t in mart_tables],
+              partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+              group_name="publish", kinds={"duckdb", "parquet"},
+              description="mart.duckdb and mart/<table>.parquet for BI tools, replaced atomically "
+                          "only after every blocking quality check passed.")
+    def published_mart(context: dg.AssetExecutionContext, costline: CostlinePaths) -> dg.MaterializeResult:
+        publication = publish_mart(costline.paths(), mart_tables, context.run_id)
+        return dg.MaterializeResult(metadata={
+            "mart_db": dg.MetadataValue.path(str(publication.mart_db)),
+            "parquet_dir": dg.MetadataValue.path(str(publication.parquet_dir)),
+            "rows": sum(publication.rows.values()),
+            **{f"rows.{table}": count for table, count in publication.rows.items()},
+        })
+
+    return published_mart

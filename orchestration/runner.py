@@ -1,0 +1,113 @@
+"""Run the daily job in this process (what the CLI and the tests call).
+
+DuckDB is one writer, so a file lock on the warehouse dir makes a second `costline run`
+refuse with a clear message instead of failing halfway on a DuckDB lock error.
+"""
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+from filelock import FileLock, Timeout
+
+from ingestion.settings import INPUT_DIR_ENV, WAREHOUSE_DIR_ENV, Paths
+from orchestration.automation import DAILY_JOB
+from orchestration.partitions import range_tags
+
+log = logging.getLogger("costline")
+
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
+class WarehouseBusy(RuntimeError):
+    pass
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    success: bool
+    failed_checks: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
+    published: bool = False
+
+    def failure_reason(self) -> str:
+        if self.failed_checks:
+            return "blocking quality check failed: " + "; ".join(self.failed_checks)
+        if self.failed_steps:
+            return "step failed: " + "; ".join(self.failed_steps)
+        return "the run did not complete"
+
+
+def use_paths(paths: Paths) -> None:
+    """Make every step of this process (and the dbt subprocess) see the same directories."""
+    os.environ[INPUT_DIR_ENV] = str(paths.input_dir)
+    os.environ[WAREHOUSE_DIR_ENV] = str(paths.warehouse_dir)
+
+
+def dagster_instance(paths: Paths) -> dg.DagsterInstance:
+    """The persistent instance: $DAGSTER_HOME, else <warehouse>/dagster (run history for `status`)."""
+    if not os.environ.get("DAGSTER_HOME"):
+        paths.dagster_home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config = paths.dagster_home / "dagster.yaml"
+        if not config.exists():
+            config.write_text(DAGSTER_YAML)
+        os.environ["DAGSTER_HOME"] = str(paths.dagster_home)
+    return dg.DagsterInstance.get()
+
+
+def warehouse_lock(paths: Paths, wait_seconds: float = 0) -> FileLock:
+    paths.ensure_warehouse_dir()
+    return FileLock(str(paths.warehouse_dir / ".costline.lock"), timeout=wait_seconds)
+
+
+def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0) -> RunReport:
+    """One run of the daily job over [start, end] (a single-run backfill when start < end)."""
+    use_paths(paths)
+    lock = warehouse_lock(paths, wait_seconds)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise WarehouseBusy(
+            f"another costline process is using the warehouse at {paths.warehouse_dir} "
+            f"(lock {lock.lock_file}); wait for it to finish, or pass --wait SECONDS") from None
+    try:
+        return _execute(paths, start, end)
+    finally:
+        lock.release()
+
+
+def _execute(paths: Paths, start: date, end: date) -> RunReport:
+    from orchestration.definitions import defs  # loads the dbt manifest: only when a run is asked for
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        job = defs().resolve_job_def(DAILY_JOB)
+        selection = (dict(partition_key=start.isoformat()) if start == end
+                     else dict(tags=range_tags(start, end)))
+        result = job.execute_in_process(instance=dagster_instance(paths), raise_on_error=False,
+                                        run_config=QUIET_RUN_CONFIG, **selection)
+    report = RunReport(run_id=result.run_id, success=result.success)
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        line = f"{evaluation.check_name} on {evaluation.asset_key.to_user_string()}"
+        if evaluation.description:
+            line += f" ({evaluation.description[:300]})"
+        if evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            report.failed_checks.append(line)
+        else:
+            report.warnings.append(line)
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        message = (error.message if error else "unknown error").strip().splitlines()
+        report.failed_steps.append(f"{event.step_key}: {message[0] if message else 'failed'}")
+    report.published = any(event.asset_key == dg.AssetKey(["published_mart"])
+                           for event in result.get_asset_materialization_events())
+    report.success = result.success and report.published and not report.failed_checks
+    return report
