@@ -7,7 +7,7 @@ by the loader) and the rest of the page still loads.
 """
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
+from datetime import date, time, timedelta, timezone
 from decimal import Decimal
 
 from ingestion.billing.anthropic import ANTHROPIC
@@ -20,6 +20,10 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (OPENAI, ANTHROPIC)}
 
 class PageFormatError(ValueError):
     """The body is not a page of the documented shape; the message says how it differs."""
+
+
+class InvalidJson(PageFormatError):
+    """Not JSON at all: usually a body cut off in transit, so worth fetching again."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ def decode(body: bytes) -> dict:
     try:
         page = json.loads(body, parse_float=Decimal)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PageFormatError(f"not valid JSON ({exc}); the body is {len(body)} bytes, truncated or not JSON") from None
+        raise InvalidJson(f"not valid JSON ({exc}); the body is {len(body)} bytes, truncated or not JSON") from None
     if not isinstance(page, dict) or not isinstance(page.get("data"), list):
         raise PageFormatError("JSON without a 'data' list: not a billing page (an error body or a proxy page?)")
     return page
@@ -83,6 +87,6 @@ def parse_page(provider: Provider, endpoint: Endpoint, body: bytes) -> ParsedPag
 
 def _bucket_day(provider: Provider, bucket: dict) -> date:
     start, end = (t.astimezone(timezone.utc) for t in provider.bucket_bounds(bucket))
-    if start.time() != start.min.time() or end - start != timedelta(days=1):
+    if start.time() != time(0) or end - start != timedelta(days=1):
         raise RecordError(f"bucket {start.isoformat()}..{end.isoformat()} is not one UTC day")
     return start.date()

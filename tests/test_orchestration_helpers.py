@@ -1,0 +1,47 @@
+"""Pure helpers that decide what a run does: fast, no warehouse needed."""
+import json
+from datetime import date, datetime, timezone
+
+import dagster as dg
+import pytest
+
+from orchestration.partitions import days_between, range_tags, window_days
+from orchestration.transform import CostlineDbtTranslator, dbt_build_args, rebuild_window
+
+
+def test_window_days_of_a_range_excludes_the_end_instant():
+    window = dg.TimeWindow(datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2026, 10, 4, tzinfo=timezone.utc))
+    assert window_days(window) == [date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)]
+
+
+def test_days_between_rejects_reversed_ranges():
+    assert days_between(date(2026, 10, 30), date(2026, 11, 2))[-1] == date(2026, 11, 2)
+    with pytest.raises(ValueError):
+        days_between(date(2026, 10, 2), date(2026, 10, 1))
+
+
+def test_rebuild_window_widens_to_late_records_days():
+    partition = [date(2026, 10, 5)]
+    assert rebuild_window(partition, []) == (date(2026, 10, 5), date(2026, 10, 5))
+    assert rebuild_window(partition, [date(2026, 10, 3), date(2026, 10, 5)]) == (date(2026, 10, 3), date(2026, 10, 5))
+
+
+def test_dbt_build_args_carry_the_window_and_skip_unit_tests():
+    args = dbt_build_args(date(2026, 10, 3), date(2026, 10, 5))
+    assert args[0] == "build"
+    assert json.loads(args[args.index("--vars") + 1]) == {"costline_start_day": "2026-10-03",
+                                                          "costline_end_day": "2026-10-05"}
+    assert args[args.index("--exclude") + 1] == "test_type:unit"
+
+
+def test_range_tags_make_one_run_over_many_days():
+    assert range_tags(date(2026, 10, 1), date(2026, 10, 30)) == {
+        "dagster/asset_partition_range_start": "2026-10-01", "dagster/asset_partition_range_end": "2026-10-30"}
+
+
+def test_translator_keys_mirror_where_tables_live():
+    translator = CostlineDbtTranslator()
+    assert translator.get_asset_key({"resource_type": "source", "name": "telemetry_calls", "schema": "raw"}) \
+        == dg.AssetKey(["raw", "telemetry_calls"])
+    assert translator.get_asset_key({"resource_type": "model", "name": "daily_spend",
+                                     "config": {"schema": "marts"}}) == dg.AssetKey(["marts", "daily_spend"])
