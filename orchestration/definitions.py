@@ -2,6 +2,7 @@
 import dagster as dg
 
 from orchestration.automation import costline_daily_job, costline_daily_schedule
+from orchestration.billing_assets import billing_assets, billing_resources
 from orchestration.ingestion_assets import ingestion_assets
 from orchestration.publish import build_published_mart
 from orchestration.quality import quality_checks
@@ -13,10 +14,11 @@ from orchestration.transform import build_dbt_assets, dbt_resource, mart_model_n
 def defs() -> dg.Definitions:
     manifest = prepare_dbt_manifest()
     return dg.Definitions(
-        assets=[*ingestion_assets, build_dbt_assets(manifest), build_published_mart(mart_model_names(manifest))],
+        assets=[*ingestion_assets, *billing_assets, build_dbt_assets(manifest),
+                build_published_mart(mart_model_names(manifest))],
         asset_checks=quality_checks,
         jobs=[costline_daily_job],
         schedules=[costline_daily_schedule],
-        resources={"dbt": dbt_resource(), "costline": CostlinePaths()},
+        resources={"dbt": dbt_resource(), "costline": CostlinePaths(), **billing_resources},
         executor=dg.in_process_executor,
     )

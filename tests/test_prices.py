@@ -1,6 +1,6 @@
 """raw.model_prices from genai-prices: exact prices, tiers, effective dating, overrides, replace."""
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -123,4 +123,127 @@ def test_long_context_tier_is_a_cliff_on_total_input(db):
 
 def test_price_changes_become_effective_dated_rows(db):
     # o3's price dropped on 2025-06-10 in the snapshot: one row before, one from that day on.
-_, info = None, None
+    _, info = get_snapshot().find_provider_model("o3", None, "openai", None)
+    [change] = [c.constraint.start_date for c in info.prices if isinstance(c.constraint, StartDateConstraint)]
+    boundary = datetime.combine(change, datetime.min.time())
+    add_calls(db, [("openai", "o3", datetime(2025, 6, 9, 23, 59, 59)), ("openai", "o3", boundary)])
+    refresh_model_prices(db)
+
+    old, new = price_rows(db, "openai", "o3")
+    assert (old["effective_from"], old["effective_to"]) == (OPEN_START, boundary)
+    assert (new["effective_from"], new["effective_to"]) == (boundary, OPEN_END)
+    for row, at in [(old, datetime(2025, 1, 1, tzinfo=UTC)), (new, datetime(2025, 7, 1, tzinfo=UTC))]:
+        lib = info.get_prices(at)
+        assert (row["input_mtok"], row["output_mtok"], row["cache_read_mtok"]) == (
+            lib.input_mtok, lib.output_mtok, lib.cache_read_mtok)
+    assert old["input_mtok"] != new["input_mtok"]
+    # Each call finds exactly one row with the half-open [from, to) join dbt uses.
+    matched = db.execute("""
+        select c.started_at, count(*), any_value(p.input_mtok) from raw.telemetry_calls c
+        join raw.model_prices p on p.provider = c.provider and p.model = c.model
+             and c.started_at >= p.effective_from and c.started_at < p.effective_to
+        group by 1 order by 1""").fetchall()
+    assert matched == [(datetime(2025, 6, 9, 23, 59, 59), 1, old["input_mtok"]), (boundary, 1, new["input_mtok"])]
+
+
+def test_provider_aliases_and_conditions_it_cannot_represent(db):
+    add_calls(db, [("azure.ai.openai", "gpt-4o", NOW), ("aws.bedrock", "anthropic.claude-sonnet-4-20250514-v1:0", NOW),
+                   ("gcp.vertex_ai", "gemini-2.5-pro", NOW), ("deepseek", "deepseek-chat", NOW)])
+    refresh = refresh_model_prices(db)
+    assert refresh.unpriced == ()
+    assert price_rows(db, "azure.ai.openai", "gpt-4o")[0]["price_model_id"] == "openai/gpt-4o"
+    assert price_rows(db, "aws.bedrock", "anthropic.claude-sonnet-4-20250514-v1:0")[0]["price_model_id"].startswith("aws/")
+    assert price_rows(db, "gcp.vertex_ai", "gemini-2.5-pro")[0]["price_model_id"] == "google/gemini-2.5-pro"
+    # DeepSeek's time-of-day prices: the price outside every time window, and a note saying so.
+    [deepseek] = price_rows(db, "deepseek", "deepseek-chat")
+    _, info = get_snapshot().find_provider_model("deepseek-chat", None, "deepseek", None)
+    assert deepseek["input_mtok"] == info.prices[0].prices.input_mtok
+    assert any(n.startswith("deepseek/deepseek-chat: time-of-day") for n in refresh.notes)
+
+
+def test_override_file_wins_and_bad_lines_are_quarantined(db, tmp_path):
+    add_calls(db, [("openai", "gpt-4o-mini", NOW), ("openai", "gpt-4o", NOW), ("acme", "acme-llm-7b", NOW)])
+    overrides = tmp_path / "prices.csv"
+    overrides.write_text(
+        "provider,model,effective_from,input_mtok,output_mtok,cache_read_mtok,cache_write_mtok\n"
+        "openai,GPT-4o-mini,2026-06-01,0.12,0.48,0.06,\n"
+        "openai,gpt-4o-mini,2026-09-01T00:00:00+00:00,0.1,0.4,,\n"
+        "acme,acme-llm-7b,,0.000000001,2.5,,\n"
+        "openai,gpt-4o,2026-01-01,-1,10,,\n"
+        "openai,gpt-4o,yesterday,2,10,,\n"
+        "openai,gpt-4o-mini,2026-06-01,9,9,,\n")
+    refresh = refresh_model_prices(db, overrides, load_id="run-1")
+
+    assert refresh.unpriced == ()
+    assert set(refresh.overridden) == {("openai", "gpt-4o-mini"), ("acme", "acme-llm-7b")}
+    genai, first, second = price_rows(db, "openai", "gpt-4o-mini")
+    lib = price_in_force("openai", "gpt-4o-mini", NOW)
+    assert (genai["effective_to"], genai["input_mtok"], genai["price_model_id"]) == (
+        datetime(2026, 6, 1), lib.input_mtok, "openai/gpt-4o-mini")
+    assert (first["effective_from"], first["effective_to"]) == (datetime(2026, 6, 1), datetime(2026, 9, 1))
+    assert (first["input_mtok"], first["output_mtok"], first["cache_read_mtok"], first["cache_write_mtok"]) == (
+        Decimal("0.12"), Decimal("0.48"), Decimal("0.06"), None)
+    assert (second["effective_from"], second["effective_to"], second["input_mtok"]) == (
+        datetime(2026, 9, 1), OPEN_END, Decimal("0.1"))
+    assert first["price_model_id"] == "prices.csv" and first["price_data_version"].startswith("prices.csv sha256:")
+    [acme] = price_rows(db, "acme", "acme-llm-7b")
+    assert (acme["effective_from"], acme["input_mtok"]) == (OPEN_START, Decimal("0.000000001"))
+    # Bad lines change nothing: gpt-4o keeps its genai-prices row.
+    assert [r["price_model_id"] for r in price_rows(db, "openai", "gpt-4o")] == ["openai/gpt-4o"]
+    quarantine = db.execute("select source_line, record_key, reason, load_id from raw.quarantine "
+                            "where input = 'prices' order by source_line").fetchall()
+    assert [(line, key) for line, key, _, _ in quarantine] == [
+        (5, "openai/gpt-4o"), (6, "openai/gpt-4o"), (7, "openai/gpt-4o-mini")]
+    assert "input_mtok" in quarantine[0][2] and ">= 0" in quarantine[0][2]
+    assert "effective_from 'yesterday'" in quarantine[1][2]
+    assert "duplicate of line 2" in quarantine[2][2]
+    assert {q[3] for q in quarantine} == {"run-1"}
+    assert refresh.quarantined == 3
+
+
+def test_override_file_with_a_wrong_header_is_quarantined_not_raised(db, tmp_path):
+    add_calls(db, [("openai", "gpt-4o", NOW)])
+    overrides = tmp_path / "prices.csv"
+    overrides.write_text("model,price\ngpt-4o,1\n")
+    refresh = refresh_model_prices(db, overrides)
+    assert refresh.quarantined == 1 and refresh.overridden == ()
+    [(reason,)] = db.execute("select reason from raw.quarantine where input = 'prices'").fetchall()
+    assert "provider" in reason and "input_mtok" in reason
+    assert price_rows(db, "openai", "gpt-4o")[0]["price_model_id"] == "openai/gpt-4o"
+
+
+def test_refresh_replaces_everything_and_is_idempotent(db, tmp_path):
+    add_calls(db, [("openai", "gpt-4o", NOW), ("openai", "o3", NOW), ("anthropic", "claude-3-5-haiku", NOW)])
+    overrides = tmp_path / "prices.csv"
+    overrides.write_text("provider,model,effective_from,input_mtok,output_mtok\nopenai,gpt-4o,2026-01-01,x,1\n")
+    snapshot_sql = "select * exclude (loaded_at) from raw.model_prices order by all"
+    refresh_model_prices(db, overrides)
+    first = db.execute(snapshot_sql).fetchall()
+    refresh_model_prices(db, overrides)
+    assert db.execute(snapshot_sql).fetchall() == first
+    assert len(first) == 4  # gpt-4o, haiku, and o3's two periods
+    assert db.execute("select count(*) from raw.quarantine where input = 'prices'").fetchone() == (1,)
+
+    # A model that left telemetry loses its rows; the quarantine of a fixed file empties.
+    db.execute("delete from raw.telemetry_calls where model = 'o3'")
+    overrides.write_text("provider,model,effective_from,input_mtok,output_mtok\n")
+    refresh = refresh_model_prices(db, overrides)
+    assert refresh.models_seen == 2
+    assert db.execute("select distinct model from raw.model_prices order by 1").fetchall() == [
+        ("claude-3-5-haiku",), ("gpt-4o",)]
+    assert db.execute("select count(*) from raw.quarantine where input = 'prices'").fetchone() == (0,)
+
+
+def test_refresh_is_atomic(db, monkeypatch):
+    add_calls(db, [("openai", "gpt-4o", NOW)])
+    refresh_model_prices(db)
+    before = db.execute("select count(*) from raw.model_prices").fetchone()
+
+    def broken(row, loaded_at):
+        raise RuntimeError("boom")
+
+    import ingestion.prices as prices
+    monkeypatch.setattr(prices, "_row_values", broken)
+    with pytest.raises(RuntimeError):
+        refresh_model_prices(db)
+    assert db.execute("select count(*) from raw.model_prices").fetchone() == before

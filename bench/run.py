@@ -1,0 +1,184 @@
+"""costline benchmark: one command, a printed table, and the same figures in a JSON file.
+
+    python -m bench.run                      # the backbone figures (1M-call day, 30-day backfill)
+    python -m bench.run --suite scale        # P1-P4 and the fixed overhead (10M calls, 365 days)
+    python -m bench.run --scale 0.1          # everything ten times smaller, for a quick look
+
+Inputs are generated with DuckDB (bench/generate.py) under --work (default bench/out/work).
+Every costline figure is a real `costline` CLI process measured from outside (bench/measure.py).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from bench.generate import write_day
+
+REPO = Path(__file__).resolve().parents[1]
+DAY = date(2026, 10, 1)
+
+
+def costline(*args: str, input_dir: Path, warehouse_dir: Path) -> dict:
+    env = {**os.environ, "COSTLINE_INPUT_DIR": str(input_dir), "COSTLINE_WAREHOUSE_DIR": str(warehouse_dir),
+           "DO_NOT_TRACK": "1", "DAGSTER_DISABLE_TELEMETRY": "1", "GX_ANALYTICS_ENABLED": "False"}
+    env.pop("DAGSTER_HOME", None)
+    out = subprocess.run([sys.executable, "-m", "bench.measure", "--", sys.executable, "-m", "orchestration.cli",
+                          *args], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["returncode"] != 0:
+        raise SystemExit(f"costline {' '.join(args)} failed:\n{result['stderr_tail']}")
+    return result
+
+
+def fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def floor_seconds(files: list[Path], fmt: str, work: Path) -> float:
+    """The same essential work in one hand-written DuckDB script: read, price, aggregate."""
+    db = work / "floor.duckdb"
+    db.unlink(missing_ok=True)
+    reader = ("read_parquet" if fmt == "parquet" else "read_json")
+    sources = "[" + ",".join(f"'{f}'" for f in files) + "]"
+    columns = "" if fmt == "parquet" else """, columns={call_id: 'VARCHAR', request_id: 'VARCHAR', attempt: 'INTEGER',
+        started_at: 'VARCHAR', provider: 'VARCHAR', model: 'VARCHAR', input_tokens: 'BIGINT',
+        output_tokens: 'BIGINT', cache_read_input_tokens: 'BIGINT', cache_creation_input_tokens: 'BIGINT',
+        status: 'VARCHAR', workspace: 'VARCHAR', feature: 'VARCHAR', prompt_version: 'VARCHAR',
+        project_id: 'VARCHAR'}, format='newline_delimited'"""
+    started = time.monotonic()
+    with duckdb.connect(str(db)) as con:
+        con.execute("""create table prices as select * from (values
+            ('openai', 'gpt-4o', 2.5, 10.0, 1.25, 2.5), ('openai', 'gpt-4o-mini', 0.15, 0.6, 0.075, 0.15),
+            ('anthropic', 'claude-sonnet-4-20250514', 3.0, 15.0, 0.3, 3.75),
+            ('anthropic', 'claude-3-5-haiku-20241022', 0.8, 4.0, 0.08, 1.0))
+            t(provider, model, inp, outp, cache_read, cache_write)""")
+        con.execute(f"""create table calls as
+            select c.*, cast(cast(c.started_at as timestamptz) as timestamp) as ts,
+                   cast(((c.input_tokens - c.cache_read_input_tokens - c.cache_creation_input_tokens) * p.inp
+                         + c.cache_read_input_tokens * p.cache_read + c.cache_creation_input_tokens * p.cache_write
+                         + c.output_tokens * p.outp) / 1e6 as decimal(18, 6)) as cost_usd
+            from {reader}({sources}{columns}) c left join prices p using (provider, model)""")
+        for grain, expr in (("daily", "cast(ts as date)"), ("hourly", "date_trunc('hour', ts)")):
+            con.execute(f"""create table {grain} as select {expr} as t, workspace, feature, provider, model,
+                count(*) as api_calls, count(distinct request_id) as requests, sum(input_tokens) as input_tokens,
+                sum(output_tokens) as output_tokens, sum(cost_usd) as cost_usd from calls group by all""")
+    return round(time.monotonic() - started, 2)
+
+
+def bench_day(work: Path, calls: int, fmt: str, label: str) -> dict:
+    inputs = fresh(work / f"{label}-in")
+    write_day(inputs, DAY, calls, fmt)
+    warehouse = fresh(work / f"{label}-wh")
+    measured = costline("run", "--date", DAY.isoformat(), input_dir=inputs, warehouse_dir=warehouse)
+    files = sorted((inputs / "telemetry" / DAY.isoformat()).iterdir())
+    floor = floor_seconds(files, fmt, work)
+    return {"name": label, "calls": calls, **measured, "floor_s": floor,
+            "ratio_to_floor": round(measured["wall_s"] / floor, 2) if floor else None}
+
+
+def bench_backfill(work: Path, days: int, calls_per_day: int, label: str) -> tuple[dict, Path, Path]:
+    inputs = fresh(work / f"{label}-in")
+    start = DAY - timedelta(days=days - 1)
+    for n in range(days):
+        write_day(inputs, start + timedelta(days=n), calls_per_day, "jsonl", seed=n)
+    warehouse = fresh(work / f"{label}-wh")
+    measured = costline("backfill", "--start", start.isoformat(), "--end", DAY.isoformat(),
+                        input_dir=inputs, warehouse_dir=warehouse)
+    return ({"name": label, "days": days, "calls_per_day": calls_per_day, **measured,
+             "seconds_per_day": round(measured["wall_s"] / days, 2)}, inputs, warehouse)
+
+
+def bench_bi_queries(mart_db: Path) -> list[dict]:
+    """A typical dashboard query per mart table: one month, grouped."""
+    queries = {
+        "daily_spend": "select workspace, sum(cost_usd) from daily_spend where day >= date '{m}-01' and day < date '{m}-01' + interval 1 month group by 1",
+        "hourly_spend": "select hour(hour), sum(cost_usd) from hourly_spend where hour >= timestamp '{m}-01' and hour < timestamp '{m}-01' + interval 1 month group by 1",
+        "workspace_kpis_daily": "select workspace, avg(avg_cost_per_request_usd) from workspace_kpis_daily where strftime(day, '%Y-%m') = '{m}' group by 1",
+        "budget_burn": "select workspace, max(consumed_pct) from budget_burn where month = '{m}' group by 1",
+        "workspace_attribution": "select workspace, sum(cost_usd) from workspace_attribution where month = '{m}' group by 1",
+        "cost_anomalies": "select kind, count(*) from cost_anomalies where strftime(detected_at, '%Y-%m') = '{m}' group by 1",
+        "billing_reconciliation": "select provider, sum(billed_cost_usd) from billing_reconciliation where strftime(day, '%Y-%m') = '{m}' group by 1",
+        "model_comparison": "select feature, sum(potential_savings_usd) from model_comparison where month = '{m}' group by 1",
+        "prompt_versions": "select feature, count(*) from prompt_versions where strftime(first_seen, '%Y-%m') <= '{m}' group by 1",
+        "deployment_impact": "select scope, avg(change_pct) from deployment_impact where strftime(deployed_at, '%Y-%m') = '{m}' group by 1",
+        "executive_summary": "select * from executive_summary where month = '{m}'",
+    }
+    results = []
+    with duckdb.connect(str(mart_db), read_only=True) as con:
+        month = con.execute("select strftime(max(day), '%Y-%m') from daily_spend").fetchone()[0]
+        for table, sql in queries.items():
+            con.execute(sql.format(m=month)).fetchall()  # warm
+            started = time.monotonic()
+            for _ in range(5):
+                con.execute(sql.format(m=month)).fetchall()
+            results.append({"name": f"P4 {table}", "ms": round((time.monotonic() - started) / 5 * 1000, 1)})
+    return results
+
+
+def print_table(rows: list[dict]) -> None:
+    keys = ["wall_s", "peak_rss_mb", "floor_s", "ratio_to_floor", "seconds_per_day", "ms", "ratio"]
+    print(f"{'benchmark':<40}" + "".join(f"{k:>16}" for k in keys))
+    for row in rows:
+        print(f"{row['name']:<40}" + "".join(f"{'' if row.get(k) is None else row[k]:>16}" for k in keys))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=["backbone", "scale", "all"], default="backbone")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size by this")
+    parser.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "work")
+    parser.add_argument("--json", type=Path, default=REPO / "bench" / "out" / "results.json")
+    args = parser.parse_args()
+    n = lambda count: max(1000, int(count * args.scale))  # noqa: E731
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+
+    def show(row: dict) -> None:
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    if args.suite in ("backbone", "all"):
+        show(bench_day(work, n(1_000_000), "jsonl", "1M-call day (jsonl)"))
+        show(bench_backfill(work, 30, n(100_000), "30-day backfill @100k/day")[0])
+    if args.suite in ("scale", "all"):
+        empty_in = fresh(work / "empty-in")
+        (empty_in / "telemetry" / DAY.isoformat()).mkdir(parents=True)
+        show({"name": "fixed overhead (empty day)",
+              **costline("run", "--date", DAY.isoformat(), input_dir=empty_in, warehouse_dir=fresh(work / "empty-wh"))})
+        show(bench_day(work, n(10_000_000), "jsonl", "P1 10M-call day (jsonl)"))
+        show(bench_day(work, n(10_000_000), "parquet", "P1 10M-call day (parquet)"))
+        year, inputs, warehouse = bench_backfill(work, 365, n(100_000), "P2 365-day backfill @100k/day")
+        show(year)
+        next_day = DAY + timedelta(days=1)
+        write_day(inputs, next_day, n(100_000), "jsonl", seed=999)
+        on_history = costline("run", "--date", next_day.isoformat(), input_dir=inputs, warehouse_dir=warehouse)
+        empty_wh = fresh(work / "p3-empty-wh")
+        single_in = fresh(work / "p3-in")
+        write_day(single_in, next_day, n(100_000), "jsonl", seed=999)
+        on_empty = costline("run", "--date", next_day.isoformat(), input_dir=single_in, warehouse_dir=empty_wh)
+        show({"name": "P3 daily run on 365 days vs empty", "wall_s": on_history["wall_s"],
+              "peak_rss_mb": on_history["peak_rss_mb"], "floor_s": on_empty["wall_s"],
+              "ratio": round(on_history["wall_s"] / on_empty["wall_s"], 2)})
+        for row in bench_bi_queries(warehouse / "mart.duckdb"):
+            show(row)
+    print()
+    print_table(rows)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "scale": args.scale,
+                                     "results": rows}, indent=2))
+    print(f"\nfigures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+{#-
+  The few expressions with no portable SQL spelling, dispatched per adapter so the models
+  stay the same on DuckDB, Postgres, Trino and Spark. DuckDB implementations are the tested
+  ones; the defaults follow ANSI / Postgres.
+-#}
+
+{#- 'YYYY-MM' of a date or timestamp: a string so `month like '2025-03%'` and joins to
+    budgets.csv months work without date formatting functions. -#}
+{% macro costline_month_label(expr) -%}
+    substr(cast(cast({{ expr }} as date) as {{ dbt.type_string() }}), 1, 7)
+{%- endmacro %}
+
+{#- Calendar days of the month the date falls in. -#}
+{% macro costline_days_in_month(date_expr) -%}
+    cast(extract(day from {{ dbt.last_day(date_expr, 'month') }}) as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{% macro costline_day_of_month(date_expr) -%}
+    cast(extract(day from {{ date_expr }}) as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{#- Median (used as an aggregate). -#}
+{% macro costline_median(expr) -%}
+    {{ return(adapter.dispatch('costline_median', 'costline')(expr)) }}
+{%- endmacro %}
+{% macro default__costline_median(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+{% macro duckdb__costline_median(expr) -%}
+    median({{ expr }})
+{%- endmacro %}
+
+{#- Wide exact integer (micro-dollar products overflow 64 bits). -#}
+{% macro costline_type_wide_int() -%}
+    {{ return(adapter.dispatch('costline_type_wide_int', 'costline')()) }}
+{%- endmacro %}
+{% macro default__costline_type_wide_int() -%}
+    numeric(38, 0)
+{%- endmacro %}
+{% macro duckdb__costline_type_wide_int() -%}
+    hugeint
+{%- endmacro %}
+
+{#- floor(num / den) for integers, den > 0, exact (DuckDB's // truncates toward zero). -#}
+{% macro costline_floor_div(num, den) -%}
+    {{ return(adapter.dispatch('costline_floor_div', 'costline')(num, den)) }}
+{%- endmacro %}
+{% macro default__costline_floor_div(num, den) -%}
+    (div({{ num }}, {{ den }}) - case when mod({{ num }}, {{ den }}) < 0 then 1 else 0 end)
+{%- endmacro %}
+{% macro duckdb__costline_floor_div(num, den) -%}
+    (({{ num }}) // ({{ den }}) - case when ({{ num }}) % ({{ den }}) < 0 then 1 else 0 end)
+{%- endmacro %}
+
+{#- Whole micro-dollars of a DECIMAL(18,6) amount, and back. -#}
+{% macro costline_to_micros(money_expr) -%}
+    cast(cast({{ money_expr }} as decimal(38, 6)) * 1000000 as {{ costline_type_wide_int() }})
+{%- endmacro %}
+{% macro costline_from_micros(micros_expr) -%}
+    cast(cast({{ micros_expr }} as decimal(38, 0)) * cast(0.000001 as decimal(18, 6)) as decimal(18, 6))
+{%- endmacro %}
+
+{#- money / count rounded half away from zero to the micro-dollar, null when count is 0.
+    DuckDB divides decimals in floating point, so it is done on whole micro-dollars. -#}
+{% macro costline_money_ratio(money_expr, count_expr) -%}
+    {{ return(adapter.dispatch('costline_money_ratio', 'costline')(money_expr, count_expr)) }}
+{%- endmacro %}
+{% macro default__costline_money_ratio(money_expr, count_expr) -%}
+    cast(round(cast({{ money_expr }} as numeric(38, 12)) / nullif({{ count_expr }}, 0), 6) as decimal(18, 6))
+{%- endmacro %}
+{% macro duckdb__costline_money_ratio(money_expr, count_expr) -%}
+    case when ({{ count_expr }}) <> 0 then
+        {{ costline_from_micros(
+            "(" ~ costline_to_micros(money_expr) ~ " * 2 + sign(" ~ costline_to_micros(money_expr) ~ ") * abs(cast(" ~ count_expr ~ " as hugeint)))"
+            ~ " // (2 * cast(" ~ count_expr ~ " as hugeint))"
+        ) }}
+    end
+{%- endmacro %}
+
+{#- count / count as a fraction (double), null when the denominator is 0. -#}
+{% macro costline_fraction(num, den) -%}
+    cast({{ num }} as {{ dbt.type_float() }}) / nullif(cast({{ den }} as {{ dbt.type_float() }}), 0)
+{%- endmacro %}

@@ -1,0 +1,103 @@
+{#-
+  The run window: dbt vars costline_start_day / costline_end_day (inclusive, 'YYYY-MM-DD').
+  Absent means every day. Incremental models delete the window's days and insert them again;
+  the predicates below are what they filter their inputs with. Bounds are rendered as
+  literals so the planner can prune row groups by min/max before reading any data.
+-#}
+
+{% macro costline_window_bound(name, default) -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none or (value | string | trim) == '' -%}
+        {{ return(default) }}
+    {%- endif -%}
+    {%- set text = value | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
+        {{ exceptions.raise_compiler_error("dbt var " ~ name ~ " must be a day 'YYYY-MM-DD', got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{ return(text) }}
+{%- endmacro %}
+
+{% macro costline_has_window() -%}
+    {{ return(var('costline_start_day', none) is not none or var('costline_end_day', none) is not none) }}
+{%- endmacro %}
+
+{#- Shift an ISO day by whole days; the open-ended defaults are never shifted (year 1900 and
+    9999 mean "no bound"). -#}
+{% macro costline_shift_day(iso_day, days) -%}
+    {%- if days == 0 or iso_day in ('1900-01-01', '9999-12-31') -%}
+        {{ return(iso_day) }}
+    {%- endif -%}
+    {%- set parsed = modules.datetime.date.fromisoformat(iso_day) -%}
+    {{ return((parsed + modules.datetime.timedelta(days=days)).isoformat()) }}
+{%- endmacro %}
+
+{% macro costline_start_day(offset_days=0) -%}
+    {%- set start = costline_window_bound('costline_start_day', '1900-01-01') -%}
+    {%- set end = costline_window_bound('costline_end_day', '9999-12-31') -%}
+    {%- if start > end -%}
+        {{ exceptions.raise_compiler_error("costline_start_day " ~ start ~ " is after costline_end_day " ~ end) }}
+    {%- endif -%}
+    {{ return(costline_shift_day(start, offset_days)) }}
+{%- endmacro %}
+
+{% macro costline_end_day(offset_days=0) -%}
+    {%- set end = costline_window_bound('costline_end_day', '9999-12-31') -%}
+    {{ return(costline_shift_day(end, offset_days)) }}
+{%- endmacro %}
+
+{% macro costline_date_literal(iso_day) -%}
+    cast('{{ iso_day }}' as date)
+{%- endmacro %}
+
+{% macro costline_timestamp_literal(iso_day) -%}
+    cast('{{ iso_day }} 00:00:00' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#- `incremental` is passed in from the model (is_incremental() called there, so unit-test
+    overrides of is_incremental reach it). A first build or a full refresh reads every day. -#}
+{% macro day_in_window(column, incremental, days_before=0, days_after=0) -%}
+    {%- if incremental -%}
+        {{ column }} between {{ costline_date_literal(costline_start_day(-days_before)) }}
+            and {{ costline_date_literal(costline_end_day(days_after)) }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Same window on a raw timestamp, so the scan filters the stored column directly
+    (a filter on a derived day would not prune). -#}
+{% macro started_in_window(column, incremental, days_before=0, days_after=0) -%}
+    {%- if incremental -%}
+        {%- set end_day = costline_end_day(days_after) -%}
+        {{ column }} >= {{ costline_timestamp_literal(costline_start_day(-days_before)) }}
+        {%- if end_day != '9999-12-31' %}
+            and {{ column }} < {{ costline_timestamp_literal(costline_shift_day(end_day, 1)) }}
+        {%- endif -%}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Days an aggregate rebuilds: the window plus the earlier days whose requests a late outcome
+    or a retry after midnight re-opened (int_requests_reopened). Models using it declare
+    `-- depends_on: {{ ref('int_requests_reopened') }}` because this ref sits behind a branch. -#}
+{% macro day_in_rebuild_set(column, incremental) -%}
+    {%- if incremental -%}
+        ({{ day_in_window(column, true) }}
+         or {{ column }} in (select previous_day from {{ ref('int_requests_reopened') }}))
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of every incremental model: empty the days about to be inserted again. Deleting
+    by the window (not by the days present in the new rows) also empties a day whose rows all
+    disappeared upstream. -#}
+{% macro costline_delete_window(column='day', include_reopened=false) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where
+        {%- if include_reopened %} {{ day_in_rebuild_set(column, true) }}
+        {%- else %} {{ day_in_window(column, true) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
