@@ -77,7 +77,18 @@
     end
 {%- endmacro %}
 
-{#- count / count as a fraction (double), null when the denominator is 0. -#}
+{#- 8-byte float for fractions (dbt.type_float() is a 4-byte REAL on DuckDB). -#}
+{% macro costline_type_double() -%}
+    {{ return(adapter.dispatch('costline_type_double', 'costline')()) }}
+{%- endmacro %}
+{% macro default__costline_type_double() -%}
+    double precision
+{%- endmacro %}
+{% macro duckdb__costline_type_double() -%}
+    double
+{%- endmacro %}
+
+{#- a / b as a fraction (double), null when the denominator is 0. -#}
 {% macro costline_fraction(num, den) -%}
-    cast({{ num }} as {{ dbt.type_float() }}) / nullif(cast({{ den }} as {{ dbt.type_float() }}), 0)
+    cast({{ num }} as {{ costline_type_double() }}) / nullif(cast({{ den }} as {{ costline_type_double() }}), 0)
 {%- endmacro %}

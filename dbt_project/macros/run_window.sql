@@ -78,13 +78,26 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Days an aggregate rebuilds: the window plus the earlier days whose requests a late outcome
-    or a retry after midnight re-opened (int_requests_reopened). Models using it declare
+{#- Earlier days whose requests a late outcome or a retry after midnight re-opened
+    (int_requests_reopened, built just before). Read at run time so the day filter is a list
+    of literals the planner can prune with. -#}
+{% macro costline_reopened_days() -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set result = run_query("select distinct cast(previous_day as " ~ dbt.type_string() ~ ") from " ~ ref('int_requests_reopened') ~ " order by 1") -%}
+    {{ return(result.columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- Days an aggregate rebuilds: the window plus the re-opened days. Models using it declare
     `-- depends_on: {{ ref('int_requests_reopened') }}` because this ref sits behind a branch. -#}
 {% macro day_in_rebuild_set(column, incremental) -%}
     {%- if incremental -%}
+        {%- set reopened = costline_reopened_days() -%}
         ({{ day_in_window(column, true) }}
-         or {{ column }} in (select previous_day from {{ ref('int_requests_reopened') }}))
+        {%- for day in reopened %}
+            or {{ column }} = {{ costline_date_literal(day) }}
+        {%- endfor -%})
     {%- else -%}
         1 = 1
     {%- endif -%}

@@ -44,7 +44,8 @@ def parse_usage(result: dict) -> UsageLine:
     written = (tokens(result, "input_cache_write_tokens", required=False)
                + tokens(result, "input_cache_write_12h_tokens", required=False))
     if cached + written > input_tokens:
-        raise RecordError(f"input_cached_tokens + cache writes ({cached + written}) exceed input_tokens ({input_tokens})")
+        raise RecordError(f"input_cached_tokens + cache writes ({cached + written}) exceed "
+                          f"input_tokens ({input_tokens})")
     return UsageLine(
         scope_id=optional_str(result, "project_id"),
         model=optional_str(result, "model"),

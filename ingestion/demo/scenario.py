@@ -40,19 +40,19 @@ class Feature:
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("ticket-triage", "support", 0.24, "chat", {GPT_4O_MINI: 0.7, HAIKU: 0.3}, 1400, 120, 700,
+    Feature("ticket-triage", "support", 0.24, "chat", {GPT_4O_MINI: 0.7, HAIKU: 0.3}, 2200, 150, 700,
             "resolution", 0.95, {GPT_4O_MINI: 0.86, HAIKU: 0.87}, "v7"),
-    Feature("reply-drafting", "support", 0.16, "chat", {SONNET: 0.6, GPT_4O: 0.4}, 2600, 420, 4200,
+    Feature("reply-drafting", "support", 0.16, "chat", {SONNET: 0.6, GPT_4O: 0.4}, 4800, 520, 4200,
             "resolution", 0.95, {SONNET: 0.83, GPT_4O: 0.82}, "v1"),
-    Feature("onboarding-emails", "growth", 0.10, "chat", {GPT_4O: 0.65, GPT_4O_MINI: 0.35}, 1100, 550, 3500,
+    Feature("onboarding-emails", "growth", 0.10, "chat", {GPT_4O: 0.65, GPT_4O_MINI: 0.35}, 1400, 650, 3500,
             "thumbs", 0.9, {GPT_4O: 0.76, GPT_4O_MINI: 0.75}, "v3"),
-    Feature("search-rerank", "growth", 0.22, "chat", {GPT_4O_MINI: 1.0}, 2300, 40, 600,
+    Feature("search-rerank", "growth", 0.22, "chat", {GPT_4O_MINI: 1.0}, 3600, 40, 600,
             "thumbs", 0.9, {GPT_4O_MINI: 0.9}, "v12", input_sigma=0.25),
-    Feature("code-review-agent", "platform", 0.07, "chat", {SONNET: 1.0}, 9000, 900, 9000,
+    Feature("code-review-agent", "platform", 0.07, "chat", {SONNET: 1.0}, 18000, 1200, 9000,
             "thumbs", 0.9, {SONNET: 0.7}, "v4", input_sigma=0.5),
-    Feature("doc-embeddings", "platform", 0.12, "embeddings", {EMBEDDING: 1.0}, 700, 0, 120,
+    Feature("doc-embeddings", "platform", 0.12, "embeddings", {EMBEDDING: 1.0}, 900, 0, 120,
             None, 0.0, {EMBEDDING: 1.0}, None, input_sigma=0.6, flat_traffic=True),
-    Feature("eval-harness", "research", 0.06, "chat", {GPT_4O: 0.5, SONNET: 0.5}, 1800, 350, 3000,
+    Feature("eval-harness", "research", 0.06, "chat", {GPT_4O: 0.5, SONNET: 0.5}, 2600, 450, 3000,
             "eval", 1.0, {GPT_4O: 0.8, SONNET: 0.84}, "v2"),
 )
 WORKSPACES = ("support", "growth", "platform", "research")

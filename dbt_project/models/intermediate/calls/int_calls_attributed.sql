@@ -1,0 +1,318 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ costline_delete_window('day') }}"
+    )
+}}
+{#-
+  Every call with its attributed cost_usd (doc: attributed_cost_rule). Where the provider's
+  bill for the day is loaded, each bill line is spread over the calls it covers in proportion
+  to their estimated cost, on whole micro-dollars, so the pieces add up to the bill exactly.
+-#}
+{%- set incremental = is_incremental() -%}
+
+with calls as (
+
+    select * from {{ ref('int_calls_priced') }}
+    where {{ day_in_window('day', incremental) }}
+
+),
+
+workspace_scopes as (
+
+    -- A workspace's provider-side id, for calls that did not send project_id.
+    select
+        provider,
+        workspace,
+        min(project_id) as project_id
+    from {{ ref('stg_config__workspaces') }}
+    group by provider, workspace
+
+),
+
+scoped as (
+
+    select
+        calls.*,
+        coalesce(calls.project_id, workspace_scopes.project_id) as scope_id,
+        coalesce(calls.project_id, workspace_scopes.project_id, '(no scope)') as scope_key
+    from calls
+    left join workspace_scopes
+        on workspace_scopes.provider = calls.provider
+        and workspace_scopes.workspace = calls.workspace
+
+),
+
+bill_lines as (
+
+    select
+        provider,
+        day,
+        scope_key,
+        model as bill_model,
+        sum(amount_usd) as amount_usd
+    from {{ ref('stg_billing__costs') }}
+    where {{ day_in_window('day', incremental) }}
+    group by provider, day, scope_key, model
+
+),
+
+billed_days as (
+
+    select distinct provider, day from bill_lines
+
+),
+
+scope_models as (
+
+    select distinct scoped.provider, scoped.day, scoped.scope_key, scoped.model
+    from scoped
+    inner join billed_days
+        on billed_days.provider = scoped.provider
+        and billed_days.day = scoped.day
+
+),
+
+line_targets as (
+
+    -- A bill line naming a model goes to the calls of that model: the same name, else the
+    -- longest call model it is a dated snapshot of ('gpt-4o-2024-08-06' -> 'gpt-4o', never
+    -- 'gpt-4o-mini-2024-07-18' -> 'gpt-4o' when 'gpt-4o-mini' was called). A line with no
+    -- model, or naming a model no call in its scope used, goes to every call of the scope.
+    select
+        bill_lines.provider,
+        bill_lines.day,
+        bill_lines.scope_key,
+        bill_lines.amount_usd,
+        scope_models.model as call_model,
+        row_number() over (
+            partition by bill_lines.provider, bill_lines.day, bill_lines.scope_key, bill_lines.bill_model
+            order by
+                case when scope_models.model = bill_lines.bill_model then 0 else 1 end,
+                length(scope_models.model) desc,
+                scope_models.model
+        ) as match_rank
+    from bill_lines
+    left join scope_models
+        on scope_models.provider = bill_lines.provider
+        and scope_models.day = bill_lines.day
+        and scope_models.scope_key = bill_lines.scope_key
+        and (
+            scope_models.model = bill_lines.bill_model
+            or substr(bill_lines.bill_model, 1, length(scope_models.model) + 1)
+                = scope_models.model || '-'
+        )
+
+),
+
+allocation_groups as (
+
+    select
+        provider,
+        day,
+        scope_key,
+        coalesce(call_model, '(all)') as target_model,
+        sum(amount_usd) as amount_usd
+    from line_targets
+    where match_rank = 1
+    group by provider, day, scope_key, coalesce(call_model, '(all)')
+
+),
+
+memberships as (
+
+    -- Two equi-joins rather than one join on "model or (all)": an OR join condition would
+    -- not hash.
+    select
+        scoped.call_id,
+        scoped.estimated_cost_usd,
+        allocation_groups.provider,
+        allocation_groups.day,
+        allocation_groups.scope_key,
+        allocation_groups.target_model,
+        allocation_groups.amount_usd
+    from scoped
+    inner join allocation_groups
+        on allocation_groups.provider = scoped.provider
+        and allocation_groups.day = scoped.day
+        and allocation_groups.scope_key = scoped.scope_key
+        and allocation_groups.target_model = scoped.model
+
+    union all
+
+    select
+        scoped.call_id,
+        scoped.estimated_cost_usd,
+        allocation_groups.provider,
+        allocation_groups.day,
+        allocation_groups.scope_key,
+        allocation_groups.target_model,
+        allocation_groups.amount_usd
+    from scoped
+    inner join allocation_groups
+        on allocation_groups.provider = scoped.provider
+        and allocation_groups.day = scoped.day
+        and allocation_groups.scope_key = scoped.scope_key
+        and allocation_groups.target_model = '(all)'
+
+),
+
+weighted as (
+
+    select
+        memberships.*,
+        {{ costline_to_micros('amount_usd') }} as amount_micros,
+        -- A negative caller-reported cost must not pull money out of other calls' shares.
+        greatest({{ costline_to_micros('estimated_cost_usd') }}, 0) as weight_micros
+    from memberships
+
+),
+
+group_weights as (
+
+    select
+        provider,
+        day,
+        scope_key,
+        target_model,
+        sum(weight_micros) as weight_total,
+        count(*) as member_calls
+    from weighted
+    group by provider, day, scope_key, target_model
+
+),
+
+shares as (
+
+    -- Proportional to estimated cost; an equal split by call count when the group's
+    -- estimated total is zero (unpriced models).
+    select
+        weighted.call_id,
+        weighted.provider,
+        weighted.day,
+        weighted.scope_key,
+        weighted.target_model,
+        weighted.amount_micros,
+        case when group_weights.weight_total > 0 then weighted.weight_micros else 1 end as weight,
+        case when group_weights.weight_total > 0 then group_weights.weight_total else group_weights.member_calls end
+            as weight_total
+    from weighted
+    inner join group_weights
+        on group_weights.provider = weighted.provider
+        and group_weights.day = weighted.day
+        and group_weights.scope_key = weighted.scope_key
+        and group_weights.target_model = weighted.target_model
+
+),
+
+floored as (
+
+    select
+        shares.*,
+        {{ costline_floor_div('amount_micros * weight', 'weight_total') }} as floor_micros
+    from shares
+
+),
+
+remainders as (
+
+    select
+        floored.*,
+        amount_micros * weight - floor_micros * weight_total as remainder
+    from floored
+
+),
+
+leftovers as (
+
+    select
+        provider,
+        day,
+        scope_key,
+        target_model,
+        max(amount_micros) - sum(floor_micros) as leftover_micros
+    from remainders
+    group by provider, day, scope_key, target_model
+
+),
+
+ranked as (
+
+    -- Largest remainder: the micro-dollars flooring left over go one each to the calls with
+    -- the largest remainders (ties by call_id), so the group sums to its bill exactly.
+    select
+        remainders.call_id,
+        remainders.floor_micros,
+        leftovers.leftover_micros,
+        row_number() over (
+            partition by remainders.provider, remainders.day, remainders.scope_key, remainders.target_model
+            order by remainders.remainder desc, remainders.call_id
+        ) as remainder_rank
+    from remainders
+    inner join leftovers
+        on leftovers.provider = remainders.provider
+        and leftovers.day = remainders.day
+        and leftovers.scope_key = remainders.scope_key
+        and leftovers.target_model = remainders.target_model
+
+),
+
+allocated as (
+
+    select
+        call_id,
+        sum(floor_micros + case when remainder_rank <= leftover_micros then 1 else 0 end) as billed_micros
+    from ranked
+    group by call_id
+
+)
+
+select
+    scoped.call_id,
+    scoped.request_id,
+    scoped.attempt,
+    scoped.started_at,
+    scoped.day,
+    scoped.hour,
+    scoped.month,
+    scoped.provider,
+    scoped.model,
+    scoped.operation,
+    scoped.service_tier,
+    scoped.workspace,
+    scoped.feature,
+    scoped.environment,
+    scoped.user_segment,
+    scoped.prompt_version,
+    scoped.project_id,
+    scoped.scope_id,
+    scoped.scope_key,
+    scoped.status,
+    scoped.error_type,
+    scoped.is_error,
+    scoped.is_retry,
+    scoped.input_tokens,
+    scoped.output_tokens,
+    scoped.cache_read_input_tokens,
+    scoped.cache_creation_input_tokens,
+    scoped.reasoning_output_tokens,
+    scoped.is_priced,
+    scoped.estimate_source,
+    scoped.estimated_cost_usd,
+    billed_days.provider is not null as is_billed,
+    allocated.call_id is not null as has_bill_line,
+    case
+        when billed_days.provider is null then scoped.estimated_cost_usd
+        -- The bill is the truth: a call in a billed provider-day whose scope has no bill
+        -- line costs nothing here; billing_reconciliation shows the gap.
+        when allocated.call_id is null then cast(0 as decimal(18, 6))
+        else {{ costline_from_micros('allocated.billed_micros') }}
+    end as cost_usd
+from scoped
+left join billed_days
+    on billed_days.provider = scoped.provider
+    and billed_days.day = scoped.day
+left join allocated
+    on allocated.call_id = scoped.call_id

@@ -1,0 +1,189 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ day_in_window('day', true) }} or request_id in (select request_id from {{ ref('int_requests_reopened') }}){% endif %}"
+    )
+}}
+{#-
+  One row per logical request, on the day of its first attempt (doc: request_rule), with its
+  outcome (doc: outcome_rule). Rebuilds requests whose first attempt is in the window plus
+  the re-opened ones; reads calls one day either side because retries cross midnight.
+-#}
+-- depends_on: {{ ref('int_requests_reopened') }}
+{%- set incremental = is_incremental() -%}
+{%- set lookback = var('late_arrival_lookback_days') | int %}
+
+with reopened as (
+
+    {% if incremental -%}
+    select request_id from {{ ref('int_requests_reopened') }}
+    {%- else -%}
+    select cast(null as {{ dbt.type_string() }}) as request_id where 1 = 0
+    {%- endif %}
+
+),
+
+calls as (
+
+    select
+        call_id,
+        request_id,
+        attempt,
+        started_at,
+        day,
+        hour,
+        month,
+        workspace,
+        feature,
+        provider,
+        model,
+        prompt_version,
+        environment,
+        user_segment,
+        status
+    from {{ ref('int_calls_priced') }}
+    where {{ day_in_window('day', incremental, days_before=lookback + 1, days_after=1) }}
+    {%- if incremental %}
+        and (
+            {{ day_in_window('day', true, days_before=1, days_after=1) }}
+            or request_id in (select request_id from reopened)
+        )
+    {%- endif %}
+
+),
+
+attempts as (
+
+    select
+        calls.*,
+        -- The first attempt is attempt 1; start time decides when attempt numbers are
+        -- missing (all default to 1) or repeated.
+        row_number() over (
+            partition by request_id order by attempt, started_at, call_id
+        ) as attempt_rank,
+        count(*) over (partition by request_id) as attempts,
+        sum(case when status = 'error' then 1 else 0 end) over (partition by request_id) as error_attempts,
+        max(started_at) over (partition by request_id) as last_started_at
+    from calls
+
+),
+
+requests as (
+
+    select
+        request_id,
+        call_id as first_call_id,
+        started_at,
+        day,
+        hour,
+        month,
+        workspace,
+        feature,
+        provider,
+        model,
+        prompt_version,
+        environment,
+        user_segment,
+        attempts,
+        error_attempts,
+        last_started_at
+    from attempts
+    where attempt_rank = 1
+    {%- if incremental %}
+        and (
+            {{ day_in_window('day', true) }}
+            or request_id in (select request_id from reopened)
+        )
+    {%- endif %}
+
+),
+
+outcomes as (
+
+    select
+        request_id,
+        kind,
+        value,
+        eval_score,
+        recorded_at,
+        source_folder,
+        source_file,
+        source_line
+    from {{ ref('stg_telemetry__outcomes') }}
+    where request_id in (select request_id from requests)
+    {%- if incremental %}
+        -- Outcomes follow their request; one day of clock skew is tolerated.
+        and recorded_at >= {{ costline_timestamp_literal(costline_start_day(-(lookback + 2))) }}
+    {%- endif %}
+        and (
+            (kind = 'resolution' and value in ('resolved', 'unresolved'))
+            or (kind = 'thumbs' and value in ('up', 'down'))
+            or (kind = 'eval' and eval_score between 0 and 1)
+        )
+
+),
+
+ranked_outcomes as (
+
+    select
+        outcomes.*,
+        row_number() over (
+            partition by request_id
+            order by
+                case kind when 'resolution' then 1 when 'thumbs' then 2 else 3 end,
+                recorded_at desc,
+                source_folder desc,
+                source_file desc,
+                source_line desc
+        ) as precedence_rank
+    from outcomes
+
+),
+
+resolved_outcomes as (
+
+    select
+        request_id,
+        kind as outcome_kind,
+        value as outcome_value,
+        recorded_at as outcome_recorded_at,
+        case
+            when kind = 'resolution' then case when value = 'resolved' then 'success' else 'failure' end
+            when kind = 'thumbs' then case when value = 'up' then 'success' else 'failure' end
+            when eval_score >= {{ var('success_eval_threshold') }} then 'success'
+            else 'failure'
+        end as outcome
+    from ranked_outcomes
+    where precedence_rank = 1
+
+)
+
+select
+    requests.request_id,
+    requests.first_call_id,
+    requests.started_at,
+    requests.day,
+    requests.hour,
+    requests.month,
+    requests.workspace,
+    requests.feature,
+    requests.provider,
+    requests.model,
+    requests.prompt_version,
+    requests.environment,
+    requests.user_segment,
+    requests.attempts,
+    requests.error_attempts,
+    requests.last_started_at,
+    coalesce(resolved_outcomes.outcome, 'unknown') as outcome,
+    resolved_outcomes.outcome_kind,
+    resolved_outcomes.outcome_value,
+    resolved_outcomes.outcome_recorded_at,
+    coalesce(resolved_outcomes.outcome = 'success', false) as is_success,
+    coalesce(resolved_outcomes.outcome = 'failure', false) as is_failure,
+    resolved_outcomes.outcome is not null as is_labelled
+from requests
+left join resolved_outcomes
+    on resolved_outcomes.request_id = requests.request_id

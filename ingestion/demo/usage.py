@@ -1,0 +1,106 @@
+"""What the providers would bill for the demo's calls, priced at list with `ingestion.prices`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+
+from ingestion.demo import scenario as sc
+from ingestion.prices import price_in_force
+
+MONEY = Decimal("0.000001")
+_SUMS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    """What a provider would bill: one row per UTC day, provider, billing scope and model.
+
+    `requests` counts the calls the provider served (status ok; failed calls carry no tokens).
+    `list_cost_usd` is the warehouse's estimate rule summed over the calls: tokens x the
+    genai-prices row in force that day, cache reads and writes at their own prices, long-context
+    calls at the tier prices; exact, then rounded once to the cent's ten-thousandth (6 places).
+    """
+
+    day: date
+    provider: str
+    scope_id: str
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    list_cost_usd: Decimal
+
+
+def billing_scope(calls: pd.DataFrame) -> np.ndarray:
+    """The provider project/workspace a call is billed under: its project_id, else its workspace's."""
+    mapped = np.array([sc.PROJECT_IDS.get((p, w)) for p, w in zip(calls["provider"], calls["workspace"])],
+                      dtype=object)
+    project = calls["project_id"].to_numpy(dtype=object)
+    return np.where(pd.isna(project), mapped, project)
+
+
+def daily_usage(calls: pd.DataFrame, untracked: pd.DataFrame) -> tuple[DailyUsage, ...]:
+    """Aggregate unique calls (and the untracked project's usage) to provider billing rows."""
+    frame = calls.assign(
+        day=calls["started_at"].dt.date,
+        scope_id=billing_scope(calls),
+        served=(calls["status"] == "ok").astype(np.int64),
+    )[["day", "provider", "scope_id", "model", "served", *_SUMS]]
+    frame = pd.concat([frame, untracked], ignore_index=True)
+
+    rows: list[DailyUsage] = []
+    # Prices change only at 00:00 UTC, so one price row per (day, model) is exact; the long-context
+    # tier is a per-call cliff, so calls above a model's threshold are summed apart.
+    keys = ["day", "provider", "scope_id", "model"]
+    prices = {(d, p, m): _price(p, m, d) for d, p, m in frame[["day", "provider", "model"]].drop_duplicates()
+              .itertuples(index=False)}
+    no_tier = np.iinfo(np.int64).max
+    thresholds = pd.DataFrame([(d, p, m, price.long_context_threshold or no_tier)
+                               for (d, p, m), price in prices.items()],
+                              columns=["day", "provider", "model", "threshold"])
+    frame = frame.merge(thresholds, on=["day", "provider", "model"], how="left", validate="many_to_one")
+    frame["long"] = frame["input_tokens"] > frame["threshold"]
+    grouped = frame.groupby(keys + ["long"], sort=True)[["served", *_SUMS]].sum()
+    totals: dict[tuple, list] = {}
+    for (day, provider, scope, model, long), sums in zip(grouped.index, grouped.itertuples(index=False)):
+        served, tin, tout, cread, cwrite = (int(v) for v in sums)
+        cost = prices[(day, provider, model)].estimate_cost_usd(tin, tout, cread, cwrite, long_context=bool(long))
+        acc = totals.setdefault((day, provider, scope, model), [0, 0, 0, 0, 0, Decimal(0)])
+        for i, v in enumerate((served, tin, tout, cread, cwrite, cost)):
+            acc[i] += v
+    for (day, provider, scope, model), (served, tin, tout, cread, cwrite, cost) in sorted(totals.items()):
+        if served == 0 and tin == 0 and tout == 0:
+            continue
+        rows.append(DailyUsage(day=day, provider=provider, scope_id=scope, model=model, requests=served,
+                               input_tokens=tin, output_tokens=tout, cache_read_input_tokens=cread,
+                               cache_creation_input_tokens=cwrite,
+                               list_cost_usd=cost.quantize(MONEY, rounding=ROUND_HALF_UP)))
+    return tuple(rows)
+
+
+def untracked_project_usage(rng: np.random.Generator, timeline: sc.Timeline) -> pd.DataFrame:
+    """Growth's notebook project: billed every weekday, never in telemetry."""
+    provider, project, _, model = sc.UNTRACKED_PROJECT
+    days = [d for d in timeline.days if d.weekday() < 5]
+    n = len(days)
+    input_tokens = rng.integers(1_500_000, 3_000_000, size=n)
+    return pd.DataFrame({
+        "day": days, "provider": provider, "scope_id": project, "model": model,
+        "served": rng.integers(60, 120, size=n), "input_tokens": input_tokens,
+        "output_tokens": rng.integers(150_000, 300_000, size=n),
+        "cache_read_input_tokens": (input_tokens * 0.3 // 128 * 128).astype(np.int64),
+        "cache_creation_input_tokens": np.zeros(n, dtype=np.int64),
+    })
+
+
+def _price(provider: str, model: str, day: date):
+    price = price_in_force(provider, model, datetime.combine(day, datetime.min.time()))
+    if price is None:
+        raise LookupError(f"demo model {provider}/{model} has no genai-prices price on {day}")
+    return price

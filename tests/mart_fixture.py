@@ -1,0 +1,275 @@
+"""A small published mart built by hand, with the contract's tables, columns and types.
+
+The alert and report tests read it until the real pipeline (`costline demo`) exists; swap
+`build_mart_fixture` for the demo mart then and the tests keep their meaning, because they
+compare what they read back with the mart, never with numbers written here.
+
+Derived tables (kpis, budget burn, attribution, reconciliation, model comparison, summary)
+are computed from `daily_spend` with the contract's formulas, so the mart is self-consistent.
+One workspace name carries quotes, HTML and a script tag to prove the report escapes data.
+"""
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from ingestion.settings import Paths
+
+HOSTILE_WORKSPACE = 'R&D "lab" <script>alert(\'x\')</script><b>bold</b>'
+
+# (workspace, feature, provider, model, dollars per call): a few shapes of spend.
+DIMENSIONS = [
+    ("support", "support_bot", "openai", "gpt-4o", "0.012"),
+    ("support", "support_bot", "anthropic", "claude-3-5-haiku", "0.004"),
+    ("search", "doc_search", "openai", "gpt-4o-mini", "0.0008"),
+    (HOSTILE_WORKSPACE, "code_review", "anthropic", "claude-sonnet-4", "0.03"),
+]
+
+# Chosen so the latest month shows every status: ok, at_risk (projected above), exceeded.
+BUDGETS = {"support": Decimal("100"), "search": Decimal("3"), HOSTILE_WORKSPACE: Decimal("60")}
+
+DEPLOYMENTS = [
+    ("2026-09-28 11:00:00", "support_bot", "v3", 0.05),
+    ("2026-10-08 10:00:00", "code_review", "v7", 0.41),
+    ("2026-10-14 09:30:00", "*", "release-2026.10.14", -0.03),
+    ("2026-10-16 16:00:00", HOSTILE_WORKSPACE, "ops-<1>", 0.02),
+]
+
+ANOMALIES = [
+    ("2026-09-28 14:00:00", "cost_spike", "support", "support_bot", 6.2, 2.0, 2.1,
+     "hour cost $6.20 vs median $2.00"),
+    ("2026-10-08 00:00:00", "token_inflation", HOSTILE_WORKSPACE, "code_review", 1450.0, 1000.0, 0.45,
+     "prompt_version v7: 1450 tokens/request vs 1000, success rate +0.5 pts"),
+    ("2026-10-12 00:00:00", "retry_rate", "search", "doc_search", 0.09, 0.05, 0.8,
+     "retry rate 9.0% (threshold 5.0%)"),
+    ("2026-10-15 14:00:00", "cost_spike", "support", "support_bot", 9.5, 2.1, 3.5238,
+     "hour cost $9.50 vs median $2.10"),
+]
+
+
+@dataclass(frozen=True)
+class MartFixture:
+    paths: Paths
+    latest_month: str
+    previous_month: str
+    first_day: date
+    last_day: date
+
+
+def build_mart_fixture(root: Path, first_day: date = date(2026, 9, 24),
+                       last_day: date = date(2026, 10, 20)) -> MartFixture:
+    """Write <root>/warehouse/mart.duckdb with every contract table; return where it is."""
+    paths = Paths(root / "input", root / "warehouse")
+    paths.ensure_warehouse_dir()
+    paths.mart_db.unlink(missing_ok=True)
+    with duckdb.connect(str(paths.mart_db)) as con:
+        _dimensions(con, first_day, last_day)
+        con.execute(DAILY_SPEND)
+        con.execute(HOURLY_SPEND)
+        con.execute(WORKSPACE_KPIS)
+        con.execute(BUDGET_BURN)
+        con.execute(WORKSPACE_ATTRIBUTION)
+        con.execute(ANOMALY_TABLE)
+        con.executemany("insert into cost_anomalies values (cast(? as timestamp), ?, ?, ?, ?, ?, ?, ?)",
+                        [list(a) for a in ANOMALIES])
+        con.execute(BILLING_RECONCILIATION)
+        con.execute(MODEL_COMPARISON)
+        con.execute(PROMPT_VERSIONS)
+        con.execute(DEPLOYMENT_TABLE)
+        con.executemany("insert into deployment_impact select cast(? as timestamp), ?, ?, "
+                        "0.010000, cast(0.010000 * (1 + ?) as decimal(18, 6)), ?, 0.80, 0.81, abs(?) > 0.25",
+                        [[at, scope, version, change, change, change] for at, scope, version, change in DEPLOYMENTS])
+        con.execute(EXECUTIVE_SUMMARY)
+        con.execute("""create table mart_publication as select timestamp '2026-10-21 02:05:00' as published_at,
+                       'fixture-run' as run_id, 'daily_spend,...' as tables""")
+        con.execute("drop table fixture_dims; drop table fixture_days; drop table fixture_budgets")
+    return MartFixture(paths, last_day.strftime("%Y-%m"), first_day.strftime("%Y-%m"), first_day, last_day)
+
+
+def _dimensions(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date) -> None:
+    con.execute("create table fixture_dims (dim_id integer, workspace varchar, feature varchar, "
+                "provider varchar, model varchar, per_call decimal(18, 6))")
+    con.executemany("insert into fixture_dims values (?, ?, ?, ?, ?, ?)",
+                    [[i, *row] for i, row in enumerate(DIMENSIONS)])
+    con.execute("create table fixture_days as select cast(d as date) as day "
+                "from generate_series(cast(? as date), cast(? as date), interval 1 day) t(d)",
+                [first_day, last_day])
+    con.execute("create table fixture_budgets (workspace varchar, monthly_budget_usd decimal(18, 6))")
+    con.executemany("insert into fixture_budgets values (?, ?)", [[w, b] for w, b in BUDGETS.items()])
+
+
+# Counts vary by day and dimension; support triples on the 15th (the cost spike). OpenAI bills
+# 3% above the estimate so billed and estimated differ visibly.
+DAILY_SPEND = """
+create table daily_spend as
+with base as (
+    select d.day, m.workspace, m.feature, m.provider, m.model, m.per_call,
+           (100 + (extract(day from d.day) * 7 + m.dim_id * 13) % 50)
+             * case when m.workspace = 'support' and d.day = date '2026-10-15' then 3 else 1 end as api_calls,
+           5 + m.dim_id as retry_pct, 60 + 10 * (m.dim_id % 3) as success_pct
+    from fixture_days d cross join fixture_dims m
+), counted as (
+    select *, api_calls * retry_pct // 100 as retry_calls from base
+), shaped as (
+    select *, api_calls - retry_calls as requests,
+           (api_calls - retry_calls) * success_pct // 100 as successful_requests,
+           (api_calls - retry_calls) // 10 as failed_requests,
+           cast(api_calls * per_call as decimal(18, 6)) as estimated_cost_usd
+    from counted
+)
+select day, workspace, feature, provider, model,
+       cast(api_calls as bigint) as api_calls, cast(requests as bigint) as requests,
+       cast(successful_requests as bigint) as successful_requests,
+       cast(failed_requests as bigint) as failed_requests,
+       cast(failed_requests as bigint) as error_calls, cast(retry_calls as bigint) as retry_calls,
+       cast(api_calls * 800 as bigint) as input_tokens, cast(api_calls * 200 as bigint) as output_tokens,
+       estimated_cost_usd,
+       cast(case when provider = 'openai' then estimated_cost_usd * 1.03 else estimated_cost_usd end
+            as decimal(18, 6)) as cost_usd,
+       cast(0 as decimal(18, 6)) as retry_cost_usd,
+       cast(null as decimal(18, 6)) as avg_cost_per_request_usd,
+       cast(null as decimal(18, 6)) as cost_per_success_usd
+from shaped;
+update daily_spend set
+    retry_cost_usd = cast(cost_usd * (retry_calls + failed_requests) / api_calls as decimal(18, 6)),
+    avg_cost_per_request_usd = cast(cost_usd / requests as decimal(18, 6)),
+    cost_per_success_usd = cast(cost_usd / nullif(successful_requests, 0) as decimal(18, 6));
+"""
+
+# Two hours a day; the second takes the remainder so hours sum to the day exactly.
+HOURLY_SPEND = """
+create table hourly_spend as
+select day + interval 9 hour as hour, workspace, feature, provider, model,
+       api_calls // 2 as api_calls, input_tokens // 2 as input_tokens, output_tokens // 2 as output_tokens,
+       cast(cost_usd / 2 as decimal(18, 6)) as cost_usd
+from daily_spend
+union all
+select day + interval 15 hour, workspace, feature, provider, model,
+       api_calls - api_calls // 2, input_tokens - input_tokens // 2, output_tokens - output_tokens // 2,
+       cast(cost_usd - cast(cost_usd / 2 as decimal(18, 6)) as decimal(18, 6))
+from daily_spend
+"""
+
+WORKSPACE_KPIS = """
+create table workspace_kpis_daily as
+select day, workspace, cast(sum(cost_usd) as decimal(18, 6)) as cost_usd, sum(api_calls)::bigint as api_calls, sum(requests)::bigint as requests,
+       cast(sum(cost_usd) / sum(requests) as decimal(18, 6)) as avg_cost_per_request_usd,
+       sum(successful_requests)::bigint as successful_requests,
+       sum(successful_requests + failed_requests)::bigint as labelled_requests,
+       cast(sum(cost_usd) / nullif(sum(successful_requests), 0) as decimal(18, 6)) as cost_per_success_usd,
+       cast(sum(retry_calls) as double) / sum(api_calls) as retry_rate,
+       cast(sum(retry_cost_usd) as double) / cast(sum(cost_usd) as double) as retry_cost_share
+from daily_spend group by day, workspace
+"""
+
+BUDGET_BURN = """
+create table budget_burn as
+with daily as (
+    select k.day, k.workspace, strftime(k.day, '%Y-%m') as month, b.monthly_budget_usd, k.cost_usd as daily_spend_usd,
+           extract(day from k.day) as day_of_month,
+           extract(day from last_day(k.day)) as days_in_month
+    from workspace_kpis_daily k join fixture_budgets b using (workspace)
+), burned as (
+    select *, sum(daily_spend_usd) over (partition by workspace, month order by day) as spend_to_date_usd
+    from daily
+)
+select day, workspace, month, monthly_budget_usd,
+       cast(spend_to_date_usd as decimal(18, 6)) as spend_to_date_usd,
+       cast(spend_to_date_usd as double) / cast(monthly_budget_usd as double) as consumed_pct,
+       day_of_month / days_in_month as expected_pct,
+       cast(spend_to_date_usd / day_of_month * days_in_month as decimal(18, 6)) as projected_month_end_usd,
+       daily_spend_usd,
+       (cast(daily_spend_usd as double) - cast(monthly_budget_usd as double) / days_in_month)
+         / (cast(monthly_budget_usd as double) / days_in_month) as daily_variance_pct,
+       case when spend_to_date_usd >= monthly_budget_usd then 'exceeded'
+            when (spend_to_date_usd >= 0.85 * monthly_budget_usd and day_of_month <= 20)
+              or spend_to_date_usd / day_of_month * days_in_month > monthly_budget_usd then 'at_risk'
+            else 'ok' end as status
+from burned
+"""
+
+WORKSPACE_ATTRIBUTION = """
+create table workspace_attribution as
+select strftime(day, '%Y-%m') as month, workspace, cast(sum(cost_usd) as decimal(18, 6)) as cost_usd,
+       cast(sum(cost_usd) as double) / sum(sum(cost_usd)) over (partition by strftime(day, '%Y-%m')) as share_pct,
+       cast(sum(case when provider = 'openai' then cost_usd end) as decimal(18, 6)) as billed_cost_usd,
+       cast(sum(estimated_cost_usd) as decimal(18, 6)) as estimated_cost_usd
+from daily_spend group by 1, 2
+"""
+
+ANOMALY_TABLE = """
+create table cost_anomalies (detected_at timestamp, kind varchar, workspace varchar, feature varchar,
+                             observed double, baseline double, increase_pct double, detail varchar)
+"""
+
+BILLING_RECONCILIATION = """
+create table billing_reconciliation as
+select day, provider, cast(sum(cost_usd) as decimal(18, 6)) as billed_cost_usd,
+       cast(sum(estimated_cost_usd) as decimal(18, 6)) as estimated_cost_usd,
+       cast(sum(cost_usd) - sum(estimated_cost_usd) as decimal(18, 6)) as difference_usd,
+       cast(sum(cost_usd) - sum(estimated_cost_usd) as double) / cast(sum(estimated_cost_usd) as double)
+         as difference_pct,
+       cast(0 as decimal(18, 6)) as unattributed_cost_usd
+from daily_spend where provider = 'openai' group by day, provider
+"""
+
+MODEL_COMPARISON = """
+create table model_comparison as
+with per_model as (
+    select strftime(day, '%Y-%m') as month, feature, model, sum(api_calls)::bigint as api_calls,
+           cast(sum(cost_usd) * 1000 / sum(input_tokens + output_tokens) as decimal(18, 6)) as cost_per_1k_tokens_usd,
+           cast(sum(cost_usd) / sum(requests) as decimal(18, 6)) as avg_cost_per_request_usd,
+           cast(sum(successful_requests) as double) / sum(successful_requests + failed_requests) as success_rate,
+           cast(sum(cost_usd) / nullif(sum(successful_requests), 0) as decimal(18, 6)) as cost_per_success_usd,
+           sum(successful_requests) as successes
+    from daily_spend group by 1, 2, 3
+), ranked as (
+    select m.*, alt.model as alternative, alt.cost_per_success_usd as alt_cps,
+           row_number() over (partition by m.month, m.feature, m.model order by alt.cost_per_success_usd) as rank
+    from per_model m left join per_model alt
+      on alt.month = m.month and alt.feature = m.feature and alt.model <> m.model
+     and alt.success_rate >= m.success_rate - 0.02 and alt.cost_per_success_usd < m.cost_per_success_usd
+)
+select month, feature, model, api_calls, cost_per_1k_tokens_usd, avg_cost_per_request_usd, success_rate,
+       cost_per_success_usd, alternative as cheaper_alternative,
+       cast((cost_per_success_usd - alt_cps) * successes as decimal(18, 6)) as potential_savings_usd
+from ranked where rank = 1
+"""
+
+PROMPT_VERSIONS = """
+create table prompt_versions as
+select 'code_review' as feature, 'v7' as prompt_version, timestamp '2026-10-08 10:00:00' as first_seen,
+       cast(1200 as bigint) as api_calls, 1200.0::double as avg_input_tokens, 250.0::double as avg_output_tokens,
+       cast(0.031 as decimal(18, 6)) as avg_cost_per_request_usd, 0.81::double as success_rate,
+       0.45::double as token_change_pct, true as flagged
+"""
+
+DEPLOYMENT_TABLE = """
+create table deployment_impact (deployed_at timestamp, scope varchar, version varchar,
+    cost_per_request_before_usd decimal(18, 6), cost_per_request_after_usd decimal(18, 6), change_pct double,
+    success_rate_before double, success_rate_after double, flagged boolean)
+"""
+
+EXECUTIVE_SUMMARY = """
+create table executive_summary as
+with spend as (
+    select strftime(day, '%Y-%m') as month, sum(cost_usd) as spend_usd, sum(requests) as requests,
+           sum(successful_requests) as successes, sum(retry_cost_usd) as retry_cost,
+           max(extract(day from day)) as days_elapsed, max(extract(day from last_day(day))) as days_in_month
+    from daily_spend group by 1
+)
+select s.month, cast(s.spend_usd as decimal(18, 6)) as spend_usd,
+       (select cast(sum(monthly_budget_usd) as decimal(18, 6)) from fixture_budgets) as budget_usd,
+       cast(s.spend_usd as double) / cast((select sum(monthly_budget_usd) from fixture_budgets) as double) as consumed_pct,
+       cast(s.spend_usd / s.days_elapsed * s.days_in_month as decimal(18, 6)) as projected_month_end_usd,
+       cast(s.spend_usd / s.requests as decimal(18, 6)) as avg_cost_per_request_usd,
+       cast(s.spend_usd / s.successes as decimal(18, 6)) as cost_per_success_usd,
+       cast(s.retry_cost as double) / cast(s.spend_usd as double) as retry_cost_share,
+       (select count(*) from cost_anomalies a where strftime(a.detected_at, '%Y-%m') = s.month) as anomalies,
+       (select cast(coalesce(sum(potential_savings_usd), 0) as decimal(18, 6)) from model_comparison c
+         where c.month = s.month)
+         as savings_opportunity_usd
+from spend s
+"""
