@@ -131,6 +131,9 @@ def _budget_alerts(con: duckdb.DuckDBPyConnection, since, thresholds: tuple[Deci
                  "projected_month_end_usd": str(projected), "status": status}
         numbers = (f"{usd(spend)} of {usd(budget)} spent by {day.isoformat()} ({pct(consumed)}; "
                    f"{pct(expected)} of the month elapsed), projected {usd(projected)} at month end.")
+        status_keys = {s: alert_key("budget_status", workspace, month, s) for s in ("at_risk", "exceeded")}
+        # A threshold of 100% or more already says "exceeded": one message, not two.
+        said_exceeded = bool(crossed) and crossed[-1] >= 1 and status == "exceeded"
         if crossed:
             top = crossed[-1]
             severity = "critical" if top >= 1 else "warning" if top >= Decimal("0.85") else "info"
@@ -140,16 +143,16 @@ def _budget_alerts(con: duckdb.DuckDBPyConnection, since, thresholds: tuple[Deci
                 title=f"Budget {_percent_label(top)} reached: {workspace} ({month})",
                 text=numbers, hint=HINTS["budget"], facts={**facts, "threshold": _fraction(top)},
                 supersedes=tuple(alert_key("budget_threshold", workspace, month, _fraction(t))
-                                 for t in crossed[:-1])))
-        if status in ("at_risk", "exceeded"):
+                                 for t in crossed[:-1])
+                + (tuple(status_keys.values()) if said_exceeded else ())))
+        if status in ("at_risk", "exceeded") and not said_exceeded:
             alerts.append(Alert(
                 key=alert_key("budget_status", workspace, month, status),
                 kind=f"budget_{status}", severity="critical" if status == "exceeded" else "warning",
                 title=(f"Budget exceeded: {workspace} ({month})" if status == "exceeded"
                        else f"Budget at risk: {workspace} ({month})"),
                 text=numbers, hint=HINTS["budget"], facts=facts,
-                supersedes=((alert_key("budget_status", workspace, month, "at_risk"),)
-                            if status == "exceeded" else ())))
+                supersedes=(status_keys["at_risk"],) if status == "exceeded" else ()))
     return alerts
 
 
@@ -166,7 +169,7 @@ def _anomaly_alerts(con: duckdb.DuckDBPyConnection, since) -> list[Alert]:
             key=alert_key("anomaly", kind, workspace, feature, detected_at.isoformat()),
             kind=kind, severity="warning",
             title=f"{ANOMALY_TITLES.get(kind, kind)}: {workspace} / {feature} ({when})",
-            text=_anomaly_numbers(kind, observed, baseline, increase) + (f" {detail}" if detail else ""),
+            text=_anomaly_numbers(kind, observed, baseline, increase) + (f" Detail: {detail}" if detail else ""),
             hint=HINTS.get(kind),
             facts={"detected_at": detected_at.isoformat(), "workspace": workspace, "feature": feature,
                    "observed": _json_number(observed), "baseline": _json_number(baseline),
