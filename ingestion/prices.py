@@ -91,7 +91,7 @@ class PriceRefresh:
     price_data_version: str
     overridden: tuple[tuple[str, str], ...] = ()
     quarantined: int = 0
-    # Approximations made for seen models ("openai/gpt-4o: service-tier variants ignored").
+    # Approximations made for seen models, e.g. "openai/gpt-4o: request variants (...) not represented".
     notes: tuple[str, ...] = ()
 
 

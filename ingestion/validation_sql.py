@@ -360,8 +360,9 @@ def parsed_cte(fields: tuple[Field, ...], source: str) -> tuple[str, dict[str, i
                pre_reason is null and (line is null or trim(line, {WS}) = '') as is_blank,
                json_valid(line) as is_json,
                starts_with(ltrim(line, {WS}), '{{') as is_object,
-               case when json_valid(line) and starts_with(ltrim(line, {WS}), '{{')
-                    then json_extract(line, [{paths}]) end as _v
+               -- The CASE sits inside: a CASE over the extracted list would copy every list.
+               json_extract(case when json_valid(line) and starts_with(ltrim(line, {WS}), '{{')
+                                 then line else '{{}}' end, [{paths}]) as _v
         from src
     )"""
     return cte, index

@@ -90,7 +90,7 @@ def raw_model_prices(context: dg.AssetExecutionContext, costline: CostlinePaths)
     paths = costline.paths()
     overrides = paths.input_dir / "prices.csv"
     with connect(paths.warehouse_db) as con:
-        refresh = refresh_model_prices(con, overrides if overrides.exists() else None)
+        refresh = refresh_model_prices(con, overrides if overrides.exists() else None, load_id=context.run_id)
     if refresh.unpriced:
         log.warning("no price for %s: priced at zero until prices.csv or genai-prices knows them",
                     ", ".join(f"{p}/{m}" for p, m in refresh.unpriced))

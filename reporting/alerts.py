@@ -98,7 +98,8 @@ def alert_gate_failure(paths: Paths, *, run_id: str, failed_checks: list[str], w
     """A run that failed (a blocking check, or a step): say which, and what readers see now."""
     summary = AlertSummary(run_id=run_id)
     try:
-        alert = run_failure_alert(run_id, list(failed_checks), list(failed_steps or []), _publication(paths))
+        alert = run_failure_alert(run_id, list(failed_checks), list(failed_steps or []),
+                                  _publication(paths, run_id))
         return _deliver(paths, [alert], summary, webhook_url, generic_json, now, retry)
     except Exception as exc:
         summary.error = f"failure alert not sent: {type(exc).__name__}: {_scrub(str(exc), webhook_url)}"
@@ -106,17 +107,20 @@ def alert_gate_failure(paths: Paths, *, run_id: str, failed_checks: list[str], w
         return summary
 
 
-def _publication(paths: Paths) -> str:
+def _publication(paths: Paths, failed_run_id: str) -> str:
+    """What BI readers see now, in words."""
     if not paths.mart_db.exists():
         return "No mart has been published yet."
     try:
         with duckdb.connect(str(paths.mart_db), read_only=True) as con:
             published_at, run_id = con.execute(
                 "select published_at, run_id from mart_publication order by published_at desc limit 1").fetchone()
-        return (f"The previous mart is still published at {paths.mart_db} "
-                f"(published {published_at:%Y-%m-%d %H:%M} UTC by run {run_id}).")
     except Exception:  # an older mart without the publication table is still the published one
         return f"The previous mart is still published at {paths.mart_db}."
+    if run_id == failed_run_id:
+        return f"This run had already published the new mart at {paths.mart_db}."
+    return (f"The previous mart is still published at {paths.mart_db} "
+            f"(published {published_at:%Y-%m-%d %H:%M} UTC by run {run_id}).")
 
 
 def _deliver(paths: Paths, alerts: list[Alert], summary: AlertSummary, webhook_url: str | None,

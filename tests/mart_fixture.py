@@ -10,10 +10,11 @@ One workspace name carries quotes, HTML and a script tag to prove the report esc
 """
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ingestion.settings import Paths
 
@@ -98,6 +99,67 @@ def _dimensions(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date)
                 [first_day, last_day])
     con.execute("create table fixture_budgets (workspace varchar, monthly_budget_usd decimal(18, 6))")
     con.executemany("insert into fixture_budgets values (?, ?)", [[w, b] for w, b in BUDGETS.items()])
+
+
+# --- what a report built from this mart must show (works on any contract mart) --------------
+
+def expected_headline(mart_db, month: str) -> dict[str, object]:
+    """The headline numbers, computed here from the mart's contract columns."""
+    with duckdb.connect(str(mart_db), read_only=True) as con:
+        in_month = "strftime(day, '%Y-%m') = ?"
+        spend, requests, retry_waste = con.execute(
+            f"select sum(cost_usd), sum(requests), sum(retry_cost_usd) from daily_spend where {in_month}",
+            [month]).fetchone()
+        summary = dict(zip(
+            ["spend_usd", "budget_usd", "consumed_pct", "projected_month_end_usd", "avg_cost_per_request_usd",
+             "cost_per_success_usd", "retry_cost_share", "anomalies", "savings_opportunity_usd"],
+            con.execute("""select spend_usd, budget_usd, consumed_pct, projected_month_end_usd,
+                                  avg_cost_per_request_usd, cost_per_success_usd, retry_cost_share, anomalies,
+                                  savings_opportunity_usd
+                           from executive_summary where month = ?""", [month]).fetchone()))
+        anomalies = con.execute("select count(*) from cost_anomalies where strftime(detected_at, '%Y-%m') = ?",
+                                [month]).fetchone()[0]
+        savings = con.execute("select coalesce(sum(potential_savings_usd), 0) from model_comparison "
+                              "where month = ?", [month]).fetchone()[0]
+        features = con.execute(f"""select feature, sum(cost_usd), sum(successful_requests) from daily_spend
+                                   where {in_month} group by feature""", [month]).fetchall()
+    # The mart agrees with itself (else the comparisons below would prove nothing).
+    assert summary["spend_usd"] == spend and summary["anomalies"] == anomalies
+    assert summary["savings_opportunity_usd"] == savings
+    expected = {
+        "month_spend_usd": spend, "budget_usd": summary["budget_usd"], "consumed_pct": summary["consumed_pct"],
+        "projected_month_end_usd": summary["projected_month_end_usd"],
+        "avg_cost_per_request_usd": summary["avg_cost_per_request_usd"],
+        "cost_per_success_usd": summary["cost_per_success_usd"], "retry_waste_usd": retry_waste,
+        "retry_cost_share": summary["retry_cost_share"], "anomalies": anomalies,
+        "savings_opportunity_usd": savings,
+    }
+    assert abs(summary["avg_cost_per_request_usd"] - spend / requests) < Decimal("0.000001")
+    for feature, cost, successes in features:
+        # cost / successes to the micro-dollar, half up, in exact decimals
+        expected[f"cost_per_success_usd:{feature}"] = (cost / successes).quantize(
+            Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    return expected
+
+
+def shown_amount(text: str) -> Decimal:
+    return Decimal(text.replace("$", "").replace(",", "").replace("%", ""))
+
+
+def assert_headline_matches(found: dict[str, tuple[str, str, str]], expected: dict[str, object]) -> None:
+    """found: metric id -> (data-value, label, shown text) as read from the page."""
+    assert set(found) == set(expected)
+    for metric, want in expected.items():
+        exact, label, shown = found[metric]
+        if isinstance(want, Decimal):
+            assert Decimal(exact) == want, metric
+            places = Decimal("0.0001") if "per_" in metric and abs(want) < 1 else Decimal("0.01")
+            assert shown.startswith("$") and abs(shown_amount(shown) - want) <= places / 2, (metric, shown)
+        elif isinstance(want, float):
+            assert float(exact) == pytest.approx(want, rel=1e-12), metric
+            assert shown.endswith("%") and abs(float(shown_amount(shown)) - want * 100) <= 0.05, (metric, shown)
+        else:
+            assert int(exact) == want and shown_amount(shown) == want, metric
 
 
 # Counts vary by day and dimension; support triples on the 15th (the cost spike). OpenAI bills

@@ -14,11 +14,6 @@ from ingestion.warehouse import connect
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-PRICE_COLUMNS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "reasoning_mtok",
-                 "long_context_threshold", "input_mtok_long", "output_mtok_long", "cache_read_mtok_long",
-                 "cache_write_mtok_long")
-
-
 def add_calls(con, calls: list[tuple[str, str, datetime]]) -> None:
     """Minimal accepted telemetry rows: only (provider, model, started_at) matter to pricing."""
     con.executemany(

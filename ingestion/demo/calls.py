@@ -55,13 +55,13 @@ def _day_requests(rng: np.random.Generator, timeline: sc.Timeline, day: date, ca
         mask = fi == i
         k = int(mask.sum())
         names = list(f.models)
-        chosen = np.array(names, dtype=object)[rng.choice(len(names), size=k, p=list(f.models.values()))]
-        model[mask] = chosen
+        which = rng.choice(len(names), size=k, p=list(f.models.values()))
+        model[mask] = np.array(names, dtype=object)[which]
+        p_success[mask] = np.array([f.success[name] for name in names])[which]
         input_tokens[mask] = np.maximum(1, np.round(rng.lognormal(np.log(f.input_median), f.input_sigma, k)))
         if f.output_median:
             output_tokens[mask] = np.maximum(1, np.round(rng.lognormal(np.log(f.output_median), f.output_sigma, k)))
         duration[mask] = rng.lognormal(np.log(f.duration_ms_median), 0.45, k)
-        p_success[mask] = np.vectorize(f.success.__getitem__, otypes=[float])(chosen) if k else []
 
     flat = np.array([f.flat_traffic for f in features])[fi]
     hour = np.where(flat, rng.choice(24, size=n, p=_FLAT_HOURS), rng.choice(24, size=n, p=_OFFICE_HOURS))
@@ -153,7 +153,7 @@ def _expand_attempts(rng: np.random.Generator, requests: pd.DataFrame) -> pd.Dat
     provider = req["model"].map(sc.PROVIDER_OF).to_numpy()
     cache_read, cache_creation = _cache_tokens(rng, provider, req["operation"].to_numpy(), input_tokens, loop)
     workspace = req["workspace"].to_numpy()
-    project_id = np.array([sc.PROJECT_IDS.get((p, w)) for p, w in zip(provider, workspace)], dtype=object)
+    project_id = mapped_project_ids(provider, workspace)
     request_drops_project = rng.random(len(requests)) < 0.05
     optional = np.isin(workspace, sc.PROJECT_ID_OPTIONAL) & request_drops_project[owner]
     project_id[optional] = None
@@ -184,6 +184,15 @@ def _expand_attempts(rng: np.random.Generator, requests: pd.DataFrame) -> pd.Dat
         "tags": _tags(rng, req["feature"].to_numpy(), len(requests), owner),
         "loop": loop,
     })
+
+
+def mapped_project_ids(provider: np.ndarray, workspace: np.ndarray) -> np.ndarray:
+    """Each (provider, workspace)'s id in workspaces.csv (None where it has none)."""
+    ids = pd.DataFrame([(p, w, pid) for (p, w), pid in sc.PROJECT_IDS.items()],
+                       columns=["provider", "workspace", "project_id"])
+    keys = pd.DataFrame({"provider": provider, "workspace": workspace})
+    found = keys.merge(ids, on=["provider", "workspace"], how="left", validate="many_to_one")["project_id"]
+    return np.where(found.isna(), None, found.to_numpy(dtype=object))
 
 
 def _cache_tokens(rng: np.random.Generator, provider: np.ndarray, operation: np.ndarray,

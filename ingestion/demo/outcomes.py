@@ -13,6 +13,7 @@ from ingestion.demo import scenario as sc
 _FEATURES = {f.name: f for f in sc.FEATURES}
 SOURCES = {"resolution": "helpdesk", "thumbs": "feedback-widget", "eval": "eval-harness"}
 JUDGE_SOURCE = "llm-judge"
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def generate(rng: np.random.Generator, requests: pd.DataFrame, window_end: np.datetime64) -> pd.DataFrame:
@@ -89,7 +90,7 @@ def write_outcomes(outcomes: pd.DataFrame, timeline: sc.Timeline, outcomes_dir: 
                                                 outcomes["kind"].tolist(), outcomes["value"].tolist(),
                                                 outcomes["source"].tolist()):
         record = {"request_id": rid, "recorded_at": at, "kind": kind, "value": value, "source": source}
-        files.setdefault((f, source), []).append(json.dumps(record, separators=(",", ":")))
+        files.setdefault((f, source), []).append(_encode(record))
 
     malformed = 0
     for f in sorted({timeline.resend_day, timeline.overlap_day}):

@@ -48,8 +48,8 @@ FEATURES: tuple[Feature, ...] = (
             "thumbs", 0.9, {GPT_4O: 0.76, GPT_4O_MINI: 0.75}, "v3"),
     Feature("search-rerank", "growth", 0.22, "chat", {GPT_4O_MINI: 1.0}, 3600, 40, 600,
             "thumbs", 0.9, {GPT_4O_MINI: 0.9}, "v12", input_sigma=0.25),
-    Feature("code-review-agent", "platform", 0.07, "chat", {SONNET: 1.0}, 18000, 1200, 9000,
-            "thumbs", 0.9, {SONNET: 0.7}, "v4", input_sigma=0.5),
+    Feature("code-review-agent", "platform", 0.09, "chat", {SONNET: 1.0}, 14000, 1000, 9000,
+            "thumbs", 0.9, {SONNET: 0.7}, "v4", input_sigma=0.3, output_sigma=0.3),
     Feature("doc-embeddings", "platform", 0.12, "embeddings", {EMBEDDING: 1.0}, 900, 0, 120,
             None, 0.0, {EMBEDDING: 1.0}, None, input_sigma=0.6, flat_traffic=True),
     Feature("eval-harness", "research", 0.06, "chat", {GPT_4O: 0.5, SONNET: 0.5}, 2600, 450, 3000,
@@ -139,14 +139,24 @@ class Timeline:
 
 
 def _budget_month(start: date, end: date) -> tuple[str, date]:
-    """The latest month in the window with a day before the 20th to exhaust a budget on."""
+    """The month whose budget runs out, and the day (before the 20th) its spend reaches it.
+
+    The latest month in the window with at least five days up to the 15th (the budget then
+    runs out on the last of them); in short windows, the month with the most days before the 20th.
+    """
+    best: tuple[int, str, date] | None = None
     month_start = end.replace(day=1)
     while month_start >= start.replace(day=1):
-        first = max(month_start, start)
-        last = min(month_start.replace(day=calendar.monthrange(month_start.year, month_start.month)[1]), end)
-        candidates = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        early = [d for d in candidates if d.day <= 15] or [d for d in candidates if d.day < 20]
-        if early:
+        last_day = month_start.replace(day=calendar.monthrange(month_start.year, month_start.month)[1])
+        first, last = max(month_start, start), min(last_day, end)
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        early = [d for d in days if d.day <= 15]
+        if len(early) >= 5:
             return month_start.strftime("%Y-%m"), early[-1]
+        before_20 = [d for d in days if d.day < 20]
+        if before_20 and (best is None or len(before_20) > best[0]):
+            best = (len(before_20), month_start.strftime("%Y-%m"), before_20[-1])
         month_start = (month_start - timedelta(days=1)).replace(day=1)
-    return end.strftime("%Y-%m"), start
+    if best is not None:
+        return best[1], best[2]
+    return end.strftime("%Y-%m"), end

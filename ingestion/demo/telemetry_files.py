@@ -29,6 +29,7 @@ MALFORMED_KINDS = ("bad_json", "negative_tokens", "cache_above_input", "missing_
 # Parquet columns are typed: only these breakages can exist in a Parquet file.
 PARQUET_MALFORMED_KINDS = ("negative_tokens", "cache_above_input", "missing_workspace", "unknown_status")
 RESENT_RECORDS = 30
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 REUPLOADED_RECORDS = 25
 
 
@@ -142,41 +143,46 @@ def _records(calls: pd.DataFrame, canary_rows: list[int]) -> list[dict]:
     utc = np.char.add(_timestamps(calls["started_at"]).astype(str), "Z")
     offset = sc.LOCAL_UTC_OFFSET_HOURS
     local = np.char.add(_timestamps(calls["started_at"], offset).astype(str), f"{offset:+03d}:00")
-    columns = {c: calls[c].tolist() for c in (
-        "call_id", "request_id", "attempt", "duration_ms", "provider", "model", "operation", "input_tokens",
-        "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "status", "error_type",
-        "workspace", "feature", "environment", "user_segment", "prompt_version", "project_id", "tags")}
+    utc, local = utc.tolist(), local.tolist()
+    names = ("call_id", "request_id", "attempt", "duration_ms", "provider", "model", "operation", "input_tokens",
+             "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "status", "error_type",
+             "workspace", "feature", "environment", "user_segment", "prompt_version", "project_id", "tags")
     records: list[dict] = []
-    for i in range(len(calls)):
-        row = {c: v[i] for c, v in columns.items()}
-        workspace = row["workspace"]
+    for i, values in enumerate(zip(*(calls[c].tolist() for c in names))):
+        (call_id, request_id, attempt, duration_ms, provider, model, operation, input_tokens, output_tokens,
+         cache_read, cache_creation, status, error_type, workspace, feature, environment, user_segment,
+         prompt_version, project_id, tags) = values
         sparse = workspace == sc.SPARSE_WRITER_WORKSPACE
-        record = {"call_id": row["call_id"], "request_id": row["request_id"]}
-        if not (sparse and row["attempt"] == 1):
-            record["attempt"] = row["attempt"]
-        record["started_at"] = local[i] if workspace == sc.LOCAL_TIME_WORKSPACE else utc[i]
-        record.update(duration_ms=row["duration_ms"], provider=row["provider"], model=row["model"],
-                      operation=row["operation"], input_tokens=row["input_tokens"],
-                      output_tokens=row["output_tokens"])
-        for key in ("cache_read_input_tokens", "cache_creation_input_tokens"):
-            if not (sparse and row[key] == 0):
-                record[key] = row[key]
-        if not (sparse and row["status"] == "ok"):
-            record["status"] = row["status"]
-        if _present(row["error_type"]):
-            record["error_type"] = row["error_type"]
+        local_time = workspace == sc.LOCAL_TIME_WORKSPACE
+        record = {"call_id": call_id, "request_id": request_id}
+        if not (sparse and attempt == 1):
+            record["attempt"] = attempt
+        record["started_at"] = local[i] if local_time else utc[i]
+        record.update(duration_ms=duration_ms, provider=provider, model=model, operation=operation,
+                      input_tokens=input_tokens, output_tokens=output_tokens)
+        if not (sparse and cache_read == 0):
+            record["cache_read_input_tokens"] = cache_read
+        if not (sparse and cache_creation == 0):
+            record["cache_creation_input_tokens"] = cache_creation
+        if not (sparse and status == "ok"):
+            record["status"] = status
+        if _present(error_type):
+            record["error_type"] = error_type
         if not sparse:
             record["service_tier"] = "standard"
         record["workspace"] = workspace
-        record["feature"] = row["feature"]
-        if not (sparse and row["environment"] == "production"):
-            record["environment"] = row["environment"]
-        for key in ("user_segment", "prompt_version", "project_id"):
-            if _present(row[key]):
-                record[key] = row[key]
-        if isinstance(row["tags"], dict):
-            record["tags"] = row["tags"]
-        if workspace == sc.LOCAL_TIME_WORKSPACE:
+        record["feature"] = feature
+        if not (sparse and environment == "production"):
+            record["environment"] = environment
+        if _present(user_segment):
+            record["user_segment"] = user_segment
+        if _present(prompt_version):
+            record["prompt_version"] = prompt_version
+        if _present(project_id):
+            record["project_id"] = project_id
+        if isinstance(tags, dict):
+            record["tags"] = tags
+        if local_time:
             record["sdk"] = "growth-api/2.14.0"  # an unknown extra field: ignored
         records.append(record)
     for n, i in enumerate(canary_rows):
@@ -217,7 +223,8 @@ def _add_malformed(rng: np.random.Generator, files: dict[tuple[date, str], list]
             entries = files[(day, name)]
             kind = kinds[counter % len(kinds)]
             counter += 1
-            template = entries[int(rng.integers(0, len(entries)))]
+            records = [e for e in entries if isinstance(e, dict)]  # not an earlier broken line
+            template = records[int(rng.integers(0, len(records)))]
             bad = {**template, "call_id": f"bad-{counter:05d}", "request_id": f"req_bad{counter:05d}"}
             for key in CONTENT_FIELDS:
                 bad.pop(key, None)
@@ -246,7 +253,7 @@ def _break(record: dict, kind: str) -> dict | str:
 
 
 def _lines(entries: list) -> str:
-    return "".join((e if isinstance(e, str) else json.dumps(e, separators=(",", ":"))) + "\n" for e in entries)
+    return "".join((e if isinstance(e, str) else _encode(e)) + "\n" for e in entries)
 
 
 def _write_gzip(path: Path, text: str) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion.demo import scenario as sc
+from ingestion.demo.calls import mapped_project_ids
 from ingestion.prices import price_in_force
 
 MONEY = Decimal("0.000001")
@@ -22,7 +23,7 @@ class DailyUsage:
     `requests` counts the calls the provider served (status ok; failed calls carry no tokens).
     `list_cost_usd` is the warehouse's estimate rule summed over the calls: tokens x the
     genai-prices row in force that day, cache reads and writes at their own prices, long-context
-    calls at the tier prices; exact, then rounded once to the cent's ten-thousandth (6 places).
+    calls at the tier prices; exact, then rounded once to 6 decimal places (DECIMAL(18, 6)).
     """
 
     day: date
@@ -39,8 +40,7 @@ class DailyUsage:
 
 def billing_scope(calls: pd.DataFrame) -> np.ndarray:
     """The provider project/workspace a call is billed under: its project_id, else its workspace's."""
-    mapped = np.array([sc.PROJECT_IDS.get((p, w)) for p, w in zip(calls["provider"], calls["workspace"])],
-                      dtype=object)
+    mapped = mapped_project_ids(calls["provider"].to_numpy(dtype=object), calls["workspace"].to_numpy(dtype=object))
     project = calls["project_id"].to_numpy(dtype=object)
     return np.where(pd.isna(project), mapped, project)
 
