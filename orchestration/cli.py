@@ -72,9 +72,16 @@ def _run(paths: Paths, start: date, end: date, wait: float) -> None:
     for warning in report.warnings:
         log.warning("warning: %s", warning)
     if not report.success:
-        previous = (f"the previous mart is still published at {paths.mart_db}" if paths.mart_db.exists()
-                    else "no mart has been published yet")
-        _fail(f"{report.failure_reason()}; {previous} (run {report.run_id})", code=1)
+        from orchestration.delivery import notify_run_failure
+
+        notify_run_failure(paths, report.run_id, report.failed_checks, report.failed_steps)
+        if report.published:
+            state = f"the new mart was published at {paths.mart_db}, but a later step failed"
+        elif paths.mart_db.exists():
+            state = f"the previous mart is still published at {paths.mart_db}"
+        else:
+            state = "no mart has been published yet"
+        _fail(f"{report.failure_reason()}; {state} (run {report.run_id})", code=1)
     log.info("published %s and %s/ in %.0fs (run %s)", paths.mart_db, paths.mart_parquet_dir,
              time.monotonic() - started, report.run_id)
 
@@ -124,6 +131,23 @@ def demo(days: Annotated[int, typer.Option(help="Days of demo history.")] = 30,
         _fail(str(exists))
     _run(paths, first, last, wait=0)
     print_kpis(paths)
+
+
+@app.command()
+def report(month: Annotated[Optional[str], typer.Option(help="The month, YYYY-MM (default: the latest in the mart).")] = None,
+           out: Annotated[Optional[Path], typer.Option(help="Where to write the HTML (default: <warehouse>/report.html).")] = None,
+           input_dir: InputDir = None, warehouse_dir: WarehouseDir = None) -> None:
+    """Write the stakeholder report: one self-contained HTML file from the published mart."""
+    from orchestration.delivery import report_command
+    from reporting.report_data import ReportError
+
+    _setup_logging()
+    paths = Paths.from_env(input_dir, warehouse_dir)
+    try:
+        written = report_command(paths, month=month, out=out)
+    except ReportError as error:
+        _fail(str(error))
+    log.info("report written to %s", written)
 
 
 @app.command()

@@ -3,6 +3,7 @@ import dagster as dg
 
 from orchestration.automation import costline_daily_job, costline_daily_schedule
 from orchestration.billing_assets import billing_assets, billing_resources
+from orchestration.delivery import delivery_assets, delivery_sensors
 from orchestration.ingestion_assets import ingestion_assets
 from orchestration.publish import build_published_mart
 from orchestration.quality import quality_checks
@@ -15,10 +16,11 @@ def defs() -> dg.Definitions:
     manifest = prepare_dbt_manifest()
     return dg.Definitions(
         assets=[*ingestion_assets, *billing_assets, build_dbt_assets(manifest),
-                build_published_mart(mart_model_names(manifest))],
+                build_published_mart(mart_model_names(manifest)), *delivery_assets],
         asset_checks=quality_checks,
         jobs=[costline_daily_job],
         schedules=[costline_daily_schedule],
+        sensors=delivery_sensors,
         resources={"dbt": dbt_resource(), "costline": CostlinePaths(), **billing_resources},
         executor=dg.in_process_executor,
     )

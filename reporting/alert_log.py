@@ -11,7 +11,7 @@ One row per alert key. `status`:
 (workspace, numbers): no webhook URL or other secret is ever stored.
 """
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 import duckdb
 import pyarrow as pa
@@ -63,7 +63,8 @@ def record(con: duckdb.DuckDBPyConnection, entries: list[LogEntry], run_id: str,
     """Upsert one row per entry: the first attempt time is kept, attempts add up."""
     if not entries:
         return
-    now = now.replace(tzinfo=None)
+    # Stored as naive UTC, like every timestamp in the warehouse.
+    now = now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
     batch = pa.Table.from_pylist([{
         "alert_key": e.alert_key, "kind": e.kind, "summary": e.summary[:1000], "status": e.status,
         "attempts": 0 if e.status == "superseded" else 1,

@@ -11,6 +11,10 @@ run, while it is still inside the lookback window) is recognised and not sent tw
 | cost_spike, retry_rate, token_inflation | anomaly|<kind>|<workspace>|<feature>|<detected_at> | cost_anomalies |
 | gate_failure, run_failure | run_failure|<run_id>                      | the failed run               |
 
+One alert per fact at its strongest: a workspace first seen at 90% gets the 85% alert, and
+the 50% key is recorded as superseded so it never fires later; `exceeded` supersedes
+`at_risk`; a threshold of 100% or more stands in for `exceeded`.
+
 Only facts inside the lookback window (default 7 days before the mart's latest day) alert:
 a first backfill of a year must not post a year of history into a channel.
 """

@@ -159,7 +159,7 @@ def _deliver(paths: Paths, alerts: list[Alert], summary: AlertSummary, webhook_u
                           len(batch), delivery.error)
             entries.extend(LogEntry(a.key, a.kind, a.summary, status, delivery.error) for a in batch)
     delivered = {e.alert_key for e in entries if e.status in ("sent", "logged")}
-    entries.extend(LogEntry(key, "superseded", "covered by a stronger alert", "superseded")
+    entries.extend(LogEntry(key, key.split("|", 1)[0], "covered by a stronger alert", "superseded")
                    for key in sorted(superseded - done)
                    if any(key in a.supersedes for a in pending if a.key in delivered))
 

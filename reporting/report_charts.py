@@ -174,7 +174,7 @@ def _billed_vs_estimated(data: ReportData) -> go.Figure:
     figure = go.Figure()
     providers = sorted({p for _, p, _, _ in data.billing})
     if not providers:
-        return _empty(figure, "No provider bills loaded for this month: costs are estimates from telemetry")
+        return _empty(figure, "No provider bills loaded this month:<br>costs are estimates from telemetry")
     for i, provider in enumerate(providers):
         rows = [r for r in data.billing if r[1] == provider]
         color = COLORS[i % len(COLORS)]

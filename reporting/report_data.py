@@ -71,11 +71,21 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None,
     first_day, last_day, days_in_month = con.execute("""
         select min(day), max(day), extract(day from last_day(max(day)))
         from daily_spend where strftime(day, '%Y-%m') = ?""", params).fetchone()
+    # executive_summary is the mart's own headline; daily_spend fills in if its row is missing.
     row = con.execute("""
-        select spend_usd, budget_usd, consumed_pct, projected_month_end_usd, avg_cost_per_request_usd,
-               cost_per_success_usd, retry_cost_share, anomalies, savings_opportunity_usd
-        from executive_summary where month = ?""", params).fetchone()
-    summary = Summary(*(row or [None] * 9))
+        with spend as (
+            select sum(cost_usd) as spend, sum(requests) as requests, sum(successful_requests) as successes,
+                   sum(retry_cost_usd) as retry_cost
+            from daily_spend where strftime(day, '%Y-%m') = ?
+        )
+        select coalesce(e.spend_usd, cast(s.spend as decimal(18, 6))), e.budget_usd, e.consumed_pct,
+               e.projected_month_end_usd,
+               coalesce(e.avg_cost_per_request_usd, cast(s.spend / nullif(s.requests, 0) as decimal(18, 6))),
+               coalesce(e.cost_per_success_usd, cast(s.spend / nullif(s.successes, 0) as decimal(18, 6))),
+               coalesce(e.retry_cost_share, cast(s.retry_cost as double) / nullif(cast(s.spend as double), 0)),
+               e.anomalies, e.savings_opportunity_usd
+        from spend s left join executive_summary e on e.month = ?""", [month, month]).fetchone()
+    summary = Summary(*row)
     retry_waste = con.execute("""select coalesce(sum(retry_cost_usd), 0) from daily_spend
                                  where strftime(day, '%Y-%m') = ?""", params).fetchone()[0]
     published_at, publication_run = _publication(con)

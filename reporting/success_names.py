@@ -12,7 +12,10 @@ camelCase; a word matches when it starts with one of these), first rule wins:
 | code, review, pull, commit                    | accepted code review       |
 | translat                                      | accepted translation       |
 | extract, classif, tagging, parse              | correct extraction         |
-| email, draft, writ, copy                      | accepted draft             |
+| email                                         | accepted email             |
+| draft, reply, writ, copy                      | accepted draft             |
+| embed                                         | embedded document          |
+| eval, grade, judge                            | passing evaluation         |
 | chat, assistant, copilot, agent, bot          | successful conversation    |
 | anything else                                 | successful <feature> request |
 """
@@ -26,7 +29,10 @@ RULES: list[tuple[tuple[str, ...], str]] = [
     (("code", "review", "pull", "commit"), "accepted code review"),
     (("translat",), "accepted translation"),
     (("extract", "classif", "tagging", "parse"), "correct extraction"),
-    (("email", "draft", "writ", "copy"), "accepted draft"),
+    (("email",), "accepted email"),
+    (("draft", "reply", "writ", "copy"), "accepted draft"),
+    (("embed",), "embedded document"),
+    (("eval", "grade", "judge"), "passing evaluation"),
     (("chat", "assistant", "copilot", "agent", "bot"), "successful conversation"),
 ]
 

@@ -366,3 +366,25 @@ def test_failure_sensor_alerts_a_failed_daily_run(mart, httpserver, monkeypatch)
     (alert,) = _posted(httpserver)[0]["alerts"]
     assert alert["key"] == alert_key("run_failure", result.run_id) and alert["kind"] == "gate_failure"
     assert "money_non_negative" in alert["text"] and "still published" in alert["text"]
+
+
+def test_delivery_assets_materialize_after_publish(mart, monkeypatch, caplog):
+    """alerts_sent and stakeholder_report as Dagster runs them (no webhook configured)."""
+    import dagster as dg
+
+    from orchestration.delivery import alerts_sent, report_path, stakeholder_report
+    from orchestration.resources import CostlinePaths
+
+    monkeypatch.delenv("COSTLINE_ALERT_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("COSTLINE_ALERT_LOOKBACK_DAYS", str(LOOKBACK))
+    resources = {"costline": CostlinePaths(input_dir=str(mart.paths.input_dir),
+                                           warehouse_dir=str(mart.paths.warehouse_dir))}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([alerts_sent, stakeholder_report], partition_key="2026-10-20",
+                                resources=resources, instance=instance)
+        assert result.success
+        metadata = {event.asset_key.path[-1]: event.event_specific_data.materialization.metadata
+                    for event in result.get_asset_materialization_events()}
+    assert metadata["alerts_sent"]["logged"].value == len(_expected_keys(mart))
+    assert metadata["alerts_sent"]["webhook"].value == "not configured (alerts logged only)"
+    assert report_path(mart.paths).stat().st_size == metadata["stakeholder_report"]["bytes"].value

@@ -49,7 +49,10 @@ def test_cost_per_success_is_named_per_feature(report):
     ("support_bot", "resolved ticket"), ("helpdeskTriage", "resolved ticket"), ("doc-search", "successful search"),
     ("meeting_summarizer", "accepted summary"), ("pull_request_review", "accepted code review"),
     ("invoice_extraction", "correct extraction"), ("sales_copilot", "successful conversation"),
-    ("pricing", "successful pricing request"),
+    ("pricing", "successful pricing request"), ("ticket-triage", "resolved ticket"),
+    ("reply-drafting", "accepted draft"), ("onboarding-emails", "accepted email"),
+    ("search-rerank", "successful search"), ("code-review-agent", "accepted code review"),
+    ("doc-embeddings", "embedded document"), ("eval-harness", "passing evaluation"),
 ])
 def test_success_names(feature, name):
     assert success_name(feature) == name
@@ -97,7 +100,7 @@ def test_report_without_billing_or_anomalies_still_has_every_chart(tmp_path):
         con.execute("delete from billing_reconciliation; delete from cost_anomalies; delete from deployment_impact")
     page = write_report(mart.paths, tmp_path / "r.html").read_text()
     assert set(re.findall(r'data-chart="([^"]+)"', page)) == CHART_IDS
-    assert "No provider bills loaded for this month" in page and "No anomalies detected this month" in page
+    assert "No provider bills loaded this month" in page and "No anomalies detected this month" in page
 
 
 def test_bad_month_and_missing_mart_give_one_line_reasons(mart, tmp_path):
