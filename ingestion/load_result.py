@@ -1,15 +1,30 @@
-"""What a load of input files produced, and the ledger rows that record it.
+"""What a load of input files produced, and the shared steps that record it.
 
 `FileLoad` is one row of `raw.source_files`; the ledger identity
 `records_read = accepted + quarantined + duplicates` holds for every file a loader writes.
+
+`load_day_folder` is the skeleton both day-folder loaders (telemetry, outcomes) share. Staging
+reads every file into the temp table STAGE (one row per non-blank line or record, `reason`
+NULL when valid); a failure there cannot touch raw tables. Publishing then, in one
+transaction, deletes what this folder loaded before, lets the loader insert its facts, inserts
+the quarantined records and one ledger row per file. A crash before COMMIT leaves the previous
+state, and a reload yields the same rows.
 """
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable
 
 import duckdb
 
+from ingestion.validation_sql import UnreadableFile
+
 log = logging.getLogger("costline.ingestion")
+
+STAGE = "_cl_stage"
+FILES = "_cl_files"
 
 
 @dataclass(frozen=True)
@@ -71,9 +86,37 @@ class ReferenceLoad:
     quarantined: int
 
 
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    source_file: str   # relative to the input dir, as stored everywhere
+    file_format: str
+    file_bytes: int
+
+
 def utc_now() -> datetime:
     """Load time as naive UTC, the convention of every raw TIMESTAMP column."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def list_input_files(folder: Path, input_dir: Path,
+                     classify: Callable[[str], str | None]) -> list[InputFile]:
+    """Loadable files of a day folder in name order (`classify` gives the format or None).
+
+    Names starting with '.' or '_' are skipped, as Spark and Hive do: that is how writers mark
+    files still being written (`.part`, `_temporary`) and markers such as `_SUCCESS`.
+    """
+    out = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not path.is_file() or path.name.startswith((".", "_")):
+            continue
+        relative = path.relative_to(input_dir).as_posix()
+        fmt = classify(path.name)
+        if fmt is None:
+            log.warning("%s: not a known input format, skipped", relative)
+            continue
+        out.append(InputFile(path, relative, fmt, path.stat().st_size))
+    return out
 
 
 def write_ledger_rows(con: duckdb.DuckDBPyConnection, input_name: str, folder: date | None,
@@ -94,3 +137,102 @@ def write_ledger_rows(con: duckdb.DuckDBPyConnection, input_name: str, folder: d
 def log_file_load(f: FileLoad, seconds: float) -> None:
     log.info("%s: %d records, %d accepted / %d quarantined / %d duplicates, %.2f s",
              f.source_file, f.records_read, f.accepted, f.quarantined, f.duplicates, seconds)
+
+
+def stage_unreadable(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, error: str) -> None:
+    """A file that cannot be read at all counts as one quarantined record, so it shows."""
+    con.execute(f"delete from {STAGE} where file_seq = ?", [seq])
+    reason = (f"unreadable_file: the {f.file_format} file could not be read ({error}); "
+              f"re-export or re-upload it")
+    con.execute(f"insert into {STAGE} (file_seq, source_line, sub_seq, is_blank, reason) "
+                f"values (?, null, 0, false, ?)", [seq, reason])
+
+
+@dataclass(frozen=True)
+class DayFolderLoader:
+    """What differs between the telemetry and the outcomes loaders."""
+
+    input: str
+    fact_table: str
+    stage_columns: str
+    classify: Callable[[str], str | None]
+    # Fill STAGE rows of one file (file_seq = seq); raise UnreadableFile for a broken file.
+    stage_file: Callable[[duckdb.DuckDBPyConnection, InputFile, int, date], None]
+    # Inside the transaction: insert the accepted, deduplicated facts of STAGE.
+    insert_facts: Callable[[duckdb.DuckDBPyConnection, dict], None]
+    # Inside the transaction: {source_file: (accepted, min_event_day, max_event_day)}.
+    accepted_by_file: Callable[[duckdb.DuckDBPyConnection, date], dict]
+
+
+def load_day_folder(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, input_dir: Path,
+                    folder: Path, day: date, load_id: str) -> FolderLoad:
+    """Stage every file of `folder`, then replace what the folder loaded before, atomically."""
+    label = f"{loader.input}/{day.isoformat()}"
+    if not folder.is_dir():
+        log.info("%s: no folder", label)
+        return FolderLoad(loader.input, day, ())
+    files = list_input_files(folder, input_dir, loader.classify)
+    loaded_at = utc_now()
+    seconds: list[float] = []
+    con.execute(f"create or replace temp table {STAGE} ({loader.stage_columns})")
+    con.execute(f"create or replace temp table {FILES} (file_seq INTEGER, source_file VARCHAR)")
+    try:
+        for seq, f in enumerate(files):
+            started = time.perf_counter()
+            con.execute(f"insert into {FILES} values (?, ?)", [seq, f.source_file])
+            try:
+                loader.stage_file(con, f, seq, day)
+            except UnreadableFile as exc:
+                # Name the file as the ledger does, never by its absolute path.
+                stage_unreadable(con, f, seq, str(exc).replace(str(f.path), f.source_file)[:200])
+            seconds.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        loads = _publish(con, loader, day, files, load_id, loaded_at)
+        publish_seconds = time.perf_counter() - started
+    finally:
+        con.execute(f"drop table if exists {STAGE}")
+        con.execute(f"drop table if exists {FILES}")
+    for fl, s in zip(loads, seconds):
+        log_file_load(fl, s)
+    log.info("%s: %d files published in %.2f s", label, len(loads), publish_seconds)
+    return FolderLoad(loader.input, day, tuple(loads))
+
+
+def _publish(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, day: date,
+             files: list[InputFile], load_id: str, loaded_at: datetime) -> list[FileLoad]:
+    params = {"folder": day, "load_id": load_id, "loaded_at": loaded_at, "input": loader.input}
+    folder_only = {"folder": day}
+    input_folder = {"folder": day, "input": loader.input}
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {loader.fact_table} where source_folder = $folder", folder_only)
+        con.execute("delete from raw.quarantine where input = $input and source_folder = $folder",
+                    input_folder)
+        con.execute("delete from raw.source_files where input = $input and source_folder = $folder",
+                    input_folder)
+        loader.insert_facts(con, params)
+        con.execute(f"""
+            insert into raw.quarantine
+            select $input, $folder, f.source_file, s.source_line, s.record_key, s.reason,
+                   $load_id, $loaded_at
+            from {STAGE} s join {FILES} f using (file_seq)
+            where s.reason is not null""", params)
+        staged = {seq: (read, quarantined) for seq, read, quarantined in con.execute(f"""
+            select file_seq, count(*) filter (where not is_blank),
+                   count(*) filter (where reason is not null)
+            from {STAGE} group by file_seq""").fetchall()}
+        accepted = loader.accepted_by_file(con, day)
+        loads = []
+        for seq, f in enumerate(files):
+            read, quarantined = staged.get(seq, (0, 0))
+            n, lo, hi = accepted.get(f.source_file, (0, None, None))
+            # Duplicates are by definition the valid records that were not inserted.
+            loads.append(FileLoad(f.source_file, f.file_format, read, n, quarantined,
+                                  read - n - quarantined, lo, hi))
+        write_ledger_rows(con, loader.input, day, [(fl, f.file_bytes) for fl, f in zip(loads, files)],
+                          load_id, loaded_at)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return loads

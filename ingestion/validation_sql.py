@@ -3,8 +3,14 @@
 Every telemetry format (flat JSONL, gzip, Parquet, OTLP flattened in Python) and the outcomes
 files are first brought to one relation, `(source_line, sub_seq, line, pre_reason)`: one JSON
 object per record as text, the 1-based file line it came from, and a reason already known
-before SQL saw it (invalid UTF-8, malformed OTLP). The checks below then run over that
-relation, so every format is judged by exactly the same rules and yields identical rows.
+before SQL saw it (invalid UTF-8, malformed OTLP). Two passes follow, so every format is judged
+by exactly the same rules and yields identical rows:
+
+1. extract: parse each line once and keep only the contract fields as JSON text, in the temp
+   table EXTRACTED. Line numbering (`with ordinality`) makes this pass single-threaded, so it
+   does as little as possible; prompt text and other unknown keys never leave it.
+2. check: type every field, apply defaults and compute `reason` (NULL = valid) from EXTRACTED,
+   in parallel.
 
 Quarantine reasons start with a stable code, then say what to fix. They echo at most ~40
 characters of a value, and only from fields that cannot hold prompt or completion text.
@@ -100,14 +106,17 @@ OUTCOME_VALUES = {"thumbs": ("up", "down"), "resolution": ("resolved", "unresolv
 # Reading JSON lines
 # --------------------------------------------------------------------------------------------
 
-# DuckDB's CSV reader splits lines in parallel and numbers them (`with ordinality`); chr(1)
-# never occurs in valid JSON, so each line lands whole in one column. Bad UTF-8 lands in the
-# rejects table instead, which would shift the numbering: `stage_json_lines` checks for that.
-READ_LINES_SQL = """
+# DuckDB's CSV reader splits lines and numbers them (`with ordinality`); chr(1) never occurs
+# in valid JSON, so each line lands whole in one column. Bad UTF-8 and lines longer than
+# MAX_FAST_LINE_BYTES land in the rejects table instead, which would shift the numbering:
+# `extract_file_lines` then uses the Python reader. The line limit sizes the reader's
+# buffers: 64 MB cost ~0.5 GB more peak memory on a 1M-line day than 8 MB.
+MAX_FAST_LINE_BYTES = 8 << 20
+READ_LINES_SQL = f"""
     select ordinality as source_line, 0 as sub_seq, line, null::varchar as pre_reason
-    from read_csv($path, columns = {'line': 'VARCHAR'}, delim = chr(1), quote = '', escape = '',
+    from read_csv($path, columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '', escape = '',
                   header = false, auto_detect = false, strict_mode = false,
-                  max_line_size = 67108864, store_rejects = true,
+                  max_line_size = {MAX_FAST_LINE_BYTES}, store_rejects = true,
                   rejects_table = '_cl_rejects', rejects_scan = '_cl_reject_scans')
          with ordinality
 """
@@ -181,33 +190,31 @@ def python_lines_table(path: Path) -> pa.Table:
     return pa.table([numbers, [0] * len(numbers), lines, reasons], schema=LINES_SCHEMA)
 
 
-SOURCE = "__SOURCE__"
+EXTRACTED = "_cl_extracted"
 
 
-def stage_json_lines(con: duckdb.DuckDBPyConnection, path: Path, insert_sql: str,
-                     stage_table: str, file_seq: int) -> str:
-    """Run `insert_sql` (a statement over the placeholder SOURCE) for one JSONL file.
-
-    Returns which reader produced the rows: "duckdb" or "python".
+def extract_file_lines(con: duckdb.DuckDBPyConnection, path: Path, fields: tuple[Field, ...],
+                       tag_aliases: bool = False) -> str:
+    """Pass 1 for one JSONL file into EXTRACTED; returns the reader used ("duckdb" or "python").
 
     The fast reader is trusted only when it returned exactly one row per line of the file and
-    rejected nothing; otherwise its rows are removed and the careful reader runs instead.
+    rejected nothing; otherwise the careful Python reader runs instead.
     """
     scan = scan_bytes(path)
     if scan.bare_cr == 0 and scan.ctrl_a == 0:
-        params = {"path": str(path), "file_seq": file_seq}
+        rows = rejects = -1
         con.execute("drop table if exists _cl_rejects")
         con.execute("drop table if exists _cl_reject_scans")
         try:
-            con.execute(insert_sql.replace(SOURCE, READ_LINES_SQL), params)
-            rows = con.execute(f"select count(*) from {stage_table} where file_seq = $file_seq",
-                               {"file_seq": file_seq}).fetchone()[0]
+            con.execute(f"create or replace temp table {EXTRACTED} as "
+                        f"{extract_sql(fields, READ_LINES_SQL, tag_aliases)}", {"path": str(path)})
+            rows = con.execute(f"select count(*) from {EXTRACTED}").fetchone()[0]
             rejects = con.execute("select count(*) from _cl_rejects").fetchone()[0]
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:
             # Input the CSV reader refuses (e.g. a glob character in the name): read it by hand.
+            # Only the error type is logged: CSV errors quote the offending line.
             log.warning("%s: fast reader failed (%s); using the line-by-line reader",
-                        path.name, str(exc).splitlines()[0][:200])
-            rows, rejects = -1, -1
+                        path.name, type(exc).__name__)
         finally:
             # The rejects table holds raw line text: never keep it around.
             con.execute("drop table if exists _cl_rejects")
@@ -217,19 +224,30 @@ def stage_json_lines(con: duckdb.DuckDBPyConnection, path: Path, insert_sql: str
         if rows >= 0:
             log.info("%s: %d lines but the fast reader returned %d rows and %d rejects; "
                      "using the line-by-line reader", path.name, scan.lines, rows, rejects)
-        con.execute(f"delete from {stage_table} where file_seq = $file_seq", {"file_seq": file_seq})
-    stage_lines_table(con, python_lines_table(path), insert_sql, file_seq)
+    extract_arrow(con, python_lines_table(path), fields, tag_aliases)
     return "python"
 
 
-def stage_lines_table(con: duckdb.DuckDBPyConnection, table: pa.Table, insert_sql: str,
-                      file_seq: int) -> None:
-    """Run `insert_sql` over an Arrow table of lines built in Python (fallback reader, OTLP)."""
+def extract_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, fields: tuple[Field, ...],
+                  tag_aliases: bool = False) -> None:
+    """Pass 1 over an Arrow table of lines built in Python (fallback reader, OTLP)."""
     con.register("_cl_lines", table)
     try:
-        con.execute(insert_sql.replace(SOURCE, "select * from _cl_lines"), {"file_seq": file_seq})
+        con.execute(f"create or replace temp table {EXTRACTED} as "
+                    f"{extract_sql(fields, 'select * from _cl_lines', tag_aliases)}")
     finally:
         con.unregister("_cl_lines")
+
+
+def extract_query(con: duckdb.DuckDBPyConnection, source: str, params: dict,
+                  fields: tuple[Field, ...], tag_aliases: bool = False) -> None:
+    """Pass 1 over any SQL relation of lines (Parquet rows rendered as JSON)."""
+    con.execute(f"create or replace temp table {EXTRACTED} as "
+                f"{extract_sql(fields, source, tag_aliases)}", params)
+
+
+def drop_extracted(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"drop table if exists {EXTRACTED}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,6 +258,7 @@ WS = "' ' || chr(9) || chr(10) || chr(13)"
 BLANK_RE = r"'[ \t\r\n]*'"
 OBJECT_START_RE = r"'^[ \t\r\n]*\{'"
 INT_RE = r"'-?[0-9]+'"
+NUMBER_RE = r"'-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?'"
 RFC3339_RE = (r"'^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]+)?"
               r"([Zz]|([+-])([0-9]{2}):([0-9]{2}))$'")
 
@@ -280,22 +299,28 @@ def text_bad(j: str) -> str:
     return f"({j} is not null and not ({is_json_string(j)} or regexp_full_match({j}, {INT_RE})))"
 
 
+def is_json_number(j: str) -> str:
+    # Not try_cast alone: it reads the JSON literal `true` as 1.
+    return f"regexp_full_match({j}, {NUMBER_RE})"
+
+
 def integer_value(j: str) -> str:
     """A JSON integer, or an integral float exactly representable as one (12.0, 1e3)."""
     d = f"try_cast({j} as double)"
     return (f"(case when regexp_full_match({j}, {INT_RE}) then try_cast({j} as bigint) "
-            f"when not {is_json_string(j)} and isfinite({d}) and {d} = floor({d}) "
+            f"when {is_json_number(j)} and isfinite({d}) and {d} = floor({d}) "
             f"and abs({d}) <= {MAX_EXACT_FLOAT_INT} then {d}::bigint end)")
 
 
 def number_value(j: str) -> str:
-    return f"(case when not {is_json_string(j)} then try_cast({j} as double) end)"
+    return f"(case when {is_json_number(j)} then try_cast({j} as double) end)"
 
 
 def money_value(j: str) -> str:
-    """Exact dollars from a JSON number or a decimal string (strings stay exact at any size)."""
-    return (f"try_cast(trim(case when {is_json_string(j)} then {j} ->> '$' else {j}::varchar end, {WS}) "
-            f"as decimal(18, 6))")
+    """Exact dollars from a JSON number or a decimal string (strings stay exact at any size;
+    a number is as exact as the 15-16 digits a JSON parser keeps)."""
+    return (f"try_cast(trim(case when {is_json_string(j)} then {j} ->> '$' "
+            f"when {is_json_number(j)} then {j}::varchar end, {WS}) as decimal(18, 6))")
 
 
 def timestamp_parts(j: str) -> str:
@@ -324,19 +349,23 @@ def json_pointer(k: str) -> str:
     return f"('/' || replace(replace({k}, '~', '~0'), '/', '~1'))"
 
 
-def tag_entries(tags_j: str, line: str) -> str:
-    """Candidate tags as a sorted list of {k, p, v}: string values under `tags` (p=0), then
-    `costline.tag.X` keys as X (p=1); non-string values and content keys are dropped."""
+def alias_tag_entries(line: str) -> str:
+    """`costline.tag.X` keys of a line as [{k: X, p: 1, v: json}] (pass 1: needs the line)."""
+    n = len(TAG_ALIAS_PREFIX)
+    return (f"(case when contains({line}, '{TAG_ALIAS_PREFIX}') then list_transform("
+            f"list_filter(json_keys({line}), lambda k: starts_with(k, '{TAG_ALIAS_PREFIX}') "
+            f"and length(k) > {n}), lambda k: {{'k': k[{n + 1}:], 'p': 1, "
+            f"'v': json_extract({line}, {json_pointer('k')})}}) end)")
+
+
+def tag_entries(tags_j: str, aliases: str) -> str:
+    """Candidate tags sorted by key, `tags` entries (p=0) before aliases (p=1) of the same key;
+    non-string values and content keys are dropped."""
     own = (f"(case when starts_with({tags_j}, '{{') then list_transform(json_keys({tags_j}), "
            f"lambda k: {{'k': k, 'p': 0, 'v': json_extract({tags_j}, {json_pointer('k')})}}) end)")
-    alias = (f"(case when contains({line}, '{TAG_ALIAS_PREFIX}') then list_transform("
-             f"list_filter(json_keys({line}), lambda k: starts_with(k, '{TAG_ALIAS_PREFIX}') "
-             f"and length(k) > {len(TAG_ALIAS_PREFIX)}), "
-             f"lambda k: {{'k': k[{len(TAG_ALIAS_PREFIX) + 1}:], 'p': 1, "
-             f"'v': json_extract({line}, {json_pointer('k')})}}) end)")
-    return (f"(case when {tags_j} is not null or contains({line}, '{TAG_ALIAS_PREFIX}') then "
-            f"list_sort(list_filter(list_concat(coalesce({own}, []), coalesce({alias}, [])), "
-            f"lambda e: starts_with(e.v, '\"') and not {is_content_key('e.k')})) end)")
+    return (f"(case when {tags_j} is not null or {aliases} is not null then "
+            f"list_sort(list_filter(list_concat(coalesce({own}, []), coalesce({aliases}, [])), "
+            f"lambda e: starts_with(e.v, '\"') and e.k <> '' and not {is_content_key('e.k')})) end)")
 
 
 def tags_json(entries: str) -> str:
@@ -346,20 +375,23 @@ def tags_json(entries: str) -> str:
             f"lambda e: {{'key': e.k, 'value': e.v ->> '$'}}))) end)")
 
 
-def field_json(field: Field, index: dict[str, int]) -> str:
-    """The first of a field's keys that is present and not JSON null."""
-    alts = [f"nullif(_v[{index[k]}], 'null')" for k in field.keys]
-    return alts[0] if len(alts) == 1 else f"coalesce({', '.join(alts)})"
-
-
-def parsed_cte(fields: tuple[Field, ...], source: str) -> tuple[str, dict[str, int]]:
-    """Parse each line once, extracting every key any field may come from."""
+def extract_sql(fields: tuple[Field, ...], source: str, tag_aliases: bool = False) -> str:
+    """Pass 1: one row per line with flags and, per field, the JSON text of its first present,
+    non-null key (`<field>_j`). Nothing else of the line is kept."""
     keys = [k for f in fields for k in f.keys]
     index = {k: i + 1 for i, k in enumerate(keys)}
     paths = ", ".join(json_path(k) for k in keys)
+
+    def first_present(f: Field) -> str:
+        alts = [f"nullif(_v[{index[k]}], 'null')" for k in f.keys]
+        return alts[0] if len(alts) == 1 else f"coalesce({', '.join(alts)})"
+
+    js = ",\n           ".join(f"{first_present(f)} as {f.name}_j" for f in fields)
+    aliases = (f"case when is_json and is_object then {alias_tag_entries('line')} end"
+               if tag_aliases else "null::struct(k varchar, p integer, v json)[]")
     # Blank and object tests avoid trim(): it copies the whole line, a second per million.
-    cte = f"""
-    src as ({source}),
+    return f"""
+    with src as ({source}),
     lines as (
         select source_line, sub_seq, pre_reason, line,
                pre_reason is null and (line is null or regexp_full_match(line, {BLANK_RE}))
@@ -375,8 +407,12 @@ def parsed_cte(fields: tuple[Field, ...], source: str) -> tuple[str, dict[str, i
                json_extract(case when is_json and is_object then line else '{{}}' end,
                             [{paths}]) as _v
         from lines
-    )"""
-    return cte, index
+    )
+    select source_line, sub_seq, pre_reason, is_blank, is_json, is_object,
+           case when is_json and not is_object then json_type(line) end as top_type,
+           {aliases} as _tag_aliases,
+           {js}
+    from parsed"""
 
 
 NOT_JSON = ("malformed_json: line is not valid JSON; write one complete JSON object per line "
@@ -386,7 +422,9 @@ NOT_JSON = ("malformed_json: line is not valid JSON; write one complete JSON obj
 def malformed_reason() -> str:
     return (f"when not is_json then {sql_str(NOT_JSON)} "
             f"when not is_object then 'malformed_json: line is JSON but ' || "
-            f"{json_kind('line')} || ', not an object; write one JSON object per record' ")
+            f"(case top_type when 'ARRAY' then 'an array' when 'VARCHAR' then 'a string' "
+            f"when 'BOOLEAN' then 'a boolean' when 'NULL' then 'null' else 'a number' end) "
+            f"|| ', not an object; write one JSON object per record' ")
 
 
 def aliases_hint(field: Field) -> str:
@@ -448,12 +486,9 @@ TELEMETRY_STAGE_COLUMNS = """
 """
 
 
-def telemetry_checks_sql(source: str, folder: date) -> str:
-    """SELECT one stage row per source line: typed fields with defaults, and `reason` (NULL = valid)."""
+def telemetry_checks_sql(folder: date) -> str:
+    """Pass 2: one stage row per line of EXTRACTED, typed with defaults, and `reason`."""
     fields = TELEMETRY_FIELDS
-    parsed, index = parsed_cte(fields, source)
-    by_name = {f.name: f for f in fields}
-    js = ",\n               ".join(f"{field_json(f, index)} as {f.name}_j" for f in fields)
 
     typed = []
     for f in fields:
@@ -469,7 +504,7 @@ def telemetry_checks_sql(source: str, folder: date) -> str:
         elif f.kind == TIMESTAMP:
             typed.append(f"{timestamp_utc(timestamp_parts(j))} as {f.name}")
         elif f.kind == TAGS:
-            typed.append(f"{tag_entries(j, 'line')} as _tag_entries")
+            typed.append(f"{tag_entries(j, '_tag_aliases')} as _tag_entries")
     typed_sql = ",\n               ".join(typed)
 
     token_reasons = "".join(
@@ -504,21 +539,18 @@ def telemetry_checks_sql(source: str, folder: date) -> str:
             when status is not null and lower(status) not in ('ok', 'error')
                  then 'unknown_status: status must be ok or error, got "' || {echo('status')} || '"'
         end"""
-    assert "call_id" in by_name
     return f"""
-    with {parsed},
-    fields as (
-        select source_line, sub_seq, pre_reason, line, is_blank, is_json, is_object,
-               {js}
-        from parsed
-    ),
-    typed as (
+    with typed as (
         select *,
                {typed_sql}
-        from fields
+        from {EXTRACTED}
     )
     select source_line, sub_seq, is_blank,
-           call_id, request_id, coalesce(attempt, 1)::integer as attempt, started_at, duration_ms,
+           call_id, request_id,
+           -- Guarded: an out-of-range attempt is quarantined, but the cast runs on every row.
+           coalesce(case when attempt between 1 and 2147483647 then attempt end, 1)::integer
+               as attempt,
+           started_at, duration_ms,
            provider, model, coalesce(operation, 'chat') as operation,
            input_tokens, output_tokens,
            coalesce(cache_read_input_tokens, 0) as cache_read_input_tokens,
@@ -545,11 +577,9 @@ OUTCOME_STAGE_COLUMNS = """
 """
 
 
-def outcome_checks_sql(source: str, folder: date) -> str:
-    """SELECT one stage row per outcome line; `value` normalised to its stored text."""
+def outcome_checks_sql(folder: date) -> str:
+    """Pass 2 for outcomes: one stage row per line of EXTRACTED; `value` as its stored text."""
     fields = OUTCOME_FIELDS
-    parsed, index = parsed_cte(fields, source)
-    js = ",\n               ".join(f"{field_json(f, index)} as {f.name}_j" for f in fields)
     eval_num = number_value("value_j")
     value_text = text_value("value_j")
     thumbs = ", ".join(sql_str(v) for v in OUTCOME_VALUES["thumbs"])
@@ -574,19 +604,13 @@ def outcome_checks_sql(source: str, folder: date) -> str:
                  || {echo('value_j')}
         end"""
     return f"""
-    with {parsed},
-    fields as (
-        select source_line, sub_seq, pre_reason, line, is_blank, is_json, is_object,
-               {js}
-        from parsed
-    ),
-    typed as (
+    with typed as (
         select *,
                {text_value('request_id_j')} as request_id,
                {timestamp_utc(timestamp_parts('recorded_at_j'))} as recorded_at,
                lower({text_value('kind_j')}) as kind,
                {text_value('source_j')} as source
-        from fields
+        from {EXTRACTED}
     )
     select source_line, sub_seq, is_blank, request_id, recorded_at, kind,
            case when kind = 'eval' then {eval_num}::varchar else lower({value_text}) end as value,

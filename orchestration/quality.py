@@ -142,7 +142,7 @@ def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths):
                    where cast(hour as date) between ? and ? group by 1),
              calls as (select day, sum(cost_usd) as c from intermediate.int_calls_attributed
                        where day between ? and ? group by 1),
-             unattributed as (select day, sum(cost_usd) as c from intermediate.int_billing_unattributed
+             unattributed as (select day, sum(cost_usd) as c from intermediate.int_billing_costs_unattributed
                               where day between ? and ? group by 1)
         select day,
                coalesce(d.c, 0) - coalesce(h.c, 0) as daily_minus_hourly,

@@ -114,3 +114,15 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- int_requests_resolved's pre-hook: the window's days, plus the re-opened requests by id
+    (only on their own days, so the delete never probes the whole history). -#}
+{% macro costline_delete_requests_window() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ day_in_window('day', true) }}
+        {%- for day in costline_reopened_days() %}
+            or (day = {{ costline_date_literal(day) }}
+                and request_id in (select request_id from {{ ref('int_requests_reopened') }}))
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

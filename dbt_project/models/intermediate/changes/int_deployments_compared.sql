@@ -91,7 +91,8 @@ select
     case
         when deployments.scope = '*' then 'all'
         when scope_feature.feature is not null then 'feature'
-        else 'workspace'
+        when scope_workspace.workspace is not null then 'workspace'
+        else 'unmatched'
     end as scope_kind,
     in_scope.feature,
     sum(case when in_scope.side = 'before' then in_scope.requests else 0 end) as requests_before,
@@ -111,6 +112,8 @@ left join in_scope
     and in_scope.version = deployments.version
 left join (select distinct feature from hourly) as scope_feature
     on scope_feature.feature = deployments.scope
+left join (select distinct workspace from hourly) as scope_workspace
+    on scope_workspace.workspace = deployments.scope
 group by
     deployments.deployed_at,
     deployments.scope,
@@ -118,6 +121,7 @@ group by
     case
         when deployments.scope = '*' then 'all'
         when scope_feature.feature is not null then 'feature'
-        else 'workspace'
+        when scope_workspace.workspace is not null then 'workspace'
+        else 'unmatched'
     end,
     in_scope.feature

@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='sync_all_columns',
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ day_in_window('day', true) }} or request_id in (select request_id from {{ ref('int_requests_reopened') }}){% endif %}"
+        pre_hook="{{ costline_delete_requests_window() }}"
     )
 }}
 {#-
@@ -13,7 +13,9 @@
 -#}
 -- depends_on: {{ ref('int_requests_reopened') }}
 {%- set incremental = is_incremental() -%}
-{%- set lookback = var('late_arrival_lookback_days') | int %}
+{%- set reopened_days = costline_reopened_days() if incremental else [] -%}
+{#- Outcomes are read from the day before the earliest day rebuilt (one day of clock skew). -#}
+{%- set earliest_day = ([costline_start_day()] + reopened_days) | min %}
 
 with reopened as (
 
@@ -44,13 +46,14 @@ calls as (
         user_segment,
         status
     from {{ ref('int_calls_priced') }}
-    where {{ day_in_window('day', incremental, days_before=lookback + 1, days_after=1) }}
-    {%- if incremental %}
-        and (
-            {{ day_in_window('day', true, days_before=1, days_after=1) }}
-            or request_id in (select request_id from reopened)
+    where {{ day_in_window('day', incremental, days_before=1, days_after=1) }}
+    {%- for day in reopened_days %}
+        or (
+            day between {{ costline_date_literal(costline_shift_day(day, -1)) }}
+                and {{ costline_date_literal(costline_shift_day(day, 1)) }}
+            and request_id in (select request_id from reopened)
         )
-    {%- endif %}
+    {%- endfor %}
 
 ),
 
@@ -115,7 +118,7 @@ outcomes as (
     where request_id in (select request_id from requests)
     {%- if incremental %}
         -- Outcomes follow their request; one day of clock skew is tolerated.
-        and recorded_at >= {{ costline_timestamp_literal(costline_start_day(-(lookback + 2))) }}
+        and recorded_at >= {{ costline_timestamp_literal(costline_shift_day(earliest_day, -1)) }}
     {%- endif %}
         and (
             (kind = 'resolution' and value in ('resolved', 'unresolved'))

@@ -1,0 +1,92 @@
+"""Outcome day folders (feedback, resolutions, evals) into raw.outcomes.
+
+Same rules as telemetry: set-based checks, quarantine with reasons, the ledger, and a folder
+reload that replaces what the folder loaded before. An outcome for a request no call has been
+loaded for is accepted: feedback may arrive before its call. The same outcome sent twice
+(same request_id, recorded_at, kind, value and source) counts once, first loaded wins.
+
+An outcome's event day, for the ledger, is the UTC day of the first call of its request (that
+is the day whose success figures it changes), else its own recorded_at day.
+"""
+from datetime import date
+
+import duckdb
+
+from ingestion.load_result import FILES, STAGE, DayFolderLoader, FolderLoad, InputFile, load_day_folder
+from ingestion.settings import Paths
+from ingestion.validation_sql import (
+    OUTCOME_FIELDS, OUTCOME_STAGE_COLUMNS, drop_extracted, extract_file_lines, outcome_checks_sql,
+)
+
+KEY = ("request_id", "recorded_at", "kind", "value", "source")
+
+
+def file_format(name: str) -> str | None:
+    lower = name.lower()
+    if lower.endswith(".jsonl.gz"):
+        return "jsonl.gz"
+    if lower.endswith(".jsonl"):
+        return "jsonl"
+    return None
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, folder: date) -> None:
+    try:
+        extract_file_lines(con, f.path, OUTCOME_FIELDS)
+        con.execute(f"insert into {STAGE} select $file_seq, * from ({outcome_checks_sql(folder)})",
+                    {"file_seq": seq})
+    finally:
+        drop_extracted(con)
+
+
+def insert_outcomes(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    same = " and ".join(f"o.{k} is not distinct from s.{k}" for k in KEY)
+    keys = ", ".join(KEY)
+    con.execute(f"""
+        insert into raw.outcomes
+        select s.request_id, s.recorded_at, s.kind, s.value, s.source,
+               $folder, f.source_file, s.source_line, $load_id, $loaded_at
+        from {STAGE} s
+        join {FILES} f using (file_seq)
+        where s.reason is null and not s.is_blank
+          and not exists (select 1 from raw.outcomes o where {same})
+        qualify row_number() over (partition by {keys}
+                                   order by s.file_seq, s.source_line) = 1""",
+        {k: params[k] for k in ("folder", "load_id", "loaded_at")})
+
+
+def outcomes_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
+    return {name: (n, lo, hi) for name, n, lo, hi in con.execute("""
+        with mine as (
+            select source_file, request_id, recorded_at from raw.outcomes
+            where source_folder = $folder
+        ),
+        first_calls as (
+            select t.request_id, min(t.started_at)::date as first_day
+            from raw.telemetry_calls t
+            semi join mine m on t.request_id = m.request_id
+            group by t.request_id
+        )
+        select m.source_file, count(*),
+               min(coalesce(c.first_day, m.recorded_at::date)),
+               max(coalesce(c.first_day, m.recorded_at::date))
+        from mine m left join first_calls c using (request_id)
+        group by m.source_file""", {"folder": day}).fetchall()}
+
+
+OUTCOMES_LOADER = DayFolderLoader(
+    input="outcomes",
+    fact_table="raw.outcomes",
+    stage_columns=OUTCOME_STAGE_COLUMNS,
+    classify=file_format,
+    stage_file=stage_file,
+    insert_facts=insert_outcomes,
+    accepted_by_file=outcomes_by_file,
+)
+
+
+def load_outcomes_folder(con: duckdb.DuckDBPyConnection, paths: Paths, day: date,
+                         load_id: str) -> FolderLoad:
+    """Load `$input/outcomes/<day>/`; a missing folder is an empty load and changes nothing."""
+    return load_day_folder(con, OUTCOMES_LOADER, paths.input_dir,
+                           paths.outcomes_dir / day.isoformat(), day, load_id)
