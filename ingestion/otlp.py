@@ -7,6 +7,7 @@ same alias table the flat JSONL reader uses (`validation_sql.TELEMETRY_FIELDS`),
 records then go through the same SQL checks, so nothing here validates business rules:
 values that cannot be converted are passed on as they are, for SQL to quarantine with a reason.
 """
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,6 +15,7 @@ from ingestion.validation_sql import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS
 
 CALL_MARKER = "gen_ai.operation.name"
 STATUS_CODE_ERROR = (2, "2", "STATUS_CODE_ERROR")
+INT_TEXT = re.compile(r"-?[0-9]+")
 
 
 class MalformedExport(ValueError):
@@ -28,10 +30,11 @@ def attribute_value(value: Any) -> Any:
         return value["stringValue"]
     if "intValue" in value:
         raw = value["intValue"]
-        try:
-            return int(raw)  # proto3 JSON writes int64 as a string
-        except (TypeError, ValueError):
-            return raw       # passed on so SQL can say what was wrong
+        # proto3 JSON writes int64 as a string; anything else is passed on as it is, so SQL
+        # can say what was wrong (int() would silently truncate 12.7).
+        if isinstance(raw, str) and INT_TEXT.fullmatch(raw):
+            return int(raw)
+        return raw
     if "doubleValue" in value:
         raw = value["doubleValue"]
         try:

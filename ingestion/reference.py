@@ -47,9 +47,10 @@ def parse_rfc3339(name: str, text: str) -> datetime:
     m = RFC3339.match(text)
     parsed = None
     if m and m.group(2) < "24":
-        fraction = (m.group(3) or "")[:7]
+        # Microseconds are the warehouse precision: longer fractions are truncated.
+        fraction = (m.group(3) or "")[:7].ljust(7, "0") if m.group(3) else ""
         try:
-            local = datetime.fromisoformat(f"{m.group(1)} {m.group(2)}{fraction.ljust(7, '0') if fraction else ''}")
+            local = datetime.fromisoformat(f"{m.group(1)} {m.group(2)}{fraction}")
             if m.group(4) in ("Z", "z"):
                 parsed = local
             elif int(m.group(6)) <= 23 and int(m.group(7)) <= 59:

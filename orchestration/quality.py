@@ -75,7 +75,7 @@ def check_window(context: dg.AssetCheckExecutionContext, warehouse_db: Path) -> 
     partition_days = window_days(context.partition_time_window) if context.has_partition_key_range else []
     if not partition_days:
         raise dg.Failure("the quality gate runs inside a partitioned run (a day or a range of days)")
-    return rebuild_window(partition_days, _event_days_loaded_by(context.run_id, warehouse_db))
+    return rebuild_window(partition_days, _event_days_loaded_by(context.run.run_id, warehouse_db))
 
 
 def _frame(warehouse_db: Path, sql: str, params: list) -> pd.DataFrame:
@@ -96,7 +96,7 @@ def telemetry_ledger_balanced(context: dg.AssetCheckExecutionContext, costline: 
         from raw.source_files f
         left join (select source_file, count(*) as rows_loaded from raw.telemetry_calls group by 1) c
           using (source_file)
-        where f.input = 'telemetry' and f.load_id = ?""", [context.run_id])
+        where f.input = 'telemetry' and f.load_id = ?""", [context.run.run_id])
     validation = validate_frame(LEDGER_BALANCED, frame, [
         Expectation("ExpectColumnValuesToBeBetween", dict(column="unaccounted", min_value=0, max_value=0)),
         Expectation("ExpectColumnValuesToBeBetween", dict(column="accepted_minus_loaded", min_value=0, max_value=0)),

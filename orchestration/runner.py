@@ -105,6 +105,8 @@ def _execute(paths: Paths, start: date, end: date) -> RunReport:
             report.warnings.append(line)
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
+        while error is not None and error.cause is not None:  # the user-code error, not Dagster's wrapper
+            error = error.cause
         message = (error.message if error else "unknown error").strip().splitlines()
         report.failed_steps.append(f"{event.step_key}: {message[0] if message else 'failed'}")
     report.published = any(event.asset_key == dg.AssetKey(["published_mart"])

@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets: one DbtProject, one translator, one partitioned build."""
 import json
 import os
+import sys
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,8 @@ from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import CostlinePaths
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+# The dbt next to this interpreter, so `.venv/bin/costline` works without an activated venv.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 # dbt unit tests prove the SQL rules; they run in the test suite (`dbt test --select
@@ -30,7 +33,7 @@ def prepare_dbt_manifest(force: bool = False) -> Path:
     """
     manifest = dbt_project.manifest_path
     if force or not manifest.exists() or _newest_project_file() > manifest.stat().st_mtime:
-        dbt_project.preparer.prepare(dbt_project)
+        dbt_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return manifest
 
 
@@ -112,6 +115,7 @@ def build_dbt_assets(manifest_path: Path) -> dg.AssetsDefinition:
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project)
+    executable = DBT_EXECUTABLE if Path(DBT_EXECUTABLE).exists() else "dbt"
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=executable)
 
 

@@ -4,7 +4,7 @@ import dataclasses
 import gzip
 import json
 import logging
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa

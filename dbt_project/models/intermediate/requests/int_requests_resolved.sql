@@ -27,7 +27,7 @@ with reopened as (
 
 ),
 
-calls as (
+window_calls as (
 
     select
         call_id,
@@ -46,7 +46,7 @@ calls as (
         user_segment,
         status
     from {{ ref('int_calls_priced') }}
-    where {{ day_in_window('day', incremental, days_before=1, days_after=1) }}
+    where {{ day_in_window('day', incremental) }}
     {%- for day in reopened_days %}
         or (
             day between {{ costline_date_literal(costline_shift_day(day, -1)) }}
@@ -54,6 +54,49 @@ calls as (
             and request_id in (select request_id from reopened)
         )
     {%- endfor %}
+
+),
+
+neighbour_calls as (
+
+    -- Retries cross midnight: the day before the window tells which of its requests began
+    -- earlier, the day after holds late attempts. Only calls of requests seen in the window
+    -- are read, so the ranking below sorts one day of calls, not three.
+    {% if incremental and costline_has_window() -%}
+    select
+        call_id,
+        request_id,
+        attempt,
+        started_at,
+        day,
+        hour,
+        month,
+        workspace,
+        feature,
+        provider,
+        model,
+        prompt_version,
+        environment,
+        user_segment,
+        status
+    from {{ ref('int_calls_priced') }}
+    where (
+            day = {{ costline_date_literal(costline_start_day(-1)) }}
+            or day = {{ costline_date_literal(costline_end_day(1)) }}
+        )
+        and request_id in (select request_id from window_calls)
+        and request_id not in (select request_id from reopened)
+    {%- else -%}
+    select * from window_calls where 1 = 0
+    {%- endif %}
+
+),
+
+calls as (
+
+    select * from window_calls
+    union all
+    select * from neighbour_calls
 
 ),
 
