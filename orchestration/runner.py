@@ -3,6 +3,7 @@
 DuckDB is one writer, so a file lock on the warehouse dir makes a second `costline run`
 refuse with a clear message instead of failing halfway on a DuckDB lock error.
 """
+import contextlib
 import logging
 import os
 import warnings
@@ -19,7 +20,7 @@ from orchestration.partitions import range_tags
 
 log = logging.getLogger("costline")
 
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
@@ -85,7 +86,10 @@ def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0) -> R
 def _execute(paths: Paths, start: date, end: date) -> RunReport:
     from orchestration.definitions import defs  # loads the dbt manifest: only when a run is asked for
 
-    with warnings.catch_warnings():
+    # dbt's own progress (one line per model and test) goes to a log file, not the terminal.
+    log_path = paths.warehouse_dir / "logs" / "last_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with warnings.catch_warnings(), open(log_path, "w") as run_log, contextlib.redirect_stdout(run_log):
         warnings.simplefilter("ignore")
         job = defs().resolve_job_def(DAILY_JOB)
         selection = (dict(partition_key=start.isoformat()) if start == end

@@ -1,7 +1,9 @@
 """The dbt project as Dagster assets: one DbtProject, one translator, one partitioned build."""
 import json
+import logging
 import os
 import sys
+import time
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -13,6 +15,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from ingestion.warehouse import connect
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import CostlinePaths
+
+log = logging.getLogger("costline.transform")
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 # The dbt next to this interpreter, so `.venv/bin/costline` works without an activated venv.
@@ -108,8 +112,10 @@ def build_dbt_assets(manifest_path: Path) -> dg.AssetsDefinition:
         os.environ["COSTLINE_WAREHOUSE_DIR"] = str(paths.warehouse_dir)
         partition_days = window_days(context.partition_time_window)
         start, end = rebuild_window(partition_days, _event_days_loaded_by(context.run_id, paths.warehouse_db))
-        context.log.info(f"dbt rebuilds {start} .. {end}")
+        log.info("dbt build for %s .. %s (models, tests, contracts)", start, end)
+        started = time.monotonic()
         yield from dbt.cli(dbt_build_args(start, end), context=context).stream()
+        log.info("dbt build done in %.0fs", time.monotonic() - started)
 
     return costline_dbt_models
 
