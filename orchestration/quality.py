@@ -72,9 +72,9 @@ def validate_frame(name: str, frame: pd.DataFrame, expectations: list[Expectatio
 
 
 def check_window(context: dg.AssetCheckExecutionContext, warehouse_db: Path) -> tuple[date, date]:
-    partition_days = window_days(context.partition_time_window) if context.has_partition_key_range else []
-    if not partition_days:
+    if not (context.has_partition_key or context.has_partition_key_range):
         raise dg.Failure("the quality gate runs inside a partitioned run (a day or a range of days)")
+    partition_days = window_days(context.partition_time_window)
     return rebuild_window(partition_days, _event_days_loaded_by(context.run.run_id, warehouse_db))
 
 

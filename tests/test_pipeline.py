@@ -12,7 +12,7 @@ import pytest
 from filelock import FileLock
 
 from ingestion.demo.telemetry_files import CANARY_PREFIX
-from tests.conftest import REPO, run_costline
+from conftest import REPO, run_costline
 
 CONTRACT_TABLES = ["daily_spend", "hourly_spend", "workspace_kpis_daily", "budget_burn", "workspace_attribution",
                    "cost_anomalies", "billing_reconciliation", "model_comparison", "prompt_versions",
