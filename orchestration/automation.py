@@ -9,7 +9,7 @@ DAILY_JOB = "costline_daily_job"
 # in-process executor: DuckDB is one writer, and re-importing the code per step costs ~4.5 s.
 costline_daily_job = dg.define_asset_job(
     DAILY_JOB,
-    selection=dg.AssetSelection.all(include_sources=False),
+    selection=dg.AssetSelection.all(),
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     description="Load the day's inputs, build the dbt models, run the quality gate, publish the mart.",

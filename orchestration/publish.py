@@ -7,6 +7,7 @@ with one rename. A reader that has the old file open keeps reading the old, comp
 import logging
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,7 +42,8 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
     """Copy the mart tables out of the warehouse into mart.duckdb and mart/<table>.parquet."""
     paths.ensure_warehouse_dir()
     published_at = datetime.now(timezone.utc).replace(microsecond=0)
-    token = f"{published_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    # Sortable by creation: pruning keeps the newest versions.
+    token = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
     staging_db = paths.warehouse_dir / f".mart-{token}.duckdb"
     parquet_dir = paths.warehouse_dir / f"mart-{token}"
     parquet_dir.mkdir(mode=0o700)
