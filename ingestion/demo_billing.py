@@ -25,7 +25,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Iterable, Protocol, Sequence
-from ingestion.demo.scenario import UNTRACKED_PROJECT
 
 MICRO = Decimal("0.000001")
 BILLED_PROVIDERS = ("openai", "anthropic")
@@ -71,12 +70,10 @@ class BilledScope:
     output_tokens: int
 
 
-# The demo's growth batch-jobs project is mapped in workspaces.csv but sends no telemetry
-# (-> growth, feature "(unattributed)"); the Anthropic workspace is absent from workspaces.csv
-# (-> workspace "unattributed"). Both small next to the metered spend, as such leftovers are.
-DEMO_UNTRACKED_PROJECT = UNTRACKED_PROJECT[1]
+# A workspace on the bill that workspaces.csv does not know (-> workspace "unattributed"),
+# small next to the metered spend. The demo's mapped-but-untracked project comes with the
+# generator's usage (ingestion/demo/usage.py), so it is not repeated here.
 DEFAULT_UNBILLED_SCOPES: tuple[BilledScope, ...] = (
-    BilledScope("openai", DEMO_UNTRACKED_PROJECT, "gpt-4o-mini-2024-07-18", Decimal("0.420000"), 180, 340_000, 70_000),
     BilledScope("anthropic", "wrkspc_01UnmappedResearchLab", "claude-3-5-haiku-20241022", Decimal("0.310000"),
                 80, 170_000, 28_000),
 )

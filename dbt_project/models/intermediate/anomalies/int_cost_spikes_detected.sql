@@ -5,6 +5,8 @@
   of a previous day with no spend counts as $0. A workspace is judged only once it has that
   many days of history (its first day is at least that many days back), so a new
   workspace's first day is not a wall of "spikes" against a baseline of zero.
+  Billed spend that no call carries (feature '(unattributed)') has no clock hour of its own
+  (it sits at the day's 00:00 in hourly_spend), so it is left out of the hourly series.
 -#}
 {%- set baseline_days = var('cost_spike_baseline_days') | int %}
 
@@ -12,6 +14,7 @@ with hourly as (
 
     select hour, day, workspace, feature, cost_usd
     from {{ ref('int_spend_hourly') }}
+    where feature <> '(unattributed)'
 
 ),
 
