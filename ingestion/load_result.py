@@ -135,7 +135,7 @@ def write_ledger_rows(con: duckdb.DuckDBPyConnection, input_name: str, folder: d
 
 
 def log_file_load(f: FileLoad, seconds: float) -> None:
-    log.info("%s: %d records, %d accepted / %d quarantined / %d duplicates, %.2f s",
+    log.debug("%s: %d records, %d accepted / %d quarantined / %d duplicates, %.2f s",
              f.source_file, f.records_read, f.accepted, f.quarantined, f.duplicates, seconds)
 
 
@@ -169,7 +169,7 @@ def load_day_folder(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, inp
     """Stage every file of `folder`, then replace what the folder loaded before, atomically."""
     label = f"{loader.input}/{day.isoformat()}"
     if not folder.is_dir():
-        log.info("%s: no folder", label)
+        log.debug("%s: no folder", label)
         return FolderLoad(loader.input, day, ())
     files = list_input_files(folder, input_dir, loader.classify)
     loaded_at = utc_now()
@@ -194,7 +194,7 @@ def load_day_folder(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, inp
         con.execute(f"drop table if exists {FILES}")
     for fl, s in zip(loads, seconds):
         log_file_load(fl, s)
-    log.info("%s: %d files published in %.2f s", label, len(loads), publish_seconds)
+    log.debug("%s: %d files published in %.2f s", label, len(loads), publish_seconds)
     return FolderLoad(loader.input, day, tuple(loads))
 
 

@@ -313,7 +313,7 @@ def load_reference_inputs(con: duckdb.DuckDBPyConnection, paths: Paths, load_id:
         raise
     for checked in inputs.values():
         for fl, _ in checked.ledger:
-            log.info("%s: %d records, %d accepted / %d quarantined", fl.source_file,
+            log.debug("%s: %d records, %d accepted / %d quarantined", fl.source_file,
                      fl.records_read, fl.accepted, fl.quarantined)
     return ReferenceLoad(
         deployments=len(deployments.accepted), budgets=len(budgets.accepted),

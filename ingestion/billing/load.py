@@ -94,7 +94,7 @@ def load_billing(con: duckdb.DuckDBPyConnection, paths: Paths, provider: str, st
                      provider, spec.key_env, paths.billing_dir / provider)
             return BillingLoad(provider, "skipped", 0, 0, 0, (), Decimal("0.000000"))
     result = _store(con, spec, start, end, pages, load_id, now, source)
-    log.info("%s billing from %s: %d pages, %d cost rows ($%s), %d usage rows, %d quarantined, days %s",
+    log.debug("%s billing from %s: %d pages, %d cost rows ($%s), %d usage rows, %d quarantined, days %s",
              provider, source, result.pages, result.cost_rows, result.billed_usd, result.usage_rows,
              result.quarantined, ", ".join(d.isoformat() for d in result.days) or "none")
     return result
