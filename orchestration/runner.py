@@ -84,13 +84,13 @@ def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0) -> R
 
 
 def _execute(paths: Paths, start: date, end: date) -> RunReport:
-    from orchestration.definitions import defs  # loads the dbt manifest: only when a run is asked for
-
     # dbt's own progress (one line per model and test) goes to a log file, not the terminal.
     log_path = paths.warehouse_dir / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with warnings.catch_warnings(), open(log_path, "w") as run_log, contextlib.redirect_stdout(run_log):
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # Dagster's beta/preview notices are not for our users
+        from orchestration.definitions import defs  # parses dbt when stale: only when a run is asked for
+
         job = defs().resolve_job_def(DAILY_JOB)
         selection = (dict(partition_key=start.isoformat()) if start == end
                      else dict(tags=range_tags(start, end)))

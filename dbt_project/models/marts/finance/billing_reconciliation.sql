@@ -91,5 +91,13 @@ select
         estimated_cost_usd > 0
         and abs(billed_cost_usd - estimated_cost_usd)
             <= estimated_cost_usd * cast({{ var('estimate_vs_bill_warn_pct') }} as decimal(9, 6))
-    as boolean) as estimate_within_tolerance
+    as boolean) as estimate_within_tolerance,
+    -- Telemetry that sees too little of the provider's traffic attributes the bill on thin
+    -- evidence (no usage pages: nothing to compare, so not a warning).
+    cast(
+        billed_input_tokens + billed_output_tokens is null
+        or billed_input_tokens + billed_output_tokens = 0
+        or (telemetry_input_tokens + telemetry_output_tokens)
+            >= (billed_input_tokens + billed_output_tokens) * {{ var('telemetry_coverage_warn_pct') }}
+    as boolean) as telemetry_coverage_ok
 from joined
