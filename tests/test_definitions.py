@@ -1,0 +1,48 @@
+"""The code location loads the way `dagster dev` loads it, with the wiring the runs rely on."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.automation import DAILY_JOB
+from orchestration.definitions import defs
+from orchestration.quality import BILL_EQUALS_COST, CALLS_PRICED, COST_TOTALS_RECONCILE, KEYS_UNIQUE, \
+    LEDGER_BALANCED, MONEY_NON_NEGATIVE
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_workspace_yaml_opens_the_code_location(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    result = subprocess.run([str(Path(sys.executable).with_name("dagster")), "definitions", "validate",
+                             "-w", "workspace.yaml"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Validation successful" in result.stderr + result.stdout
+
+
+def test_daily_job_covers_every_layer_and_is_scheduled():
+    definitions = defs()
+    job = definitions.resolve_job_def(DAILY_JOB)
+    keys = {key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()}
+    for expected in ("raw/telemetry_calls", "raw/outcomes", "raw/billing_costs", "raw/model_prices",
+                     "intermediate/int_calls_attributed", "marts/daily_spend", "marts/executive_summary",
+                     "published_mart", "alerts_sent", "stakeholder_report"):
+        assert expected in keys, expected
+    schedule = definitions.resolve_schedule_def("costline_daily_schedule")
+    assert schedule.cron_schedule == "0 2 * * *" and schedule.job_name == DAILY_JOB
+
+
+def test_quality_gate_blocks_publish_but_unpriced_calls_only_warn():
+    specs = {spec.name: spec for checks in defs().asset_checks for spec in checks.check_specs}
+    for name in (LEDGER_BALANCED, MONEY_NON_NEGATIVE, KEYS_UNIQUE, COST_TOTALS_RECONCILE, BILL_EQUALS_COST):
+        assert specs[name].blocking, name
+    assert not specs[CALLS_PRICED].blocking
+
+
+def test_every_asset_backfills_as_one_run():
+    for asset in defs().assets:
+        if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def is not None:
+            assert asset.backfill_policy == dg.BackfillPolicy.single_run(), asset.keys
