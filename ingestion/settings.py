@@ -65,3 +65,28 @@ class Paths:
     def ensure_warehouse_dir(self) -> None:
         # Owner-only: the warehouse holds billing data and usage patterns.
         self.warehouse_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+# --- test-only fault injection ----------------------------------------------------------
+# The reliability suite SIGKILLs a run at named points (tests/test_reliability_crashes.py).
+# Inert unless COSTLINE_TEST_PAUSE_AT names the point: never set it in production.
+TEST_PAUSE_ENV = "COSTLINE_TEST_PAUSE_AT"
+TEST_PAUSE_SIGNAL_ENV = "COSTLINE_TEST_PAUSE_SIGNAL"
+TEST_PAUSE_LIMIT_S = 600.0
+
+
+def pause_for_test(point: str) -> None:
+    """Hold the process at `point` while the test harness kills it or lets it go on.
+
+    When COSTLINE_TEST_PAUSE_AT equals `point`, create the file named by
+    COSTLINE_TEST_PAUSE_SIGNAL and wait until the harness deletes it (or 10 minutes pass).
+    """
+    if os.environ.get(TEST_PAUSE_ENV) != point:
+        return
+    import time
+
+    signal = Path(os.environ[TEST_PAUSE_SIGNAL_ENV])
+    signal.write_text(f"{os.getpid()} paused at {point}\n")
+    deadline = time.monotonic() + TEST_PAUSE_LIMIT_S
+    while signal.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)

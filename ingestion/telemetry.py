@@ -140,14 +140,34 @@ def stage_file(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, folder: d
         drop_extracted(con)
 
 
+CONTENT_COLUMNS = RAW_COLUMNS[1:]
+
+
+def _first_difference(a: str, b: str) -> str:
+    """SQL naming the first content column where rows `a` and `b` differ (NULL when none)."""
+    whens = " ".join(f"when {a}.{c} is distinct from {b}.{c} then '{c}'" for c in CONTENT_COLUMNS)
+    return f"(case {whens} end)"
+
+
+CONFLICT_REASON = ("'duplicate_conflict: call_id ' || left(s.call_id, 40) || ' was already loaded from ' "
+                   "|| w.winner_file || ' line ' || w.winner_line || ' with a different ' || w.field "
+                   "|| '; the first copy counts and this one is not loaded. Give a different call a new "
+                   "call_id, or make the writer re-send identical records'")
+
+
 def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
-    """The first copy of every valid call_id that no other folder holds yet."""
+    """The first copy of every valid call_id that no other folder holds yet.
+
+    First loaded wins. A later copy with the same content is a duplicate; a later copy with
+    different content is a conflict the writer must hear about, so it is quarantined with
+    `duplicate_conflict` (the ledger identity still holds: it counts as quarantined).
+    """
     cols = ", ".join(f"s.{c}" for c in RAW_COLUMNS)
     # Later copies within the folder, ranked on narrow rows (a window over whole stage rows
     # costs ~0.3 GB more at 1M records); usually few, so both anti-joins build small.
     con.execute(f"""
         create or replace temp table _cl_repeats as
-        select file_seq, source_line, sub_seq from {STAGE}
+        select file_seq, source_line, sub_seq, call_id from {STAGE}
         where reason is null and not is_blank
         qualify row_number() over (partition by call_id
                                    order by file_seq, source_line, sub_seq) > 1""")
@@ -155,9 +175,42 @@ def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     # over raw.telemetry_calls whatever the size of the history.
     con.execute(f"""
         create or replace temp table _cl_existing as
-        select t.call_id from raw.telemetry_calls t
+        select t.* from raw.telemetry_calls t
         semi join (select call_id from {STAGE} where reason is null and not is_blank) s
                on t.call_id = s.call_id""")
+    # Conflicts: repeats whose content differs from the winning copy (within the folder: its
+    # first copy; across folders: the row already loaded). Both sides are the few repeats.
+    con.execute(f"""
+        create or replace temp table _cl_conflicts as
+        with firsts as (
+            select s.*, f.source_file from {STAGE} s join {FILES} f using (file_seq)
+            semi join _cl_repeats r on s.call_id = r.call_id
+            where s.reason is null and not s.is_blank
+            qualify row_number() over (partition by s.call_id
+                                       order by s.file_seq, s.source_line, s.sub_seq) = 1
+        ),
+        later as (
+            select s.* from {STAGE} s semi join _cl_repeats r using (file_seq, source_line, sub_seq)
+        ),
+        in_folder as (
+            select l.file_seq, l.source_line, l.sub_seq, w.source_file as winner_file,
+                   w.source_line as winner_line, {_first_difference('l', 'w')} as field
+            from later l join firsts w on l.call_id = w.call_id
+        ),
+        across as (
+            select s.file_seq, s.source_line, s.sub_seq, w.source_file as winner_file,
+                   w.source_line as winner_line, {_first_difference('s', 'w')} as field
+            from {STAGE} s join _cl_existing w on s.call_id = w.call_id
+            where s.reason is null and not s.is_blank
+        )
+        select * from in_folder where field is not null
+        union all
+        select * from across where field is not null""")
+    con.execute(f"""
+        update {STAGE} s set reason = {CONFLICT_REASON}
+        from _cl_conflicts w
+        where s.file_seq = w.file_seq and s.source_line is not distinct from w.source_line
+          and s.sub_seq = w.sub_seq""")
     con.execute(f"""
         insert into raw.telemetry_calls
         select {cols}, $folder, f.source_file, s.source_line, $load_id, $loaded_at
@@ -167,8 +220,8 @@ def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         anti join _cl_repeats r using (file_seq, source_line, sub_seq)
         where s.reason is null and not s.is_blank""",
         {k: params[k] for k in ("folder", "load_id", "loaded_at")})
-    con.execute("drop table _cl_existing")
-    con.execute("drop table _cl_repeats")
+    for table in ("_cl_existing", "_cl_repeats", "_cl_conflicts"):
+        con.execute(f"drop table {table}")
 
 
 def calls_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:

@@ -4,8 +4,10 @@ Exit codes: 0 success; 1 the run failed or a blocking quality check failed (the 
 stays published); 2 bad usage or missing inputs. Errors are one line saying what to do next.
 """
 import logging
+import os
 import sys
 import time
+import warnings
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,10 +19,23 @@ from ingestion.settings import Paths
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="costline: where every cent of your LLM spend went, and whether it was worth it.")
 log = logging.getLogger("costline")
+# Dagster's beta/preview notices are for costline's developers, not its users.
+warnings.filterwarnings("ignore", module="dagster.*")
 
 InputDir = Annotated[Optional[Path], typer.Option("--input-dir", help="Input drops (default $COSTLINE_INPUT_DIR or ./data/input).")]
 WarehouseDir = Annotated[Optional[Path], typer.Option("--warehouse-dir", help="Warehouse and mart (default $COSTLINE_WAREHOUSE_DIR or ./data/warehouse).")]
 Wait = Annotated[float, typer.Option("--wait", help="Seconds to wait for another costline run to release the warehouse.")]
+
+
+# Files the warehouse gets (DuckDB files and WALs, Parquet, saved billing pages, logs, Dagster
+# storage, report.html, and everything the dbt child writes) are readable by the owner only:
+# they hold billing data and usage patterns. Set for the process, so no writer can forget.
+OWNER_ONLY_UMASK = 0o077
+
+
+@app.callback()
+def _owner_only_files() -> None:
+    os.umask(OWNER_ONLY_UMASK)
 
 
 def _setup_logging() -> None:
@@ -155,6 +170,7 @@ def status(input_dir: InputDir = None, warehouse_dir: WarehouseDir = None) -> No
     """What is loaded, the last runs and their checks, and where the mart is."""
     from orchestration.status import print_status
 
+    _setup_logging()
     paths = Paths.from_env(input_dir, warehouse_dir)
     if not paths.warehouse_dir.exists():
         _fail(f"no warehouse at {paths.warehouse_dir}; run `costline demo` or `costline run --date YYYY-MM-DD`")

@@ -3,6 +3,12 @@
 `mart.duckdb` is built under a temporary name and moved over the old file with one rename.
 The Parquet files go to a fresh versioned directory and the `mart` symlink is swapped to it
 with one rename. A reader that has the old file open keeps reading the old, complete version.
+
+The two renames are two steps: a process killed between them leaves `mart.duckdb` one
+publication ahead of `mart/` (each complete on its own). Both carry `mart_publication` (a
+table, and `mart_publication.parquet`), so `costline status` reports the mismatch, and the
+next successful publish repairs it. Staging files and version directories left by a killed
+publish are removed by the next one (see RELIABILITY.md).
 """
 import logging
 import os
@@ -16,14 +22,13 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from ingestion.settings import Paths
+from ingestion.settings import Paths, pause_for_test
 from orchestration.partitions import daily_partitions
 from orchestration.resources import CostlinePaths
 
 log = logging.getLogger("costline.publish")
 
 PUBLICATION_TABLE = "mart_publication"
-PARQUET_VERSIONS_KEPT = 2
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ def _sql_path(path: Path) -> str:
 def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: str = "marts") -> Publication:
     """Copy the mart tables out of the warehouse into mart.duckdb and mart/<table>.parquet."""
     paths.ensure_warehouse_dir()
+    _remove_staging_leftovers(paths.warehouse_dir)
+    previous = _link_target(paths.mart_parquet_dir)
     published_at = datetime.now(timezone.utc).replace(microsecond=0)
     # Sortable by creation: pruning keeps the newest versions.
     token = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
@@ -60,18 +67,23 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
                 select cast(? as timestamp) as published_at, cast(? as varchar) as run_id,
                        cast(? as varchar) as tables""",
                         [published_at.replace(tzinfo=None), run_id, ",".join(tables)])
+            con.execute(f"copy main.{PUBLICATION_TABLE} to "
+                        f"{_sql_path(parquet_dir / f'{PUBLICATION_TABLE}.parquet')} (format parquet)")
             con.execute("detach warehouse")
             con.execute("checkpoint")
         finally:
             con.close()
         staging_db.chmod(0o600)
+        pause_for_test("publish-staged")
         os.replace(staging_db, paths.mart_db)
+        pause_for_test("publish-between-renames")
         _swap_symlink(paths.mart_parquet_dir, parquet_dir)
     except BaseException:
         staging_db.unlink(missing_ok=True)
+        Path(f"{staging_db}.wal").unlink(missing_ok=True)
         shutil.rmtree(parquet_dir, ignore_errors=True)
         raise
-    _prune_old_versions(paths.warehouse_dir, keep=parquet_dir)
+    _prune_old_versions(paths.warehouse_dir, keep={parquet_dir.name, previous})
     log.info("published %d tables (%d rows) to %s", len(tables), sum(rows.values()), paths.mart_db)
     return Publication(paths.mart_db, paths.mart_parquet_dir, rows, published_at)
 
@@ -84,14 +96,29 @@ def _swap_symlink(link: Path, target: Path) -> None:
     os.replace(temporary, link)
 
 
-def _prune_old_versions(warehouse_dir: Path, keep: Path) -> None:
-    """Keep the current and the previous Parquet version; readers of older ones were given time."""
-    versions = sorted(p for p in warehouse_dir.glob("mart-*") if p.is_dir() and not p.is_symlink())
-    for old in versions[:-PARQUET_VERSIONS_KEPT]:
-        if old != keep:
-            shutil.rmtree(old, ignore_errors=True)
-    for leftover in warehouse_dir.glob(".mart-*.duckdb*"):
-        leftover.unlink(missing_ok=True)
+def _link_target(link: Path) -> str | None:
+    return os.readlink(link) if link.is_symlink() else None
+
+
+def _prune_old_versions(warehouse_dir: Path, keep: set[str | None]) -> None:
+    """Keep the current and the previous publication's Parquet directory, nothing else.
+
+    Readers of the previous version were given a publication's time to finish. Directories
+    that were never published (a publish killed before its swap) go too: keeping the newest
+    N by name would let such an orphan push the previous real version out.
+    """
+    for version in warehouse_dir.glob("mart-*"):
+        if version.is_dir() and not version.is_symlink() and version.name not in keep:
+            shutil.rmtree(version, ignore_errors=True)
+    _remove_staging_leftovers(warehouse_dir)
+
+
+def _remove_staging_leftovers(warehouse_dir: Path) -> None:
+    """Staging databases (and WALs) and half-made links of a killed publish; the run lock
+    guarantees no other publish is using them."""
+    for leftover in warehouse_dir.glob(".mart-*"):
+        if leftover.is_symlink() or leftover.name.endswith((".duckdb", ".duckdb.wal")):
+            leftover.unlink(missing_ok=True)
 
 
 def build_published_mart(mart_tables: list[str]) -> dg.AssetsDefinition:

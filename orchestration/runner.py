@@ -6,6 +6,7 @@ refuse with a clear message instead of failing halfway on a DuckDB lock error.
 import contextlib
 import logging
 import os
+import threading
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
@@ -83,6 +84,19 @@ def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0) -> R
         lock.release()
 
 
+def _import_gx_in_background() -> None:
+    """great-expectations takes 4-5 s to import, all CPU in Python. Started here it overlaps
+    ingestion and dbt (which wait on DuckDB and a subprocess); the quality checks' own import
+    then finds the module loaded, or waits on Python's import lock for the rest."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            import great_expectations  # noqa: F401
+
+    threading.Thread(target=load, name="costline-gx-import", daemon=True).start()
+
+
 def _execute(paths: Paths, start: date, end: date) -> RunReport:
     # dbt's own progress (one line per model and test) goes to a log file, not the terminal.
     log_path = paths.warehouse_dir / "logs" / "last_run.log"
@@ -92,6 +106,8 @@ def _execute(paths: Paths, start: date, end: date) -> RunReport:
         from orchestration.definitions import defs  # parses dbt when stale: only when a run is asked for
 
         job = defs().resolve_job_def(DAILY_JOB)
+        # After the definitions' own imports, so the two threads never import one module at once.
+        _import_gx_in_background()
         selection = (dict(partition_key=start.isoformat()) if start == end
                      else dict(tags=range_tags(start, end)))
         result = job.execute_in_process(instance=dagster_instance(paths), raise_on_error=False,

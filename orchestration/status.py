@@ -2,11 +2,13 @@
 
 import dagster as dg
 import duckdb
+from filelock import Timeout
 from rich.console import Console
 
 from ingestion.settings import Paths
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
-from orchestration.runner import dagster_instance
+from orchestration.publish import PUBLICATION_TABLE
+from orchestration.runner import dagster_instance, warehouse_lock
 
 LOADED_SQL = """
 select (select count(*) from raw.telemetry_calls),
@@ -41,20 +43,47 @@ def _print_loaded(paths: Paths, console: Console) -> None:
     console.print(f"  billing rows: {bill_rows:,}")
 
 
+def _warehouse_locked(paths: Paths) -> bool:
+    """Whether a costline process holds the run lock now (the OS drops it when a process dies)."""
+    lock = warehouse_lock(paths, wait_seconds=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
 def _print_runs(paths: Paths, console: Console) -> None:
     instance = dagster_instance(paths)
     runs = instance.get_runs(limit=5)
     console.print("[bold]last runs[/bold]" if runs else "[bold]last runs[/bold] none")
+    # A run killed (SIGKILL, OOM, power) never records its end: it stays STARTED. With the
+    # lock free no process can be running it, so say so instead of "in progress".
+    running = _warehouse_locked(paths) if any(r.status == dg.DagsterRunStatus.STARTED for r in runs) else False
     for run in runs:
         stats = instance.get_run_stats(run.run_id)
         started = stats.start_time and _fmt_ts(stats.start_time)
         days = run.tags.get("dagster/partition") or (
             f"{run.tags.get(RANGE_START_TAG)} .. {run.tags.get(RANGE_END_TAG)}")
-        console.print(f"  {run.run_id[:8]}  {run.status.value:<9} started {started}  days {days}")
-        for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-            evaluation = record.dagster_event.event_specific_data
-            mark = "pass" if evaluation.passed else ("FAIL" if evaluation.severity.value == "ERROR" else "warn")
-            console.print(f"      {mark}  {evaluation.check_name}")
+        state = run.status.value
+        if run.status == dg.DagsterRunStatus.STARTED and not running:
+            state = "DIED"
+        console.print(f"  {run.run_id[:8]}  {state:<9} started {started}  days {days}")
+        if state == "DIED":
+            console.print("      the process stopped without finishing (killed?); nothing it did was "
+                          "published: run the same days again")
+        evaluations = [record.dagster_event.event_specific_data for record in
+                       instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+        failed = [e.check_name for e in evaluations if not e.passed and e.severity.value == "ERROR"]
+        warned = [e.check_name for e in evaluations if not e.passed and e.severity.value != "ERROR"]
+        if evaluations:
+            console.print(f"      checks: {len(evaluations) - len(failed) - len(warned)} passed, "
+                          f"{len(warned)} warnings, {len(failed)} failed")
+        for name in failed:
+            console.print(f"      FAIL  {name}")
+        for name in warned:
+            console.print(f"      warn  {name}")
 
 
 def _print_mart(paths: Paths, console: Console) -> None:
@@ -66,6 +95,19 @@ def _print_mart(paths: Paths, console: Console) -> None:
             "select published_at, run_id from mart_publication").fetchone()
     console.print(f"[bold]mart[/bold] {paths.mart_db} (published {published_at} UTC by run {run_id[:8]})")
     console.print(f"  Parquet: {paths.mart_parquet_dir}/<table>.parquet")
+    parquet_run = _parquet_publication_run(paths)
+    if parquet_run is not None and parquet_run != run_id:
+        console.print(f"  [bold]warning[/bold]: the Parquet files are from run {parquet_run[:8]}, mart.duckdb from "
+                      f"run {run_id[:8]} (a publish was interrupted between its two renames); each is "
+                      f"complete, and the next successful run publishes both again")
+
+
+def _parquet_publication_run(paths: Paths) -> str | None:
+    marker = paths.mart_parquet_dir / f"{PUBLICATION_TABLE}.parquet"
+    if not marker.exists():
+        return None  # published before the marker existed
+    with duckdb.connect() as con:
+        return con.execute("select run_id from read_parquet(?)", [str(marker)]).fetchone()[0]
 
 
 def _fmt_ts(seconds: float) -> str:

@@ -155,7 +155,7 @@ BAD_LINES = [
     (call("b-time", started_at="2026-10-01 12:00"), "invalid_timestamp", 'got "2026-10-01 12:00"'),
     (call("b-date", started_at="2026-02-30T00:00:00Z"), "invalid_timestamp", "RFC 3339"),
     (call("b-epoch", started_at=1790000000), "invalid_timestamp", "got 1790000000"),
-    (call("b-old", started_at="1999-12-31T23:59:59Z"), "invalid_timestamp", "is before 2000-01-01"),
+    (call("b-old", started_at="2019-12-31T23:59:59Z"), "invalid_timestamp", "is before 2020-01-01"),
     (call("b-future", started_at="2026-10-03T00:00:00Z"), "invalid_timestamp",
      "is after 2026-10-02, the day after its folder"),
     (call("b-neg", output_tokens=-3), "invalid_tokens", "output_tokens must be a non-negative integer, got -3"),
@@ -268,9 +268,17 @@ def test_duplicates_within_a_file_across_files_and_across_folders(paths):
     first = load(paths, DAY)
     second = load(paths, NEXT_DAY)
 
+    # Every repeat here differs from its first copy: a conflict, quarantined (first wins).
     assert [(f.records_read, f.accepted, f.quarantined, f.duplicates) for f in first.files] == [
-        (3, 2, 0, 1), (2, 1, 0, 1)]
-    assert [(f.records_read, f.accepted, f.duplicates) for f in second.files] == [(2, 1, 1)]
+        (3, 2, 1, 0), (2, 1, 1, 0)]
+    assert [(f.records_read, f.accepted, f.quarantined, f.duplicates) for f in second.files] == [(2, 1, 1, 0)]
+    conflicts = query(paths, "select source_file, source_line, reason from raw.quarantine order by 1, 2")
+    assert [(f, n, r.split(":")[0]) for f, n, r in conflicts] == [
+        ("telemetry/2026-10-01/a.jsonl", 3, "duplicate_conflict"),
+        ("telemetry/2026-10-01/b.jsonl", 1, "duplicate_conflict"),
+        ("telemetry/2026-10-02/a.jsonl", 1, "duplicate_conflict")]
+    assert "already loaded from telemetry/2026-10-01/a.jsonl line 1 with a different model" in conflicts[0][2]
+    assert "already loaded from telemetry/2026-10-01/b.jsonl line 2 with a different model" in conflicts[2][2]
     got = query(paths, "select call_id, model, source_file, source_line from raw.telemetry_calls order by 1")
     assert got == [
         ("c1", "first", "telemetry/2026-10-01/a.jsonl", 1),
@@ -387,7 +395,7 @@ def test_gzip_and_parquet_load_the_same_rows_as_plain_jsonl(tmp_path):
                                    "started_at": pa.timestamp("us", tz="UTC")})
 
     typed_parquet = load_format(tmp_path, "typed.parquet", typed)
-    assert len(plain[0]) == 3 and plain[1] == [(5, "invalid_tokens")]
+    assert len(plain[0]) == 3 and plain[1] == [(4, "duplicate_conflict"), (5, "invalid_tokens")]
     assert gz == plain
     assert flat_parquet == plain
     assert typed_parquet == plain

@@ -12,6 +12,7 @@ error text with the key scrubbed, never from request objects.
 import email.utils
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -34,6 +35,7 @@ log = logging.getLogger("costline.billing")
 
 RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 USER_AGENT = "costline-billing/0.1"
+SETTINGS_ENV_PREFIX = "COSTLINE_BILLING_"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,28 @@ class HttpSettings:
     backoff_max_s: float = 30.0
     max_retry_after_s: float = 120.0  # a server hint above this is cut to it
     max_pages: int = 1000             # per endpoint and window
+
+    @classmethod
+    def from_env(cls, environ: "dict[str, str] | None" = None) -> "HttpSettings":
+        """Defaults, overridden by COSTLINE_BILLING_<FIELD> variables (e.g. _MAX_ATTEMPTS=3).
+
+        Operators tune the retry budget to their schedule; tests make outages fail in seconds.
+        """
+        environ = os.environ if environ is None else environ
+        overrides = {}
+        for name, spec in cls.__dataclass_fields__.items():
+            variable = f"{SETTINGS_ENV_PREFIX}{name.upper()}"
+            text = environ.get(variable, "").strip()
+            if not text:
+                continue
+            try:
+                value = spec.type(text) if spec.type in (int, float) else float(text)
+            except ValueError:
+                raise BillingConfigError(f"{variable}={text!r} is not a number; fix or unset it") from None
+            if value <= 0:
+                raise BillingConfigError(f"{variable}={text!r} must be above zero; fix or unset it")
+            overrides[name] = value
+        return cls(**overrides)
 
 
 @dataclass(frozen=True)

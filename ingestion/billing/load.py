@@ -33,7 +33,7 @@ from ingestion.billing.pages import PROVIDERS, PageFormatError, ParsedPage, Prob
 from ingestion.billing.provider import Provider
 from ingestion.billing.records import CostLine, UsageLine
 from ingestion.billing.secret import ApiKey
-from ingestion.settings import Paths
+from ingestion.settings import Paths, pause_for_test
 from ingestion.warehouse import ensure_raw_schema
 
 log = logging.getLogger("costline.billing")
@@ -288,6 +288,7 @@ def _store(con: duckdb.DuckDBPyConnection, spec: Provider, start: date, end: dat
             cost_rows, billed = con.execute(
                 "select count(*), coalesce(sum(amount_usd), 0) from _billing_costs_new").fetchone()
             usage_rows = con.execute("select count(*) from _billing_usage_new").fetchone()[0]
+            pause_for_test("billing-store")  # a kill here must roll the whole provider load back
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
