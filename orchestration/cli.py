@@ -83,7 +83,7 @@ def _run(paths: Paths, start: date, end: date, wait: float) -> None:
     try:
         report = run_days(paths, start, end, wait_seconds=wait)
     except WarehouseBusy as busy:
-        _fail(str(busy), code=1)
+        _fail(f"{busy}{f' (waited {wait:g}s)' if wait else ''}", code=1)
     for warning in report.warnings:
         log.warning("warning: %s", warning)
     if not report.success:

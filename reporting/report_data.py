@@ -42,6 +42,8 @@ class ReportData:
     retry_waste_usd: Decimal
     published_at: datetime | None
     publication_run_id: str | None
+    # Billed spend with no calls (feature '(unattributed)') has no outcomes: it is in the
+    # spend totals, not in the per-feature cost-per-result cards and trend.
     features: list[tuple] = field(default_factory=list)          # feature, cost, successes, cost_per_success (exact)
     daily: list[tuple] = field(default_factory=list)             # day, workspace, cost
     deployments: list[tuple] = field(default_factory=list)       # deployed_at, scope, version, change_pct, flagged
@@ -95,7 +97,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None,
         publication_run_id=publication_run,
         features=[(feature, cost, successes, per_unit(cost, successes)) for feature, cost, successes in con.execute("""
             select feature, sum(cost_usd) as cost, sum(successful_requests) as successes
-            from daily_spend where strftime(day, '%Y-%m') = ?
+            from daily_spend where strftime(day, '%Y-%m') = ? and feature <> '(unattributed)'
             group by feature order by cost desc, feature""", params).fetchall()],
         daily=con.execute("""
             select day, workspace, sum(cost_usd) from daily_spend where strftime(day, '%Y-%m') = ?
@@ -122,7 +124,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None,
         success_trend=con.execute("""
             select day, feature,
                    cast(sum(cost_usd) / nullif(sum(successful_requests), 0) as decimal(18, 6))
-            from daily_spend where strftime(day, '%Y-%m') = ?
+            from daily_spend where strftime(day, '%Y-%m') = ? and feature <> '(unattributed)'
             group by day, feature order by feature, day""", params).fetchall(),
         comparison=con.execute("""
             select feature, model, api_calls, success_rate, cost_per_success_usd, cheaper_alternative,

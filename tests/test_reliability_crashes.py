@@ -121,7 +121,6 @@ class CrashStory:
     wal_after_kill: dict = field(default_factory=dict)
     staging_left: list = field(default_factory=list)
     status_after_kills: str = ""
-    waited_s: float = 0.0
     recovery_exit: int | None = None
     recovery_stderr: str = ""
     after_recovery: dict = field(default_factory=dict)
@@ -188,10 +187,10 @@ def story(demo_mart, tmp_path_factory) -> CrashStory:
     # 4. The next run, started while something else briefly holds the warehouse: --wait.
     with FileLock(str(paths.warehouse_dir / ".costline.lock")):
         run = Run((*RERUN, "--wait", "120"), paths, root)
-        time.sleep(3)
-    started = time.monotonic()
+        # "running ..." is logged just before the lock is asked for; without --wait it would refuse.
+        run.wait_for(lambda: "costline: running" in run.stderr, "the run to ask for the lock")
+        time.sleep(2)
     story.recovery_exit = run.finish()
-    story.waited_s = time.monotonic() - started
     story.recovery_stderr = run.stderr
     story.after_recovery = published(paths.warehouse_dir)
     story.ledger_after_recovery = ledger(paths.warehouse_dir)
@@ -218,7 +217,8 @@ def test_kill_takes_the_whole_group_and_frees_the_lock(story, point):
 
 
 def test_killed_billing_load_rolled_back(story):
-    """Killed inside the billing transaction: raw tables hold exactly what they held before."""
+    """Killed inside the billing transaction, after its delete and before its insert: the raw
+    tables hold exactly what they held before (a load outside one transaction would lose bills)."""
     assert story.ledger_after_kill["ingestion"] == story.before_ledger
 
 

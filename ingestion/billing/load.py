@@ -273,6 +273,7 @@ def _store(con: duckdb.DuckDBPyConnection, spec: Provider, start: date, end: dat
                 qualify row_number() over (partition by bucket_day, group_key order by version desc) = 1""")
             con.execute("delete from raw.billing_costs where provider = ? and bucket_day in "
                         "(select day from _billing_cost_days)", [spec.name])
+            pause_for_test("billing-store")  # a kill here, days deleted, must lose no bill
             con.execute("insert into raw.billing_costs select ?, * from _billing_costs_new", [spec.name])
             con.execute("delete from raw.billing_usage where provider = ? and bucket_day in "
                         "(select day from _billing_usage_days)", [spec.name])
@@ -288,7 +289,6 @@ def _store(con: duckdb.DuckDBPyConnection, spec: Provider, start: date, end: dat
             cost_rows, billed = con.execute(
                 "select count(*), coalesce(sum(amount_usd), 0) from _billing_costs_new").fetchone()
             usage_rows = con.execute("select count(*) from _billing_usage_new").fetchone()[0]
-            pause_for_test("billing-store")  # a kill here must roll the whole provider load back
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
