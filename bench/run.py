@@ -124,6 +124,26 @@ def bench_bi_queries(mart_db: Path) -> list[dict]:
     return results
 
 
+def judge_targets(rows: list[dict]) -> list[dict]:
+    """Issue 4's targets, each with the measured figure and whether it is met."""
+    out = []
+    for row in rows:
+        name = row["name"]
+        if name.startswith("P1 "):
+            limit = round(3 * row["floor_s"] + 20, 1)
+            out.append({"target": f"{name}: wall <= 3 x floor + 20 s = {limit} s",
+                        "measured": row["wall_s"], "met": row["wall_s"] <= limit})
+            out.append({"target": f"{name}: peak RSS < 4096 MB", "measured": row["peak_rss_mb"],
+                        "met": row["peak_rss_mb"] < 4096})
+        elif name.startswith("P2 "):
+            out.append({"target": f"{name}: < 600 s", "measured": row["wall_s"], "met": row["wall_s"] < 600})
+        elif name.startswith("P3 "):
+            out.append({"target": f"{name}: ratio <= 1.2", "measured": row["ratio"], "met": row["ratio"] <= 1.2})
+        elif name.startswith("P4 "):
+            out.append({"target": f"{name}: < 100 ms", "measured": row["ms"], "met": row["ms"] < 100})
+    return out
+
+
 def print_table(rows: list[dict]) -> None:
     keys = ["wall_s", "peak_rss_mb", "floor_s", "ratio_to_floor", "seconds_per_day", "ms", "ratio"]
     print(f"{'benchmark':<40}" + "".join(f"{k:>16}" for k in keys))
@@ -173,9 +193,14 @@ def main() -> int:
             show(row)
     print()
     print_table(rows)
+    targets = judge_targets(rows)
+    if targets:
+        print()
+        for t in targets:
+            print(f"{'met    ' if t['met'] else 'MISSED '} {t['target']} (measured {t['measured']})")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "scale": args.scale,
-                                     "results": rows}, indent=2))
+                                     "results": rows, "targets": targets}, indent=2))
     print(f"\nfigures written to {args.json}")
     return 0
 

@@ -5,6 +5,7 @@ from orchestration.automation import costline_daily_job, costline_daily_schedule
 from orchestration.billing_assets import billing_assets, billing_resources
 from orchestration.delivery import delivery_assets, delivery_sensors
 from orchestration.ingestion_assets import ingestion_assets
+from orchestration.postgres_publish import build_postgres_mart
 from orchestration.publish import build_published_mart
 from orchestration.quality import quality_checks
 from orchestration.resources import CostlinePaths
@@ -14,9 +15,10 @@ from orchestration.transform import build_dbt_assets, dbt_resource, mart_model_n
 @dg.definitions
 def defs() -> dg.Definitions:
     manifest = prepare_dbt_manifest()
+    mart_tables = mart_model_names(manifest)
     return dg.Definitions(
         assets=[*ingestion_assets, *billing_assets, build_dbt_assets(manifest),
-                build_published_mart(mart_model_names(manifest)), *delivery_assets],
+                build_published_mart(mart_tables), build_postgres_mart(mart_tables), *delivery_assets],
         asset_checks=quality_checks,
         jobs=[costline_daily_job],
         schedules=[costline_daily_schedule],

@@ -25,6 +25,8 @@ from typing import Iterable
 import dagster as dg
 import duckdb
 
+from ingestion.settings import Paths
+from ingestion.warehouse import RAW_SCHEMA, RAW_TABLES
 from orchestration.partitions import daily_partitions
 from orchestration.resources import CostlinePaths
 
@@ -35,8 +37,8 @@ MART_SCHEMA = "costline_mart"
 READER_ROLE = "costline_reader"
 PUBLICATION_TABLE = "mart_publication"
 COPY_CHUNK_BYTES = 1 << 20
-# A reader holding a table a changed-shape table must be dropped from makes us wait; waiting
-# forever would hang the daily run, failing leaves the previous mart published.
+# Re-creating a table whose columns changed waits for readers holding it. Waiting forever would
+# hang the daily run; giving up rolls back and leaves the previous mart published.
 LOCK_TIMEOUT = "60s"
 
 _SIMPLE_TYPES = {
@@ -129,8 +131,8 @@ def copy_tables(duck: duckdb.DuckDBPyConnection, pg_con, source_schema: str, tab
                 target_schema: str) -> dict[str, int]:
     """Replace `target_schema`.<table> in Postgres with DuckDB's `source_schema`.<table>.
 
-    Runs inside the caller's Postgres transaction (nothing is committed here), so several
-    tables replaced by one call become visible together at the caller's commit.
+    Runs inside the caller's Postgres transaction (nothing is committed here; the connection
+    must not be in autocommit), so the tables become visible together at the caller's commit.
     """
     rows: dict[str, int] = {}
     catalog = duck.execute("select current_database()").fetchone()[0]
@@ -226,3 +228,40 @@ def build_postgres_mart(mart_tables: list[str]) -> dg.AssetsDefinition:
         })
 
     return postgres_mart
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m orchestration.postgres_publish mart|raw [--url URL] [--warehouse-dir DIR]`.
+
+    `mart`: publish the current mart.duckdb into costline_mart (what the Dagster step does).
+    `raw`: copy the warehouse's raw.* tables into Postgres schema raw, so the dbt project can
+    be built there (`dbt build --target postgres`). Both replace their tables in one transaction.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m orchestration.postgres_publish")
+    parser.add_argument("what", choices=["mart", "raw"])
+    parser.add_argument("--url", default=None, help=f"libpq URL (default ${PUBLISH_URL_ENV})")
+    parser.add_argument("--warehouse-dir", default=None, help="default $COSTLINE_WAREHOUSE_DIR or ./data/warehouse")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    url = args.url or postgres_publish_url()
+    if not url:
+        parser.error(f"no Postgres URL: pass --url or set {PUBLISH_URL_ENV}")
+    paths = Paths.from_env(warehouse_dir=args.warehouse_dir)
+    source = paths.mart_db if args.what == "mart" else paths.warehouse_db
+    if not source.exists():
+        parser.error(f"{source} does not exist yet: run `costline run` or `costline demo` first")
+    if args.what == "mart":
+        publish_mart_to_postgres(source, url, run_id="manual")
+        return 0
+    import psycopg
+
+    with duckdb.connect(str(source), read_only=True) as duck, psycopg.connect(url) as pg_con:
+        rows = copy_tables(duck, pg_con, RAW_SCHEMA, list(RAW_TABLES), RAW_SCHEMA)
+    log.info("copied %d raw tables (%d rows) to Postgres schema %s", len(rows), sum(rows.values()), RAW_SCHEMA)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

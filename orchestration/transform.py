@@ -1,4 +1,5 @@
 """The dbt project as Dagster assets: one DbtProject, one translator, one partitioned build."""
+import importlib.metadata
 import json
 import logging
 import os
@@ -6,11 +7,13 @@ import sys
 import time
 from collections.abc import Mapping
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from packaging import version
 
 from ingestion.warehouse import connect
 from orchestration.partitions import daily_partitions, window_days
@@ -120,8 +123,23 @@ def build_dbt_assets(manifest_path: Path) -> dg.AssetsDefinition:
     return costline_dbt_models
 
 
+class CostlineDbtCliResource(DbtCliResource):
+    """dagster-dbt runs `dbt --version` in a subprocess before every invocation (~2 s of a
+    daily run) to learn the dbt version. When the dbt next to this interpreter is used, it is
+    the dbt-core installed here: read the version from the package metadata instead."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if self.dbt_executable == DBT_EXECUTABLE:
+            try:
+                return version.parse(importlib.metadata.version("dbt-core"))
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        return super()._cli_version
+
+
 def dbt_resource() -> DbtCliResource:
     executable = DBT_EXECUTABLE if Path(DBT_EXECUTABLE).exists() else "dbt"
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=executable)
+    return CostlineDbtCliResource(project_dir=dbt_project, dbt_executable=executable)
 
 

@@ -27,12 +27,15 @@ pytestmark = pytest.mark.pipeline
 
 RERUN = ("backfill", "--start", "2026-10-28", "--end", "2026-10-30")
 DBT_MID_BUILD = "OK created sql incremental model marts.daily_spend"
-LEDGER_SQL = """select (select count(*) from raw.telemetry_calls), (select count(*) from raw.outcomes),
-                       (select count(*) from raw.quarantine),
-                       (select sum(records_read), sum(accepted), sum(quarantined), sum(duplicates)
-                        from raw.source_files where input = 'telemetry'),
-                       (select sum(amount_usd) from raw.billing_costs),
-                       (select count(*) from raw.billing_usage)"""
+LEDGER_SQL = """
+    select t.*, o.*, q.*, f.*, c.*, u.*
+    from (select count(*) as calls from raw.telemetry_calls) t,
+         (select count(*) as outcomes from raw.outcomes) o,
+         (select count(*) as quarantined from raw.quarantine) q,
+         (select sum(records_read), sum(accepted), sum(quarantined), sum(duplicates)
+          from raw.source_files where input = 'telemetry') f,
+         (select sum(amount_usd) as billed from raw.billing_costs) c,
+         (select count(*) as usage_rows from raw.billing_usage) u"""
 
 
 def published(warehouse_dir: Path) -> dict:
@@ -251,7 +254,7 @@ def test_a_sigkilled_lock_holder_releases_the_warehouse_lock(tmp_path):
     paths = Paths(tmp_path / "in", tmp_path / "wh")
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from ingestion.settings import Paths; from orchestration.runner import warehouse_lock\n"
-        f"lock = warehouse_lock(Paths({str(paths.input_dir)!r}, {str(paths.warehouse_dir)!r}))\n"
+        f"lock = warehouse_lock(Paths.from_env({str(paths.input_dir)!r}, {str(paths.warehouse_dir)!r}))\n"
         "lock.acquire(); print('held', flush=True); time.sleep(600)")],
         cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
@@ -262,3 +265,93 @@ def test_a_sigkilled_lock_holder_releases_the_warehouse_lock(tmp_path):
         assert _lock_free(paths)
     finally:
         holder.kill()
+
+
+# --- publish alone, killed at each of its steps (fast: a two-table warehouse) -----------------
+
+SMALL_TABLES = ["daily_spend", "hourly_spend"]
+
+
+def _small_build(paths: Paths, amount: str) -> None:
+    paths.ensure_warehouse_dir()
+    with duckdb.connect(str(paths.warehouse_db)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute("create or replace table marts.daily_spend as "
+                    f"select date '2026-10-01' as day, cast({amount} as decimal(18, 6)) as cost_usd")
+        con.execute("create or replace table marts.hourly_spend as "
+                    f"select timestamp '2026-10-01 10:00' as hour, cast({amount} as decimal(18, 6)) as cost_usd")
+
+
+def _kill_publish_at(paths: Paths, point: str, run_id: str, tmp: Path) -> None:
+    signal_file = tmp / f"paused-{run_id}"
+    code = ("from ingestion.settings import Paths\nfrom orchestration.publish import publish_mart\n"
+            f"publish_mart(Paths.from_env({str(paths.input_dir)!r}, {str(paths.warehouse_dir)!r}), "
+            f"{SMALL_TABLES!r}, {run_id!r})\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO,
+                            env={**os.environ, TEST_PAUSE_ENV: point, TEST_PAUSE_SIGNAL_ENV: str(signal_file)})
+    deadline = time.monotonic() + 120
+    while not signal_file.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, f"publish never reached {point}"
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=30)
+
+
+def _surfaces(paths: Paths) -> tuple:
+    """(run, amounts) of mart.duckdb and of mart/: each must be one whole publication."""
+    with duckdb.connect(str(paths.mart_db), read_only=True) as con:
+        db = (con.execute("select run_id from mart_publication").fetchone()[0],
+              {t: con.execute(f"select cost_usd from {t}").fetchone()[0] for t in SMALL_TABLES})
+    with duckdb.connect() as con:
+        marker = str(paths.mart_parquet_dir / "mart_publication.parquet")
+        pq_run = con.execute("select run_id from read_parquet(?)", [marker]).fetchone()[0]
+        pq_amounts = {t: con.execute("select cost_usd from read_parquet(?)",
+                                     [str(paths.mart_parquet_dir / f"{t}.parquet")]).fetchone()[0]
+                      for t in SMALL_TABLES}
+    return db, (pq_run, pq_amounts)
+
+
+def test_publish_killed_at_each_step_never_shows_half_a_mart_and_the_next_one_heals(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from orchestration.publish import publish_mart
+    from orchestration.status import _print_mart
+
+    paths = Paths(tmp_path / "in", tmp_path / "wh")
+    for run_id, amount in (("run-1", "1.00"), ("run-2", "2.00")):
+        _small_build(paths, amount)
+        publish_mart(paths, SMALL_TABLES, run_id)
+    published_before = os.readlink(paths.mart_parquet_dir)
+
+    # Killed after writing aside: nothing visible changes.
+    _small_build(paths, "3.00")
+    _kill_publish_at(paths, "publish-staged", "run-3", tmp_path)
+    db, parquet = _surfaces(paths)
+    assert db[0] == parquet[0] == "run-2"
+    assert set(db[1].values()) == set(parquet[1].values()) == {2}
+    assert list(paths.warehouse_dir.glob(".mart-*.duckdb"))  # the staging file of the kill is left
+
+    # Killed between the two renames: each surface is one whole publication, status says so.
+    _small_build(paths, "4.00")
+    _kill_publish_at(paths, "publish-between-renames", "run-4", tmp_path)
+    db, parquet = _surfaces(paths)
+    assert (db[0], set(db[1].values())) == ("run-4", {4})
+    assert (parquet[0], set(parquet[1].values())) == ("run-2", {2})
+    out = io.StringIO()
+    _print_mart(paths, Console(file=out, width=200))
+    assert "interrupted between its two renames" in out.getvalue()
+
+    # The next publish: both surfaces agree, no staging leftovers, and the version kept for
+    # readers is the one that was published before (not an orphan of a killed publish).
+    _small_build(paths, "5.00")
+    publish_mart(paths, SMALL_TABLES, "run-5")
+    db, parquet = _surfaces(paths)
+    assert db[0] == parquet[0] == "run-5" and set(db[1].values()) == set(parquet[1].values()) == {5}
+    assert list(paths.warehouse_dir.glob(".mart-*")) == []
+    versions = {p.name for p in paths.warehouse_dir.glob("mart-*") if p.is_dir() and not p.is_symlink()}
+    assert versions == {os.readlink(paths.mart_parquet_dir), published_before}
+    out = io.StringIO()
+    _print_mart(paths, Console(file=out, width=200))
+    assert "interrupted" not in out.getvalue()

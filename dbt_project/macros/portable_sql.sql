@@ -19,14 +19,25 @@
     cast(extract(day from {{ date_expr }}) as {{ dbt.type_int() }})
 {%- endmacro %}
 
-{#- Median (used as an aggregate). -#}
-{% macro costline_median(expr) -%}
-    {{ return(adapter.dispatch('costline_median', 'costline')(expr)) }}
+{#- Median (used as an aggregate). `scale`: the input is a decimal of that scale, and the
+    median of an even count (the mean of the two middle values) is truncated toward zero to
+    it, as DuckDB's median of a DECIMAL does. The default is exact: percentile_cont would go
+    through a float (15 significant digits on Postgres) and round where DuckDB truncates. -#}
+{% macro costline_median(expr, scale=none) -%}
+    {{ return(adapter.dispatch('costline_median', 'costline')(expr, scale)) }}
 {%- endmacro %}
-{% macro default__costline_median(expr) -%}
-    percentile_cont(0.5) within group (order by {{ expr }})
+{% macro default__costline_median(expr, scale=none) -%}
+    {%- set middle_mean -%}
+        (percentile_disc(0.5) within group (order by {{ expr }})
+         + percentile_disc(0.5) within group (order by {{ expr }} desc)) / 2
+    {%- endset -%}
+    {%- if scale is none -%}
+        {{ middle_mean }}
+    {%- else -%}
+        trunc({{ middle_mean }}, {{ scale | int }})
+    {%- endif -%}
 {%- endmacro %}
-{% macro duckdb__costline_median(expr) -%}
+{% macro duckdb__costline_median(expr, scale=none) -%}
     median({{ expr }})
 {%- endmacro %}
 

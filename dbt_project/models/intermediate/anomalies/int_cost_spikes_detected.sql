@@ -81,7 +81,7 @@ baselines as (
         day,
         workspace,
         max(observed) as observed,
-        cast({{ costline_median('previous_cost_usd') }} as decimal(18, 6)) as baseline
+        cast({{ costline_median('previous_cost_usd', scale=6) }} as decimal(18, 6)) as baseline
     from baseline_points
     group by hour, day, workspace
 
