@@ -49,7 +49,7 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
     _remove_staging_leftovers(paths.warehouse_dir)
     previous = _link_target(paths.mart_parquet_dir)
     published_at = datetime.now(timezone.utc).replace(microsecond=0)
-    # Sortable by creation: pruning keeps the newest versions.
+    # Unique per publish, and sortable by creation for whoever lists the directory.
     token = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
     staging_db = paths.warehouse_dir / f".mart-{token}.duckdb"
     parquet_dir = paths.warehouse_dir / f"mart-{token}"

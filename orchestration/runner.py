@@ -22,7 +22,8 @@ from orchestration.partitions import range_tags
 log = logging.getLogger("costline")
 
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+# One run at a time for runs launched from the UI or the schedule too (DuckDB is one writer).
+DAGSTER_YAML = "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n"
 
 
 class WarehouseBusy(RuntimeError):

@@ -71,7 +71,7 @@ def write_report(paths: Paths, out: Path, month: str | None = None) -> Path:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(page)
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, 0o600)
         os.replace(temporary, out)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

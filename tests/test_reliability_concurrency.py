@@ -33,6 +33,15 @@ def _duckdb_pair(con) -> tuple:
     return con.execute(PAIR_SQL["duckdb"]).fetchone()
 
 
+def _fresh_duckdb_pair(mart_db: Path) -> tuple:
+    """A new reader. ATTACH, not duckdb.connect: within one process connect() reuses the
+    database instance another open connection holds, which still reads the old file."""
+    with duckdb.connect() as con:
+        con.execute("attach ? as mart (read_only)", [str(mart_db)])
+        con.execute("use mart")
+        return _duckdb_pair(con)
+
+
 def _parquet_pair(version_dir: Path) -> tuple:
     with duckdb.connect() as con:
         return con.execute(PAIR_SQL["parquet"], [str(version_dir / "daily_spend.parquet"),
@@ -65,18 +74,19 @@ def test_readers_during_a_publish_see_one_complete_mart(demo_mart, tmp_path):
     assert old[0] == old[1] and old[0] > 0
     seen: dict[str, set] = {"held": set(), "fresh duckdb": set(), "fresh parquet": set()}
     errors: list[str] = []
+    iterations: list[float] = []
     done = threading.Event()
 
     def read_while_publishing() -> None:
         while not done.is_set():
             try:
                 seen["held"].add(_duckdb_pair(held))
-                with duckdb.connect(str(paths.mart_db), read_only=True) as fresh:
-                    seen["fresh duckdb"].add(_duckdb_pair(fresh))
+                seen["fresh duckdb"].add(_fresh_duckdb_pair(paths.mart_db))
                 # A Parquet reader resolves `mart` once per query: that is one publication.
                 seen["fresh parquet"].add(_parquet_pair(paths.mart_parquet_dir.resolve()))
             except Exception as error:  # noqa: BLE001 - any read failure is the finding
                 errors.append(repr(error))
+            iterations.append(time.monotonic())
 
     reader = threading.Thread(target=read_while_publishing)
     reader.start()
@@ -84,7 +94,9 @@ def test_readers_during_a_publish_see_one_complete_mart(demo_mart, tmp_path):
         publisher = _publish_in_another_process(paths, "run-concurrent")
         _, stderr = publisher.communicate(timeout=300)
         assert publisher.returncode == 0, stderr
-        time.sleep(0.2)
+        published_at = time.monotonic()
+        while not [t for t in iterations if t > published_at + 0.5] and time.monotonic() < published_at + 60:
+            time.sleep(0.05)  # let a whole read start after the publish
     finally:
         done.set()
         reader.join()

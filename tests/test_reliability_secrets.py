@@ -39,8 +39,18 @@ def _files_under(*roots: Path) -> list[Path]:
     return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:  # dbt's target dir is shared with other runs that clean it
+        return b""
+
+
 def _hits(files: list[Path], texts: dict[str, str], needles: list[bytes]) -> list[str]:
-    found = [f"{path}: {needle.decode()}" for path in files for needle in needles if needle in path.read_bytes()]
+    found = []
+    for path in files:
+        content = _read(path)
+        found += [f"{path}: {needle.decode()}" for needle in needles if needle in content]
     found += [f"{name}: {needle.decode()}" for name, text in texts.items() for needle in needles
               if needle.decode() in text]
     return found
