@@ -21,6 +21,7 @@ from orchestration.resources import CostlinePaths
 from orchestration.runner import warehouse_lock
 from reporting.alerts import AlertSettings, AlertSummary, alert_gate_failure, send_alerts
 from reporting.report import ReportError, write_report
+from reporting.report_data import EmptyMartError
 
 log = logging.getLogger("costline.alerts")
 
@@ -89,6 +90,10 @@ def stakeholder_report(context: dg.AssetExecutionContext, costline: CostlinePath
     paths = costline.paths()
     try:
         out = write_report(paths, report_path(paths))
+    except EmptyMartError as empty:
+        # A day with no spend is valid input: there is simply nothing to report yet.
+        context.log.warning(str(empty))
+        return dg.MaterializeResult(metadata={"skipped": str(empty)})
     except ReportError as error:
         raise dg.Failure(description=str(error)) from None
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out)),

@@ -18,6 +18,10 @@ class ReportError(RuntimeError):
     """The report cannot be written; the message says what to do."""
 
 
+class EmptyMartError(ReportError):
+    """The mart is published but holds no spend yet: nothing to report, nothing wrong."""
+
+
 @dataclass(frozen=True)
 class Summary:
     spend_usd: Decimal | None
@@ -61,7 +65,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None,
     months = [m for (m,) in con.execute(
         "select distinct strftime(day, '%Y-%m') from daily_spend order by 1").fetchall()]
     if not months:
-        raise ReportError("the published mart has no spend yet (daily_spend is empty); run the daily job first")
+        raise EmptyMartError("the published mart has no spend yet (daily_spend is empty); run the daily job first")
     if month is None:
         month = months[-1]
     elif not MONTH_RE.match(month):
