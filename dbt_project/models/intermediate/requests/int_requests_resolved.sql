@@ -17,6 +17,10 @@
 {#- Outcomes are read from the day before the earliest day rebuilt (one day of clock skew). -#}
 {%- set earliest_day = ([costline_start_day()] + reopened_days) | min %}
 
+{#- The call columns a request is resolved from (window calls and their neighbours alike). -#}
+{%- set request_call_columns = ['call_id', 'request_id', 'attempt', 'started_at', 'day', 'hour', 'month',
+    'workspace', 'feature', 'provider', 'model', 'prompt_version', 'environment', 'user_segment', 'status'] %}
+
 with reopened as (
 
     {% if incremental -%}
@@ -29,22 +33,7 @@ with reopened as (
 
 window_calls as (
 
-    select
-        call_id,
-        request_id,
-        attempt,
-        started_at,
-        day,
-        hour,
-        month,
-        workspace,
-        feature,
-        provider,
-        model,
-        prompt_version,
-        environment,
-        user_segment,
-        status
+    select {{ request_call_columns | join(', ') }}
     from {{ ref('int_calls_priced') }}
     where {{ day_in_window('day', incremental) }}
     {%- for day in reopened_days %}
@@ -63,22 +52,7 @@ neighbour_calls as (
     -- earlier, the day after holds late attempts. Only calls of requests seen in the window
     -- are read, so the ranking below sorts one day of calls, not three.
     {% if incremental and costline_has_window() -%}
-    select
-        call_id,
-        request_id,
-        attempt,
-        started_at,
-        day,
-        hour,
-        month,
-        workspace,
-        feature,
-        provider,
-        model,
-        prompt_version,
-        environment,
-        user_segment,
-        status
+    select {{ request_call_columns | join(', ') }}
     from {{ ref('int_calls_priced') }}
     where (
             day = {{ costline_date_literal(costline_start_day(-1)) }}
