@@ -1,12 +1,13 @@
 """load_billing into a real DuckDB warehouse: API mode, file-drop mode, restatements, quarantine."""
 import logging
 import shutil
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from ingestion.demo_data import DailyUsage
 
 from billing_server import ANTHROPIC_KEY, OPENAI_KEY, Fault, billing_http_server, fake_api  # noqa: F401
 from ingestion.billing import BillingAuthError, BillingConfigError, HttpSettings, load_billing
@@ -242,18 +243,8 @@ def test_bad_calls_raise_config_errors(paths):
         load(paths, "openai", D, D - timedelta(days=1))
 
 
-@dataclass(frozen=True)
-class Usage:
-    day: date
-    provider: str
-    scope_id: str | None
-    model: str
-    requests: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_input_tokens: int
-    cache_creation_input_tokens: int
-    list_cost_usd: Decimal
+# The demo generator's own row type: the pages must reconcile with what it produces.
+Usage = DailyUsage
 
 
 def test_demo_pages_reconcile_to_list_times_markup(paths):
