@@ -5,6 +5,7 @@ Ingestion writes only these `raw.*` tables; dbt reads them as sources
 (no zone) so the same SQL runs on Postgres, Trino and Spark. Money is DECIMAL(18, 6) dollars.
 Per-token prices are DECIMAL(18, 9) dollars per million tokens (rates, not money).
 """
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -164,6 +165,18 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create table if not exists {RAW_SCHEMA}.{table} ({columns})")
 
 
+def _apply_resource_settings(con: duckdb.DuckDBPyConnection) -> None:
+    """The same DuckDB limits the dbt build uses (COSTLINE_DUCKDB_THREADS / _MEMORY_LIMIT).
+
+    Past the memory limit DuckDB spills to disk instead of growing, which keeps a very large
+    day inside a small machine's memory at some cost in time.
+    """
+    for setting, env in (("threads", "COSTLINE_DUCKDB_THREADS"), ("memory_limit", "COSTLINE_DUCKDB_MEMORY_LIMIT")):
+        value = os.environ.get(env, "").strip()
+        if value:
+            con.execute(f"set {setting} = ?", [int(value) if setting == "threads" else value])
+
+
 @contextmanager
 def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse for one step and always close it.
@@ -176,6 +189,7 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     con = duckdb.connect(str(db_path), read_only=read_only)
     try:
+        _apply_resource_settings(con)
         if not read_only:
             ensure_raw_schema(con)
         yield con
