@@ -68,10 +68,11 @@ def print_kpis(paths: Paths, console: Console | None = None) -> None:
     table = Table(title=f"costline KPIs per workspace, {first} .. {last}")
     for header in ("workspace", "spend", "cost / request", "cost / success", "retry cost share",
                    "budget used (month)", "status"):
-        table.add_column(header, justify="left" if header in ("workspace", "status") else "right")
+        table.add_column(header, justify="left" if header in ("workspace", "status") else "right",
+                         no_wrap=header in ("workspace", "status"))
     for workspace, spend, per_request, per_success, retry_share, consumed, status in rows:
         table.add_row(workspace, _usd(spend, 2), _usd(per_request, 4), _usd(per_success, 4),
-                      _pct(retry_share), _pct(consumed), status or "no budget")
+                      _pct(retry_share), _pct(consumed), status or "-")
     console.print(table)
     console.print(f"mart: {paths.mart_db}  (Parquet: {paths.mart_parquet_dir}/)")
 
