@@ -8,6 +8,9 @@
 }}
 -- depends_on: {{ ref('int_requests_reopened') }}
 {%- set incremental = is_incremental() %}
+{%- set counts = ['api_calls', 'requests', 'successful_requests', 'labelled_requests', 'error_calls', 'retry_calls', 'input_tokens', 'output_tokens'] %}
+{%- set money = ['estimated_cost_usd', 'cost_usd', 'retry_cost_usd'] %}
+{%- set measures = counts + money %}
 
 with hourly as (
 
@@ -25,17 +28,7 @@ by_hour as (
         feature,
         provider,
         model,
-        sum(api_calls) as api_calls,
-        sum(requests) as requests,
-        sum(successful_requests) as successful_requests,
-        sum(labelled_requests) as labelled_requests,
-        sum(error_calls) as error_calls,
-        sum(retry_calls) as retry_calls,
-        sum(input_tokens) as input_tokens,
-        sum(output_tokens) as output_tokens,
-        sum(estimated_cost_usd) as estimated_cost_usd,
-        sum(cost_usd) as cost_usd,
-        sum(retry_cost_usd) as retry_cost_usd
+        {{ costline_sum_columns(measures) }}
     from hourly
     group by hour, day, workspace, feature, provider, model
 
@@ -48,15 +41,6 @@ select
     cast(feature as {{ dbt.type_string() }}) as feature,
     cast(provider as {{ dbt.type_string() }}) as provider,
     cast(model as {{ dbt.type_string() }}) as model,
-    cast(api_calls as bigint) as api_calls,
-    cast(requests as bigint) as requests,
-    cast(successful_requests as bigint) as successful_requests,
-    cast(labelled_requests as bigint) as labelled_requests,
-    cast(error_calls as bigint) as error_calls,
-    cast(retry_calls as bigint) as retry_calls,
-    cast(input_tokens as bigint) as input_tokens,
-    cast(output_tokens as bigint) as output_tokens,
-    cast(estimated_cost_usd as decimal(18, 6)) as estimated_cost_usd,
-    cast(cost_usd as decimal(18, 6)) as cost_usd,
-    cast(retry_cost_usd as decimal(18, 6)) as retry_cost_usd
+    {{ costline_cast_columns(counts, 'bigint') }},
+    {{ costline_cast_columns(money, 'decimal(18, 6)') }}
 from by_hour
