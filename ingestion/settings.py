@@ -62,6 +62,11 @@ class Paths:
     def dagster_home(self) -> Path:
         return self.warehouse_dir / "dagster"
 
+    @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's target folder for this warehouse: kept between runs so dbt parses partially."""
+        return self.warehouse_dir / "dbt_target"
+
     def ensure_warehouse_dir(self) -> None:
         # Owner-only: the warehouse holds billing data and usage patterns.
         self.warehouse_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

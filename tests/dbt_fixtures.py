@@ -42,7 +42,8 @@ def dbt_executable() -> str:
 
 
 def run_dbt(args: list[str], warehouse_dir: Path, work_dir: Path,
-            dbt_vars: dict[str, str] | None = None, expect_success: bool = True) -> subprocess.CompletedProcess:
+            dbt_vars: dict[str, str] | None = None, expect_success: bool = True,
+            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run `dbt <args>` on the project against `warehouse_dir`/warehouse.duckdb.
 
     target/ and logs/ go to `work_dir` so parallel test runs never share them. On an
@@ -58,7 +59,7 @@ def run_dbt(args: list[str], warehouse_dir: Path, work_dir: Path,
     if dbt_vars:
         rendered = ", ".join(f"{key}: '{value}'" for key, value in dbt_vars.items())
         command += ["--vars", "{" + rendered + "}"]
-    env = {**os.environ, **TELEMETRY_OFF, "COSTLINE_WAREHOUSE_DIR": str(warehouse_dir)}
+    env = {**os.environ, **TELEMETRY_OFF, "COSTLINE_WAREHOUSE_DIR": str(warehouse_dir), **(env_extra or {})}
     # A cap so the suite stays polite on a shared two-core machine.
     env.setdefault("COSTLINE_DUCKDB_THREADS", "2")
     result = subprocess.run(command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)

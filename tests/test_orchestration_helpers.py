@@ -1,12 +1,14 @@
 """Pure helpers that decide what a run does: fast, no warehouse needed."""
-import json
+import os
 from datetime import date, datetime, timezone
 
 import dagster as dg
 import pytest
 
 from orchestration.partitions import days_between, range_tags, window_days
-from orchestration.transform import CostlineDbtTranslator, dbt_build_args, rebuild_window
+from orchestration.transform import (
+    CostlineDbtTranslator, dbt_build_args, environment, rebuild_window, window_environment,
+)
 
 
 def test_window_days_of_a_range_excludes_the_end_instant():
@@ -26,12 +28,22 @@ def test_rebuild_window_widens_to_late_records_days():
     assert rebuild_window(partition, [date(2026, 10, 3), date(2026, 10, 5)]) == (date(2026, 10, 3), date(2026, 10, 5))
 
 
-def test_dbt_build_args_carry_the_window_and_skip_unit_tests():
-    args = dbt_build_args(date(2026, 10, 3), date(2026, 10, 5))
-    assert args[0] == "build"
-    assert json.loads(args[args.index("--vars") + 1]) == {"costline_start_day": "2026-10-03",
-                                                          "costline_end_day": "2026-10-05"}
+def test_dbt_build_skips_unit_tests_and_gets_the_window_from_the_environment():
+    args = dbt_build_args()
+    assert args[0] == "build" and "--vars" not in args
     assert args[args.index("--exclude") + 1] == "test_type:unit"
+    assert window_environment(date(2026, 10, 3), date(2026, 10, 5)) == {
+        "COSTLINE_RUN_START_DAY": "2026-10-03", "COSTLINE_RUN_END_DAY": "2026-10-05"}
+
+
+def test_environment_is_restored_after_the_dbt_call(monkeypatch):
+    monkeypatch.setenv("COSTLINE_RUN_END_DAY", "2026-01-01")
+    monkeypatch.delenv("COSTLINE_RUN_START_DAY", raising=False)
+    with environment(window_environment(date(2026, 10, 3), date(2026, 10, 5))):
+        assert os.environ["COSTLINE_RUN_START_DAY"] == "2026-10-03"
+        assert os.environ["COSTLINE_RUN_END_DAY"] == "2026-10-05"
+    assert "COSTLINE_RUN_START_DAY" not in os.environ
+    assert os.environ["COSTLINE_RUN_END_DAY"] == "2026-01-01"
 
 
 def test_range_tags_make_one_run_over_many_days():

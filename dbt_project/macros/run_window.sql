@@ -1,24 +1,34 @@
 {#-
-  The run window: dbt vars costline_start_day / costline_end_day (inclusive, 'YYYY-MM-DD').
+  The run window: days costline_start_day / costline_end_day (inclusive, 'YYYY-MM-DD').
   Absent means every day. Incremental models delete the window's days and insert them again;
   the predicates below are what they filter their inputs with. Bounds are rendered as
   literals so the planner can prune row groups by min/max before reading any data.
+
+  Where the window comes from: a dbt var of that name (`--vars`, for a hand-run build), else
+  the environment variables COSTLINE_RUN_START_DAY / COSTLINE_RUN_END_DAY (what costline's
+  orchestrator sets). The environment is read only while executing, never while parsing: dbt
+  re-parses the whole project when --vars or an env var seen during parsing changes, and a
+  full parse costs ~8 s more than a partial one on every daily run.
 -#}
 
 {% macro costline_window_bound(name, default) -%}
     {%- set value = var(name, none) -%}
+    {%- if (value is none or (value | string | trim) == '') and execute -%}
+        {%- set value = env_var('COSTLINE_RUN_' ~ (name | replace('costline_', '') | upper), '') -%}
+    {%- endif -%}
     {%- if value is none or (value | string | trim) == '' -%}
         {{ return(default) }}
     {%- endif -%}
     {%- set text = value | string | trim -%}
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
-        {{ exceptions.raise_compiler_error("dbt var " ~ name ~ " must be a day 'YYYY-MM-DD', got '" ~ text ~ "'") }}
+        {{ exceptions.raise_compiler_error("run window bound " ~ name ~ " must be a day 'YYYY-MM-DD', got '" ~ text ~ "'") }}
     {%- endif -%}
     {{ return(text) }}
 {%- endmacro %}
 
 {% macro costline_has_window() -%}
-    {{ return(var('costline_start_day', none) is not none or var('costline_end_day', none) is not none) }}
+    {{ return(costline_window_bound('costline_start_day', none) is not none
+              or costline_window_bound('costline_end_day', none) is not none) }}
 {%- endmacro %}
 
 {#- Shift an ISO day by whole days; the open-ended defaults are never shifted (year 1900 and
@@ -125,4 +135,30 @@
                 and request_id in (select request_id from {{ ref('int_requests_reopened') }}))
         {%- endfor -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- `column` within the run window, for data tests: singular tests call these directly; generic
+    tests say `where: "costline_in_run_window(day)"` (a DATE column) or
+    `where: "costline_started_in_run_window(started_at)"` (a TIMESTAMP column), and
+    get_where_subquery below expands them when the test runs: a `where` with Jinja in it
+    would be rendered once, at parse time, before the window is known. -#}
+{% macro costline_in_run_window(column) -%}
+    {{ column }} between {{ costline_date_literal(costline_start_day()) }}
+        and {{ costline_date_literal(costline_end_day()) }}
+{%- endmacro %}
+
+{% macro costline_started_in_run_window(column) -%}
+    {{ started_in_window(column, true) }}
+{%- endmacro %}
+
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- set where = modules.re.sub('costline_in_run_window\\(\\s*([\\w.]+)\\s*\\)',
+                                       costline_in_run_window('\\1'), where) -%}
+        {%- set where = modules.re.sub('costline_started_in_run_window\\(\\s*([\\w.]+)\\s*\\)',
+                                       costline_started_in_run_window('\\1'), where) -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
 {%- endmacro %}

@@ -4,7 +4,7 @@ with bills as (
 
     select day, provider, sum(amount_usd) as billed_cost_usd
     from {{ ref('stg_billing__costs') }}
-    where day between '{{ var('costline_start_day', '1900-01-01') }}' and '{{ var('costline_end_day', '9999-12-31') }}'
+    where {{ costline_in_run_window('day') }}
     group by day, provider
 
 ),
@@ -13,7 +13,7 @@ marts as (
 
     select day, provider, sum(cost_usd) as cost_usd
     from {{ ref('daily_spend') }}
-    where day between '{{ var('costline_start_day', '1900-01-01') }}' and '{{ var('costline_end_day', '9999-12-31') }}'
+    where {{ costline_in_run_window('day') }}
     group by day, provider
 
 )

@@ -3,7 +3,7 @@ with hourly as (
 
     select day, sum(cost_usd) as cost_usd, sum(api_calls) as api_calls, sum(requests) as requests
     from {{ ref('hourly_spend') }}
-    where day between '{{ var('costline_start_day', '1900-01-01') }}' and '{{ var('costline_end_day', '9999-12-31') }}'
+    where {{ costline_in_run_window('day') }}
     group by day
 
 ),
@@ -12,7 +12,7 @@ daily as (
 
     select day, sum(cost_usd) as cost_usd, sum(api_calls) as api_calls, sum(requests) as requests
     from {{ ref('daily_spend') }}
-    where day between '{{ var('costline_start_day', '1900-01-01') }}' and '{{ var('costline_end_day', '9999-12-31') }}'
+    where {{ costline_in_run_window('day') }}
     group by day
 
 )

@@ -3,7 +3,7 @@ with resolved as (
 
     select day, count(*) as requests
     from {{ ref('int_requests_resolved') }}
-    where day between '{{ var('costline_start_day', '1900-01-01') }}' and '{{ var('costline_end_day', '9999-12-31') }}'
+    where {{ costline_in_run_window('day') }}
     group by day
 
 ),
@@ -12,7 +12,7 @@ published as (
 
     select day, sum(requests) as requests
     from {{ ref('daily_spend') }}
-    where day between '{{ var('costline_start_day', '1900-01-01') }}' and '{{ var('costline_end_day', '9999-12-31') }}'
+    where {{ costline_in_run_window('day') }}
     group by day
 
 )

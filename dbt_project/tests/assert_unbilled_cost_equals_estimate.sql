@@ -3,7 +3,7 @@ with bills as (
 
     select distinct day, provider
     from {{ ref('stg_billing__costs') }}
-    where day between '{{ var('costline_start_day', '1900-01-01') }}' and '{{ var('costline_end_day', '9999-12-31') }}'
+    where {{ costline_in_run_window('day') }}
 
 )
 
@@ -16,7 +16,7 @@ from {{ ref('daily_spend') }} as daily_spend
 left join bills
     on bills.day = daily_spend.day
     and bills.provider = daily_spend.provider
-where daily_spend.day between '{{ var('costline_start_day', '1900-01-01') }}' and '{{ var('costline_end_day', '9999-12-31') }}'
+where daily_spend.{{ costline_in_run_window('day') }}
     and bills.day is null
 group by daily_spend.day, daily_spend.provider
 having sum(daily_spend.cost_usd) <> sum(daily_spend.estimated_cost_usd)
