@@ -8,7 +8,8 @@ by exactly the same rules and yields identical rows:
 
 1. extract: parse each line once and keep only the contract fields as JSON text, in the temp
    table EXTRACTED. Line numbering (`with ordinality`) makes this pass single-threaded, so it
-   does as little as possible; prompt text and other unknown keys never leave it.
+   does as little as possible; prompt text and other unknown keys never leave it. (Parquet
+   skips the line: its columns are rendered straight into the same EXTRACTED columns.)
 2. check: type every field, apply defaults and compute `reason` (NULL = valid) from EXTRACTED,
    in parallel.
 
@@ -304,13 +305,6 @@ def extract_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, fields: tuple
                     f"{extract_sql(fields, 'select * from _cl_lines', tag_aliases)}")
     finally:
         con.unregister("_cl_lines")
-
-
-def extract_query(con: duckdb.DuckDBPyConnection, source: str, params: dict,
-                  fields: tuple[Field, ...], tag_aliases: bool = False) -> None:
-    """Pass 1 over any SQL relation of lines (Parquet rows rendered as JSON)."""
-    con.execute(f"create or replace temp table {EXTRACTED} as "
-                f"{extract_sql(fields, source, tag_aliases)}", params)
 
 
 def drop_extracted(con: duckdb.DuckDBPyConnection) -> None:
