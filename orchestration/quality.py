@@ -27,7 +27,8 @@ CALLS_PRICED = "every_call_priced"
 
 DAILY_SPEND = dg.AssetKey(["marts", "daily_spend"])
 TELEMETRY = dg.AssetKey(["raw", "telemetry_calls"])
-CALLS_PRICED_ASSET = dg.AssetKey(["intermediate", "int_calls_priced"])
+# The stored per-call table (int_calls_priced is a view that would price the window again).
+CALLS_PRICED_ASSET = dg.AssetKey(["intermediate", "int_calls_attributed"])
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths):
         Expectation("ExpectColumnValuesToBeBetween", dict(column="bill_minus_cost", min_value=-0.005, max_value=0.005))])
 
     unpriced = _frame(paths.warehouse_db, """
-        select provider, model, count(*) as calls from intermediate.int_calls_priced
+        select provider, model, count(*) as calls from intermediate.int_calls_attributed
         where day between ? and ? and not is_priced group by 1, 2 order by 3 desc""", params)
     yield _check(CALLS_PRICED, unpriced, window, [Expectation("ExpectTableRowCountToEqual", dict(value=0))],
                  severity=dg.AssetCheckSeverity.WARN,

@@ -301,6 +301,7 @@ select
     scoped.is_priced,
     scoped.estimate_source,
     scoped.estimated_cost_usd,
+    scoped.price_data_version,
     billed_days.provider is not null as is_billed,
     allocated.call_id is not null as has_bill_line,
     case

@@ -37,7 +37,7 @@ with reopened as (
 window_calls as (
 
     select {{ request_call_columns | join(', ') }}
-    from {{ ref('int_calls_priced') }}
+    from {{ ref('stg_telemetry__calls') }}
     where {{ day_in_window('day', incremental) }}
     {%- for day in reopened_days %}
         or (
@@ -56,7 +56,7 @@ neighbour_calls as (
     -- are read, so the ranking below sorts one day of calls, not three.
     {% if incremental and costline_has_window() -%}
     select {{ request_call_columns | join(', ') }}
-    from {{ ref('int_calls_priced') }}
+    from {{ ref('stg_telemetry__calls') }}
     where (
             day = {{ costline_date_literal(costline_start_day(-1)) }}
             or day = {{ costline_date_literal(costline_end_day(1)) }}
