@@ -2,6 +2,8 @@
 
     python -m bench.run                      # the backbone figures (1M-call day, 30-day backfill)
     python -m bench.run --suite scale        # P1-P4 and the fixed overhead (10M calls, 365 days)
+    python -m bench.run --suite day          # only the fixed overhead and P1 (10M-call days)
+    python -m bench.run --suite year         # only P2-P4 (the 365-day backfill and what follows)
     python -m bench.run --scale 0.1          # everything ten times smaller, for a quick look
 
 Inputs are generated with DuckDB (bench/generate.py) under --work (default bench/out/work).
@@ -153,12 +155,15 @@ def print_table(rows: list[dict]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", choices=["backbone", "scale", "all"], default="backbone")
+    parser.add_argument("--suite", choices=["backbone", "day", "year", "scale", "all"], default="backbone")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every size by this")
     parser.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "work")
-    parser.add_argument("--json", type=Path, default=REPO / "bench" / "out" / "results.json")
+    parser.add_argument("--json", type=Path, help="where the figures go (default bench/out/results-<suite>.json)")
     args = parser.parse_args()
     n = lambda count: max(1000, int(count * args.scale))  # noqa: E731
+    args.json = args.json or REPO / "bench" / "out" / f"results-{args.suite}.json"
+    day_suite = args.suite in ("day", "scale", "all")
+    year_suite = args.suite in ("year", "scale", "all")
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
@@ -170,7 +175,7 @@ def main() -> int:
     if args.suite in ("backbone", "all"):
         show(bench_day(work, n(1_000_000), "jsonl", "1M-call day (jsonl)"))
         show(bench_backfill(work, 30, n(100_000), "30-day backfill @100k/day")[0])
-    if args.suite in ("scale", "all"):
+    if day_suite:
         # One call rather than none: the stakeholder report refuses a mart with no spend at all,
         # and a single record costs nothing measurable, so this is the fixed cost of a run.
         empty_in = fresh(work / "empty-in")
@@ -185,6 +190,7 @@ def main() -> int:
                          warehouse_dir=empty_wh)})
         show(bench_day(work, n(10_000_000), "jsonl", "P1 10M-call day (jsonl)"))
         show(bench_day(work, n(10_000_000), "parquet", "P1 10M-call day (parquet)"))
+    if year_suite:
         year, inputs, warehouse = bench_backfill(work, 365, n(100_000), "P2 365-day backfill @100k/day")
         show(year)
         next_day = DAY + timedelta(days=1)

@@ -42,6 +42,14 @@ def stage_file(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, folder: d
 def insert_outcomes(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     same = " and ".join(f"o.{k} is not distinct from s.{k}" for k in KEY)
     keys = ", ".join(KEY)
+    # Outcomes other folders already hold for these requests: the stage is the hash side, so
+    # the probe streams over raw.outcomes whatever the size of the history (a NOT EXISTS
+    # against raw.outcomes built its hash table from the whole history on every load).
+    con.execute(f"""
+        create or replace temp table _cl_existing as
+        select o.* from raw.outcomes o
+        semi join (select request_id from {STAGE} where reason is null and not is_blank) s
+               on o.request_id = s.request_id""")
     con.execute(f"""
         insert into raw.outcomes
         select s.request_id, s.recorded_at, s.kind, s.value, s.source,
@@ -49,10 +57,11 @@ def insert_outcomes(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         from {STAGE} s
         join {FILES} f using (file_seq)
         where s.reason is null and not s.is_blank
-          and not exists (select 1 from raw.outcomes o where {same})
+          and not exists (select 1 from _cl_existing o where {same})
         qualify row_number() over (partition by {keys}
                                    order by s.file_seq, s.source_line) = 1""",
         {k: params[k] for k in ("folder", "load_id", "loaded_at")})
+    con.execute("drop table _cl_existing")
 
 
 def outcomes_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
