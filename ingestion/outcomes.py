@@ -14,6 +14,7 @@ import duckdb
 
 from ingestion.load_result import FILES, STAGE, DayFolderLoader, FolderLoad, InputFile, load_day_folder
 from ingestion.settings import Paths
+from ingestion.warehouse import KEY_SQL
 from ingestion.validation_sql import (
     OUTCOME_FIELDS, OUTCOME_STAGE_COLUMNS, drop_extracted, extract_file_lines, outcome_checks_sql,
 )
@@ -65,21 +66,25 @@ def insert_outcomes(con: duckdb.DuckDBPyConnection, params: dict) -> None:
 
 
 def outcomes_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
-    return {name: (n, lo, hi) for name, n, lo, hi in con.execute("""
+    return {name: (n, lo, hi) for name, n, lo, hi in con.execute(f"""
         with mine as (
             select source_file, request_id, recorded_at from raw.outcomes
             where source_folder = $folder
         ),
+        -- By request_key: an 8-byte column scanned over the whole history instead of every
+        -- request_id string (0.5 s a folder at 36.5M calls). Two request_ids sharing a 63-bit
+        -- key could only widen the days this load asks dbt to rebuild, never change a figure.
         first_calls as (
-            select t.request_id, min(t.started_at)::date as first_day
+            select t.request_key, min(t.started_at)::date as first_day
             from raw.telemetry_calls t
-            semi join mine m on t.request_id = m.request_id
-            group by t.request_id
+            semi join (select {KEY_SQL.format('request_id')} as request_key from mine) k
+                   on t.request_key = k.request_key
+            group by t.request_key
         )
         select m.source_file, count(*),
                min(coalesce(c.first_day, m.recorded_at::date)),
                max(coalesce(c.first_day, m.recorded_at::date))
-        from mine m left join first_calls c using (request_id)
+        from mine m left join first_calls c on c.request_key = {KEY_SQL.format('m.request_id')}
         group by m.source_file""", {"folder": day}).fetchall()}
 
 

@@ -193,12 +193,21 @@ def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         qualify row_number() over (partition by call_id
                                    order by file_seq, source_line, sub_seq) > 1""")
     # Call_ids other folders already hold: the stage is the hash side, so the probe streams
-    # over raw.telemetry_calls whatever the size of the history.
+    # over raw.telemetry_calls whatever the size of the history, reading only the 8-byte
+    # call_key; whole rows are fetched, and call_ids compared, for the (usually no) keys found.
+    con.execute(f"""
+        create or replace temp table _cl_existing_keys as
+        select distinct t.call_key from raw.telemetry_calls t
+        semi join (select call_key from {STAGE} where reason is null and not is_blank) s
+               on t.call_key = s.call_key""")
+    found = con.execute("select count(*) from _cl_existing_keys").fetchone()[0]
     con.execute(f"""
         create or replace temp table _cl_existing as
         select t.* from raw.telemetry_calls t
+        semi join _cl_existing_keys k on t.call_key = k.call_key
         semi join (select call_id from {STAGE} where reason is null and not is_blank) s
-               on t.call_id = s.call_id""")
+               on t.call_id = s.call_id
+        {'' if found else 'limit 0'}""")
     # Conflicts: repeats whose content differs from the winning copy (within the folder: its
     # first copy; across folders: the row already loaded). Both sides are the few repeats.
     con.execute(f"""
@@ -234,14 +243,14 @@ def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
           and s.sub_seq = w.sub_seq""")
     con.execute(f"""
         insert into raw.telemetry_calls
-        select {cols}, $folder, f.source_file, s.source_line, $load_id, $loaded_at
+        select {cols}, $folder, f.source_file, s.source_line, $load_id, $loaded_at, s.call_key, s.request_key
         from {STAGE} s
         join {FILES} f using (file_seq)
         anti join _cl_existing e on s.call_id = e.call_id
         anti join _cl_repeats r using (file_seq, source_line, sub_seq)
         where s.reason is null and not s.is_blank""",
         {k: params[k] for k in ("folder", "load_id", "loaded_at")})
-    for table in ("_cl_existing", "_cl_repeats", "_cl_conflicts"):
+    for table in ("_cl_existing_keys", "_cl_existing", "_cl_repeats", "_cl_conflicts"):
         con.execute(f"drop table {table}")
 
 

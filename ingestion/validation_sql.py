@@ -26,6 +26,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ingestion.warehouse import KEY_SQL
+
 log = logging.getLogger("costline.ingestion")
 
 # Keys that carry prompt or completion text. They are never extracted, and never kept as tags.
@@ -549,7 +551,8 @@ TELEMETRY_STAGE_COLUMNS = """
     cache_creation_input_tokens BIGINT, reasoning_output_tokens BIGINT, status VARCHAR,
     error_type VARCHAR, service_tier VARCHAR, workspace VARCHAR, feature VARCHAR,
     environment VARCHAR, user_segment VARCHAR, prompt_version VARCHAR, project_id VARCHAR,
-    cost_usd DECIMAL(18, 6), tags VARCHAR, reason VARCHAR, record_key VARCHAR
+    cost_usd DECIMAL(18, 6), tags VARCHAR, reason VARCHAR, record_key VARCHAR, call_key BIGINT,
+    request_key BIGINT
 """
 
 
@@ -628,7 +631,9 @@ def telemetry_checks_sql(folder: date) -> str:
            coalesce(environment, 'production') as environment, user_segment, prompt_version,
            project_id, cost_usd, {tags_json('_tag_entries')} as tags,
            case when not is_blank then {reason} end as reason,
-           left(call_id, 200) as record_key
+           left(call_id, 200) as record_key,
+           {KEY_SQL.format('call_id')} as call_key,
+           {KEY_SQL.format('request_id')} as request_key
     from typed
     """
 

@@ -45,7 +45,9 @@ RAW_TABLES: dict[str, str] = {
         source_file                 VARCHAR NOT NULL,
         source_line                 BIGINT NOT NULL,
         load_id                     VARCHAR NOT NULL,
-        loaded_at                   TIMESTAMP NOT NULL
+        loaded_at                   TIMESTAMP NOT NULL,
+        call_key                    BIGINT,
+        request_key                 BIGINT
     """,
     # Every record that broke a rule, from any file input, with where it was and why.
     "quarantine": """
@@ -158,11 +160,41 @@ RAW_TABLES: dict[str, str] = {
 }
 
 
+# A 63-bit hash of an id. Looking a day's call_ids (or the requests of a day's outcomes) up
+# among a year of history reads this 8-byte column instead of every id string: 0.13 s instead
+# of 1.5 s at 36.5M calls. DuckDB's hash() is ~4x cheaper than MD5 but may change between
+# DuckDB versions, so raw.key_probe keeps the hash of a fixed text: when it no longer matches,
+# every key is computed again (a hash that matched nothing would let duplicates in).
+KEY_SQL = "cast(hash({}) >> 1 as bigint)"
+KEY_COLUMNS = {"call_key": "call_id", "request_key": "request_id"}
+KEY_PROBE_TEXT = "costline key probe"
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw schema and every raw table that does not exist yet."""
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
     for table, columns in RAW_TABLES.items():
         con.execute(f"create table if not exists {RAW_SCHEMA}.{table} ({columns})")
+    _add_key_columns(con)
+
+
+def _add_key_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Key columns exist and were computed by today's hash (older warehouses get them once)."""
+    present = {name for (name,) in con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = 'telemetry_calls'",
+        [RAW_SCHEMA]).fetchall()}
+    con.execute(f"create table if not exists {RAW_SCHEMA}.key_probe (probe BIGINT NOT NULL)")
+    probe = con.execute(f"select {KEY_SQL.format('$text')}", {"text": KEY_PROBE_TEXT}).fetchone()[0]
+    stored = con.execute(f"select min(probe) from {RAW_SCHEMA}.key_probe").fetchone()[0]
+    missing = [key for key in KEY_COLUMNS if key not in present]
+    if not missing and stored == probe:
+        return
+    for key in missing:
+        con.execute(f"alter table {RAW_SCHEMA}.telemetry_calls add column {key} BIGINT")
+    assignments = ", ".join(f"{key} = {KEY_SQL.format(column)}" for key, column in KEY_COLUMNS.items())
+    con.execute(f"update {RAW_SCHEMA}.telemetry_calls set {assignments}")
+    con.execute(f"delete from {RAW_SCHEMA}.key_probe")
+    con.execute(f"insert into {RAW_SCHEMA}.key_probe values (?)", [probe])
 
 
 def _apply_resource_settings(con: duckdb.DuckDBPyConnection) -> None:

@@ -292,6 +292,42 @@ def test_duplicates_within_a_file_across_files_and_across_folders(paths):
     assert_ledger_reconciles_with_connection(paths)
 
 
+def test_a_warehouse_from_before_call_key_gets_it_and_still_catches_resent_calls(paths):
+    telemetry_folder(paths, DAY)
+    write_lines(telemetry_folder(paths, DAY) / "a.jsonl", [call("c1"), call("c2")])
+    load(paths, DAY)
+    with connect(paths.warehouse_db) as con:  # as an older costline left it: no call_key column
+        con.execute("alter table raw.telemetry_calls drop column call_key")
+        con.execute("alter table raw.telemetry_calls drop column request_key")
+        con.execute("drop table raw.key_probe")
+    write_lines(telemetry_folder(paths, NEXT_DAY) / "a.jsonl", [call("c2"), call("c1", model="other"), call("c3")])
+
+    second = load(paths, NEXT_DAY)
+
+    assert [(f.records_read, f.accepted, f.quarantined, f.duplicates) for f in second.files] == [(3, 1, 1, 1)]
+    keys = query(paths, "select count(*), count(distinct call_key), count(request_key) from raw.telemetry_calls")
+    assert keys == [(3, 3, 3)]
+    assert query(paths, "select count(*) from raw.telemetry_calls where call_key is distinct from "
+                        "cast(hash(call_id) >> 1 as bigint) or request_key is distinct from "
+                        "cast(hash(request_id) >> 1 as bigint)") == [(0,)]
+
+
+def test_keys_are_computed_again_when_the_hash_function_changes(paths):
+    write_lines(telemetry_folder(paths, DAY) / "a.jsonl", [call("c1"), call("c2")])
+    load(paths, DAY)
+    with connect(paths.warehouse_db) as con:  # what a DuckDB with another hash() would have left
+        con.execute("update raw.telemetry_calls set call_key = call_key + 1, request_key = 0")
+        con.execute("update raw.key_probe set probe = probe + 1")
+    write_lines(telemetry_folder(paths, NEXT_DAY) / "a.jsonl", [call("c1"), call("c3")])
+
+    second = load(paths, NEXT_DAY)
+
+    assert [(f.records_read, f.accepted, f.duplicates) for f in second.files] == [(2, 1, 1)]
+    assert query(paths, "select count(*) from raw.telemetry_calls where call_key is distinct from "
+                        "cast(hash(call_id) >> 1 as bigint) or request_key is distinct from "
+                        "cast(hash(request_id) >> 1 as bigint)") == [(0,)]
+
+
 def test_record_in_next_folder_counts_on_its_own_day(paths):
     write_lines(telemetry_folder(paths, NEXT_DAY) / "late.jsonl", [
         call("before-midnight", started_at="2026-10-01T23:58:00Z"),
