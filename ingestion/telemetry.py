@@ -200,7 +200,7 @@ def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         select distinct t.call_key from raw.telemetry_calls t
         semi join (select call_key from {STAGE} where reason is null and not is_blank) s
                on t.call_key = s.call_key""")
-    found = con.execute("select count(*) from _cl_existing_keys").fetchone()[0]
+    [(found,)] = con.execute("select count(*) from _cl_existing_keys").fetchall()
     con.execute(f"""
         create or replace temp table _cl_existing as
         select t.* from raw.telemetry_calls t

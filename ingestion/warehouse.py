@@ -184,8 +184,9 @@ def _add_key_columns(con: duckdb.DuckDBPyConnection) -> None:
         "select column_name from duckdb_columns() where schema_name = ? and table_name = 'telemetry_calls'",
         [RAW_SCHEMA]).fetchall()}
     con.execute(f"create table if not exists {RAW_SCHEMA}.key_probe (probe BIGINT NOT NULL)")
-    probe = con.execute(f"select {KEY_SQL.format('$text')}", {"text": KEY_PROBE_TEXT}).fetchone()[0]
-    stored = con.execute(f"select min(probe) from {RAW_SCHEMA}.key_probe").fetchone()[0]
+    # fetchall, not fetchone: a result left open blocks con.register() later on this connection.
+    [(probe,)] = con.execute(f"select {KEY_SQL.format('$text')}", {"text": KEY_PROBE_TEXT}).fetchall()
+    [(stored,)] = con.execute(f"select min(probe) from {RAW_SCHEMA}.key_probe").fetchall()
     missing = [key for key in KEY_COLUMNS if key not in present]
     if not missing and stored == probe:
         return
