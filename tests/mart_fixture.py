@@ -335,3 +335,15 @@ select s.month, cast(s.spend_usd as decimal(18, 6)) as spend_usd,
          as savings_opportunity_usd
 from spend s
 """
+
+
+def two_table_warehouse(paths: Paths, amount: str) -> None:
+    """A warehouse whose marts are just daily_spend and hourly_spend, one row each of `amount`
+    dollars: enough to publish, fast enough to publish many times."""
+    paths.ensure_warehouse_dir()
+    with duckdb.connect(str(paths.warehouse_db)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute("create or replace table marts.daily_spend as "
+                    f"select date '2026-10-01' as day, cast({amount} as decimal(18, 6)) as cost_usd")
+        con.execute("create or replace table marts.hourly_spend as "
+                    f"select timestamp '2026-10-01 10:00' as hour, cast({amount} as decimal(18, 6)) as cost_usd")

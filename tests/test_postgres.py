@@ -250,12 +250,17 @@ def test_publish_copies_the_mart_with_exact_types(pg_database, tmp_path):
     assert rows["run_id"] == [("run-1",)]
 
 
-def test_reader_sees_the_old_or_the_new_mart_never_a_mix(pg_database, tmp_path):
-    mart = tmp_path / "mart.duckdb"
+def _publish_first_mart(mart: Path, pg_database: str) -> dict:
+    """Version 1 of the mart published as run-1; returns what Postgres then holds."""
     _write_mart(mart, version=1)
     publish_mart_to_postgres(mart, pg_database, run_id="run-1")
     with psycopg.connect(pg_database) as pg:
-        old = _snapshot(pg)
+        return _snapshot(pg)
+
+
+def test_reader_sees_the_old_or_the_new_mart_never_a_mix(pg_database, tmp_path):
+    mart = tmp_path / "mart.duckdb"
+    old = _publish_first_mart(mart, pg_database)
 
     reader = psycopg.connect(pg_database)
     reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -284,10 +289,7 @@ def test_reader_sees_the_old_or_the_new_mart_never_a_mix(pg_database, tmp_path):
 
 def test_failed_publish_leaves_the_previous_mart_whole(pg_database, tmp_path):
     mart = tmp_path / "mart.duckdb"
-    _write_mart(mart, version=1)
-    publish_mart_to_postgres(mart, pg_database, run_id="run-1")
-    with psycopg.connect(pg_database) as pg:
-        before = _snapshot(pg)
+    before = _publish_first_mart(mart, pg_database)
 
     # daily_spend is replaced first, then a table the mart lacks makes the publish fail.
     _write_mart(mart, version=2)

@@ -6,22 +6,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.settings import Paths
+from mart_fixture import two_table_warehouse
 from orchestration.publish import PUBLICATION_TABLE, publish_mart
-
-
-def _warehouse_with(paths: Paths, amount: str) -> None:
-    paths.ensure_warehouse_dir()
-    with duckdb.connect(str(paths.warehouse_db)) as con:
-        con.execute("create schema if not exists marts")
-        con.execute("create or replace table marts.daily_spend as "
-                    f"select date '2026-10-01' as day, cast({amount} as decimal(18, 6)) as cost_usd")
-        con.execute("create or replace table marts.hourly_spend as "
-                    f"select timestamp '2026-10-01 10:00' as hour, cast({amount} as decimal(18, 6)) as cost_usd")
 
 
 def test_publish_writes_duckdb_and_parquet_with_exact_types(tmp_path):
     paths = Paths(tmp_path / "in", tmp_path / "wh")
-    _warehouse_with(paths, "12.345678")
+    two_table_warehouse(paths, "12.345678")
     publication = publish_mart(paths, ["daily_spend", "hourly_spend"], run_id="run-1")
     assert publication.rows == {"daily_spend": 1, "hourly_spend": 1}
     with duckdb.connect(str(paths.mart_db), read_only=True) as con:
@@ -36,12 +27,12 @@ def test_publish_writes_duckdb_and_parquet_with_exact_types(tmp_path):
 
 def test_reader_of_old_mart_keeps_a_consistent_snapshot(tmp_path):
     paths = Paths(tmp_path / "in", tmp_path / "wh")
-    _warehouse_with(paths, "1.00")
+    two_table_warehouse(paths, "1.00")
     publish_mart(paths, ["daily_spend", "hourly_spend"], run_id="run-1")
     reader = duckdb.connect(str(paths.mart_db), read_only=True)
     old_parquet = open(paths.mart_parquet_dir / "daily_spend.parquet", "rb")
     try:
-        _warehouse_with(paths, "2.00")
+        two_table_warehouse(paths, "2.00")
         publish_mart(paths, ["daily_spend", "hourly_spend"], run_id="run-2")
         # The open reader still sees the complete old mart ...
         assert reader.execute("select cost_usd from daily_spend").fetchone()[0] == Decimal("1.00")
@@ -59,7 +50,7 @@ def test_reader_of_old_mart_keeps_a_consistent_snapshot(tmp_path):
 
 def test_failed_publish_leaves_previous_mart_and_no_leftovers(tmp_path):
     paths = Paths(tmp_path / "in", tmp_path / "wh")
-    _warehouse_with(paths, "1.00")
+    two_table_warehouse(paths, "1.00")
     publish_mart(paths, ["daily_spend"], run_id="run-1")
     before = sorted(p.name for p in paths.warehouse_dir.iterdir())
     with pytest.raises(duckdb.CatalogException):
@@ -71,7 +62,7 @@ def test_failed_publish_leaves_previous_mart_and_no_leftovers(tmp_path):
 
 def test_old_parquet_versions_are_pruned(tmp_path):
     paths = Paths(tmp_path / "in", tmp_path / "wh")
-    _warehouse_with(paths, "1.00")
+    two_table_warehouse(paths, "1.00")
     for n in range(4):
         publish_mart(paths, ["daily_spend"], run_id=f"run-{n}")
     versions = [p for p in paths.warehouse_dir.glob("mart-*") if p.is_dir()]

@@ -21,6 +21,7 @@ import pytest
 from filelock import FileLock
 
 from conftest import COSTLINE, REPO
+from mart_fixture import two_table_warehouse
 from ingestion.settings import TEST_PAUSE_ENV, TEST_PAUSE_SIGNAL_ENV, Paths
 
 pytestmark = pytest.mark.pipeline
@@ -272,16 +273,6 @@ def test_a_sigkilled_lock_holder_releases_the_warehouse_lock(tmp_path):
 SMALL_TABLES = ["daily_spend", "hourly_spend"]
 
 
-def _small_build(paths: Paths, amount: str) -> None:
-    paths.ensure_warehouse_dir()
-    with duckdb.connect(str(paths.warehouse_db)) as con:
-        con.execute("create schema if not exists marts")
-        con.execute("create or replace table marts.daily_spend as "
-                    f"select date '2026-10-01' as day, cast({amount} as decimal(18, 6)) as cost_usd")
-        con.execute("create or replace table marts.hourly_spend as "
-                    f"select timestamp '2026-10-01 10:00' as hour, cast({amount} as decimal(18, 6)) as cost_usd")
-
-
 def _kill_publish_at(paths: Paths, point: str, run_id: str, tmp: Path) -> None:
     signal_file = tmp / f"paused-{run_id}"
     code = ("from ingestion.settings import Paths\nfrom orchestration.publish import publish_mart\n"
@@ -321,12 +312,12 @@ def test_publish_killed_at_each_step_never_shows_half_a_mart_and_the_next_one_he
 
     paths = Paths(tmp_path / "in", tmp_path / "wh")
     for run_id, amount in (("run-1", "1.00"), ("run-2", "2.00")):
-        _small_build(paths, amount)
+        two_table_warehouse(paths, amount)
         publish_mart(paths, SMALL_TABLES, run_id)
     published_before = os.readlink(paths.mart_parquet_dir)
 
     # Killed after writing aside: nothing visible changes.
-    _small_build(paths, "3.00")
+    two_table_warehouse(paths, "3.00")
     _kill_publish_at(paths, "publish-staged", "run-3", tmp_path)
     db, parquet = _surfaces(paths)
     assert db[0] == parquet[0] == "run-2"
@@ -334,7 +325,7 @@ def test_publish_killed_at_each_step_never_shows_half_a_mart_and_the_next_one_he
     assert list(paths.warehouse_dir.glob(".mart-*.duckdb"))  # the staging file of the kill is left
 
     # Killed between the two renames: each surface is one whole publication, status says so.
-    _small_build(paths, "4.00")
+    two_table_warehouse(paths, "4.00")
     _kill_publish_at(paths, "publish-between-renames", "run-4", tmp_path)
     db, parquet = _surfaces(paths)
     assert (db[0], set(db[1].values())) == ("run-4", {4})
@@ -345,7 +336,7 @@ def test_publish_killed_at_each_step_never_shows_half_a_mart_and_the_next_one_he
 
     # The next publish: both surfaces agree, no staging leftovers, and the version kept for
     # readers is the one that was published before (not an orphan of a killed publish).
-    _small_build(paths, "5.00")
+    two_table_warehouse(paths, "5.00")
     publish_mart(paths, SMALL_TABLES, "run-5")
     db, parquet = _surfaces(paths)
     assert db[0] == parquet[0] == "run-5" and set(db[1].values()) == set(parquet[1].values()) == {5}
