@@ -17,7 +17,7 @@ def defs() -> dg.Definitions:
     manifest = prepare_dbt_manifest()
     mart_tables = mart_model_names(manifest)
     return dg.Definitions(
-        assets=[*ingestion_assets, *billing_assets, build_dbt_assets(manifest),
+        assets=[*ingestion_assets, *billing_assets, build_dbt_assets(manifest, _writers_by_table()),
                 build_published_mart(mart_tables), build_postgres_mart(mart_tables), *delivery_assets],
         asset_checks=quality_checks,
         jobs=[costline_daily_job],
@@ -26,3 +26,15 @@ def defs() -> dg.Definitions:
         resources={"dbt": dbt_resource(), "costline": CostlinePaths(), **billing_resources},
         executor=dg.in_process_executor,
     )
+
+
+def _writers_by_table() -> dict[str, list[dg.AssetKey]]:
+    # Interim: which raw tables each ingestion asset writes (replaced by the source registry).
+    telemetry, outcomes, prices = (dg.AssetKey(["raw", n]) for n in ("telemetry_calls", "outcomes", "model_prices"))
+    reference = [dg.AssetKey(["raw", n]) for n in ("deployments", "budgets", "workspaces")]
+    billing = dg.AssetKey(["raw", "billing_costs"])
+    ledger = [telemetry, outcomes, reference[0], prices, billing]
+    return {"telemetry_calls": [telemetry], "outcomes": [outcomes], "model_prices": [prices],
+            **{key.path[-1]: [key] for key in reference},
+            "billing_costs": [billing], "billing_usage": [dg.AssetKey(["raw", "billing_usage"])],
+            "quarantine": ledger, "source_files": ledger}

@@ -1,21 +1,18 @@
 """The dbt project as Dagster assets: one DbtProject, one translator, one partitioned build."""
-import importlib.metadata
 import json
 import logging
 import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
-from packaging import version
 
 from ingestion.warehouse import connect
 from orchestration.partitions import daily_partitions, window_days
@@ -63,13 +60,31 @@ def _newest_project_file() -> float:
     return newest
 
 
+# dbt sources are not assets of their own: each raw table is written by one or more ingestion
+# sources (telemetry from several tools lands in raw.telemetry_calls; every file source writes
+# the shared ledger). The translator gives a source this placeholder key, and every model that
+# reads it depends on the assets that write the table instead, so the lineage runs from each
+# ingestion source to the published mart with no orphan raw assets.
+DBT_SOURCE_KEY_PREFIX = "dbt_source"
+
+
+class MissingWriter(LookupError):
+    pass
+
+
 class CostlineDbtTranslator(DagsterDbtTranslator):
-    """Asset keys mirror where tables live: raw.<table> for sources, <schema>.<model> for models."""
+    """Asset keys mirror where tables live (<schema>.<model>); a dbt source resolves to the
+    ingestion assets that write its raw table (`writers_by_table`: raw table -> asset keys)."""
+
+    def __init__(self, writers_by_table: Mapping[str, Sequence[dg.AssetKey]] | None = None,
+                 settings: DagsterDbtTranslatorSettings | None = None):
+        super().__init__(settings=settings)
+        self._writers_by_table = {table: list(keys) for table, keys in (writers_by_table or {}).items()}
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         resource_type = dbt_resource_props["resource_type"]
         if resource_type == "source":
-            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+            return dg.AssetKey([DBT_SOURCE_KEY_PREFIX, source_table(dbt_resource_props)])
         schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props.get("schema")
         if resource_type == "seed":
             schema = "seeds"
@@ -78,8 +93,38 @@ class CostlineDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return self.get_asset_key(dbt_resource_props).path[0]
 
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str,
+                       project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if not any(dep.asset_key.path[0] == DBT_SOURCE_KEY_PREFIX for dep in spec.deps):
+            return spec
+        deps, seen = [], set()
+        for dep in spec.deps:
+            keys = (self.writers_of(dep.asset_key.path[-1]) if dep.asset_key.path[0] == DBT_SOURCE_KEY_PREFIX
+                    else [dep.asset_key])
+            for key in keys:
+                if key not in seen:
+                    seen.add(key)
+                    deps.append(dg.AssetDep(key))
+        return spec.replace_attributes(deps=deps)
 
-translator = CostlineDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+    def writers_of(self, table: str) -> list[dg.AssetKey]:
+        writers = self._writers_by_table.get(table)
+        if not writers:
+            raise MissingWriter(f"dbt reads raw.{table}, but no ingestion source writes it: add the table "
+                                f"to the writing source's `tables` in ingestion/sources")
+        return writers
+
+
+def source_table(dbt_resource_props: Mapping[str, Any]) -> str:
+    """The raw table a dbt source reads (its identifier, else its name)."""
+    return dbt_resource_props.get("identifier") or dbt_resource_props["name"]
+
+
+def dbt_source_tables(manifest_path: Path) -> set[str]:
+    """Every raw table the dbt project declares as a source."""
+    manifest = json.loads(Path(manifest_path).read_text())
+    return {source_table(props) for props in manifest["sources"].values()}
 
 
 def rebuild_window(partition_days: list[date], event_days: list[date]) -> tuple[date, date]:
@@ -129,7 +174,11 @@ def mart_model_names(manifest_path: Path) -> list[str]:
                   if node["resource_type"] == "model" and node["config"].get("schema") == "marts")
 
 
-def build_dbt_assets(manifest_path: Path) -> dg.AssetsDefinition:
+def build_dbt_assets(manifest_path: Path,
+                     writers_by_table: Mapping[str, Sequence[dg.AssetKey]]) -> dg.AssetsDefinition:
+    translator = CostlineDbtTranslator(writers_by_table,
+                                       settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
     @dbt_assets(manifest=manifest_path, project=dbt_project, partitions_def=daily_partitions,
                 backfill_policy=dg.BackfillPolicy.single_run(), dagster_dbt_translator=translator,
                 name="costline_dbt_models")
@@ -161,23 +210,10 @@ def seeded_target_dir(target: Path) -> Path:
     return target
 
 
-class CostlineDbtCliResource(DbtCliResource):
-    """dagster-dbt runs `dbt --version` in a subprocess before every invocation (~2 s of a
-    daily run) to learn the dbt version. When the dbt next to this interpreter is used, it is
-    the dbt-core installed here: read the version from the package metadata instead."""
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        if self.dbt_executable == DBT_EXECUTABLE:
-            try:
-                return version.parse(importlib.metadata.version("dbt-core"))
-            except importlib.metadata.PackageNotFoundError:
-                pass
-        return super()._cli_version
-
-
 def dbt_resource() -> DbtCliResource:
     executable = DBT_EXECUTABLE if Path(DBT_EXECUTABLE).exists() else "dbt"
-    return CostlineDbtCliResource(project_dir=dbt_project, dbt_executable=executable)
+    # dagster-dbt asks this executable for its version once per run (`dbt --version`, ~2 s);
+    # costline keeps to its public API rather than override that private lookup.
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=executable)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from orchestration.partitions import days_between, range_tags, window_days
 from orchestration.transform import (
-    CostlineDbtTranslator, dbt_build_args, environment, rebuild_window, window_environment,
+    CostlineDbtTranslator, MissingWriter, dbt_build_args, environment, rebuild_window, window_environment,
 )
 
 
@@ -52,8 +52,12 @@ def test_range_tags_make_one_run_over_many_days():
 
 
 def test_translator_keys_mirror_where_tables_live():
-    translator = CostlineDbtTranslator()
-    assert translator.get_asset_key({"resource_type": "source", "name": "telemetry_calls", "schema": "raw"}) \
-        == dg.AssetKey(["raw", "telemetry_calls"])
+    translator = CostlineDbtTranslator({"telemetry_calls": [dg.AssetKey(["raw", "telemetry_files"])]})
+    # A dbt source is a placeholder for the raw table; models depend on the table's writers.
+    assert translator.get_asset_key({"resource_type": "source", "name": "calls", "identifier": "telemetry_calls",
+                                     "schema": "raw"}) == dg.AssetKey(["dbt_source", "telemetry_calls"])
+    assert translator.writers_of("telemetry_calls") == [dg.AssetKey(["raw", "telemetry_files"])]
+    with pytest.raises(MissingWriter, match="raw.budgets"):
+        translator.writers_of("budgets")
     assert translator.get_asset_key({"resource_type": "model", "name": "daily_spend",
                                      "config": {"schema": "marts"}}) == dg.AssetKey(["marts", "daily_spend"])
