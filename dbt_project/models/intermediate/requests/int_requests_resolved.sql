@@ -1,8 +1,6 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='sync_all_columns',
         pre_hook="{{ costline_delete_requests_window() }}"
     )
 }}

@@ -1,8 +1,6 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='append_new_columns',
         pre_hook="{{ costline_delete_window('day', include_reopened=true) }}"
     )
 }}
