@@ -20,7 +20,7 @@ import pandas as pd
 from ingestion.warehouse import connect
 from orchestration.partitions import window_days
 from orchestration.resources import CostlinePaths
-from orchestration.transform import _event_days_loaded_by, rebuild_window
+from orchestration.run_window import event_days_loaded_by, rebuild_window
 
 # Check names are constants: the CLI and tests name failed checks with them.
 LEDGER_BALANCED = "telemetry_ledger_balanced"
@@ -79,7 +79,7 @@ def check_window(context: dg.AssetCheckExecutionContext, warehouse_db: Path) -> 
     if not (context.has_partition_key or context.has_partition_key_range):
         raise dg.Failure("the quality gate runs inside a partitioned run (a day or a range of days)")
     partition_days = window_days(context.partition_time_window)
-    return rebuild_window(partition_days, _event_days_loaded_by(context.run.run_id, warehouse_db))
+    return rebuild_window(partition_days, event_days_loaded_by(context.run.run_id, warehouse_db))
 
 
 def _frame(warehouse_db: Path, sql: str, params: list) -> pd.DataFrame:

@@ -14,9 +14,9 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from ingestion.warehouse import connect
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import CostlinePaths
+from orchestration.run_window import event_days_loaded_by, rebuild_window
 
 log = logging.getLogger("costline.transform")
 
@@ -127,15 +127,6 @@ def dbt_source_tables(manifest_path: Path) -> set[str]:
     return {source_table(props) for props in manifest["sources"].values()}
 
 
-def rebuild_window(partition_days: list[date], event_days: list[date]) -> tuple[date, date]:
-    """The days dbt must rebuild: the partition days plus every day the loaded files touched.
-
-    Late files put records on earlier days; outcomes and restated bills change earlier days.
-    """
-    days = [*partition_days, *event_days]
-    return min(days), max(days)
-
-
 def dbt_build_args() -> list[str]:
     return ["build", "--exclude", DBT_EXCLUDE]
 
@@ -159,14 +150,6 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _event_days_loaded_by(run_id: str, warehouse_db: Path) -> list[date]:
-    with connect(warehouse_db, read_only=True) as con:
-        row = con.execute(
-            "select min(min_event_day), max(max_event_day) from raw.source_files where load_id = ?",
-            [run_id]).fetchone()
-    return [d for d in row if d is not None]
-
-
 def mart_model_names(manifest_path: Path) -> list[str]:
     """Every dbt model in the marts schema: what gets published."""
     manifest = json.loads(Path(manifest_path).read_text())
@@ -185,7 +168,7 @@ def build_dbt_assets(manifest_path: Path,
     def costline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, costline: CostlinePaths):
         paths = costline.paths()
         partition_days = window_days(context.partition_time_window)
-        start, end = rebuild_window(partition_days, _event_days_loaded_by(context.run_id, paths.warehouse_db))
+        start, end = rebuild_window(partition_days, event_days_loaded_by(context.run_id, paths.warehouse_db))
         log.info("dbt build for %s .. %s (models, tests, contracts)", start, end)
         started = time.monotonic()
         # The dbt subprocess inherits the environment: its profile reads the warehouse from it.

@@ -6,8 +6,9 @@ import dagster as dg
 import pytest
 
 from orchestration.partitions import days_between, range_tags, window_days
+from orchestration.run_window import rebuild_window
 from orchestration.transform import (
-    CostlineDbtTranslator, MissingWriter, dbt_build_args, environment, rebuild_window, window_environment,
+    CostlineDbtTranslator, MissingWriter, dbt_build_args, environment, window_environment,
 )
 
 
