@@ -13,3 +13,9 @@
     cast({{ column }} as {{ data_type }}) as {{ column }}{{ "," if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
+
+{% macro costline_cast_sums(columns, data_type) -%}
+    {%- for column in columns %}
+    cast(sum({{ column }}) as {{ data_type }}) as {{ column }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

@@ -123,22 +123,11 @@ memberships as (
 
     -- Two equi-joins rather than one join on "model or (all)": an OR join condition would
     -- not hash.
-    select
-        scoped.call_id,
-        scoped.estimated_cost_usd,
-        allocation_groups.provider,
-        allocation_groups.day,
-        allocation_groups.scope_key,
-        allocation_groups.target_model,
-        allocation_groups.amount_usd
-    from scoped
-    inner join allocation_groups
-        on allocation_groups.provider = scoped.provider
-        and allocation_groups.day = scoped.day
-        and allocation_groups.scope_key = scoped.scope_key
-        and allocation_groups.target_model = scoped.model
+    {%- for target_model in ['scoped.model', "'(all)'"] %}
+    {%- if not loop.first %}
 
     union all
+    {% endif %}
 
     select
         scoped.call_id,
@@ -153,7 +142,8 @@ memberships as (
         on allocation_groups.provider = scoped.provider
         and allocation_groups.day = scoped.day
         and allocation_groups.scope_key = scoped.scope_key
-        and allocation_groups.target_model = '(all)'
+        and allocation_groups.target_model = {{ target_model }}
+    {%- endfor %}
 
 ),
 

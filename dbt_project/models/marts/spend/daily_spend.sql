@@ -6,8 +6,8 @@
 }}
 -- depends_on: {{ ref('int_requests_reopened') }}
 {%- set incremental = is_incremental() %}
-{%- set counts = ['api_calls', 'requests', 'successful_requests', 'failed_requests', 'labelled_requests', 'error_calls', 'retry_calls', 'unpriced_calls', 'input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens', 'reasoning_output_tokens'] %}
-{%- set money = ['estimated_cost_usd', 'cost_usd', 'retry_cost_usd', 'billed_cost_usd', 'unattributed_cost_usd'] %}
+{%- set counts = costline_spend_counts() %}
+{%- set money = costline_spend_money() %}
 {%- set measures = counts + money %}
 
 with hourly as (
