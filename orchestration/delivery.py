@@ -18,7 +18,7 @@ from ingestion.settings import Paths
 from orchestration.automation import DAILY_JOB, costline_daily_job
 from orchestration.partitions import daily_partitions
 from orchestration.resources import CostlinePaths
-from orchestration.runner import warehouse_lock
+from orchestration.locks import warehouse_lock
 from reporting.alerts import AlertSettings, AlertSummary, alert_gate_failure, send_alerts
 from reporting.report import ReportError, write_report
 from reporting.report_data import EmptyMartError

@@ -13,10 +13,11 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from ingestion.settings import INPUT_DIR_ENV, WAREHOUSE_DIR_ENV, Paths
 from orchestration.automation import DAILY_JOB
+from orchestration.locks import warehouse_lock
 from orchestration.partitions import range_tags
 
 log = logging.getLogger("costline")
@@ -68,11 +69,6 @@ def dagster_instance(paths: Paths) -> dg.DagsterInstance:
             config.write_text(DAGSTER_YAML)
         os.environ["DAGSTER_HOME"] = str(paths.dagster_home)
     return dg.DagsterInstance.get()
-
-
-def warehouse_lock(paths: Paths, wait_seconds: float = 0) -> FileLock:
-    paths.ensure_warehouse_dir()
-    return FileLock(str(paths.warehouse_dir / ".costline.lock"), timeout=wait_seconds)
 
 
 def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0) -> RunReport:

@@ -8,7 +8,8 @@ from rich.console import Console
 from ingestion.settings import Paths
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.publish import PUBLICATION_TABLE
-from orchestration.runner import dagster_instance, warehouse_lock
+from orchestration.locks import warehouse_lock
+from orchestration.runner import dagster_instance
 
 LOADED_SQL = """
 select (select count(*) from raw.telemetry_calls),

@@ -254,7 +254,7 @@ def test_a_sigkilled_lock_holder_releases_the_warehouse_lock(tmp_path):
     """filelock uses fcntl locks: they die with the process, so no stale lock blocks the schedule."""
     paths = Paths(tmp_path / "in", tmp_path / "wh")
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from ingestion.settings import Paths; from orchestration.runner import warehouse_lock\n"
+        "import sys, time; from ingestion.settings import Paths; from orchestration.locks import warehouse_lock\n"
         f"lock = warehouse_lock(Paths.from_env({str(paths.input_dir)!r}, {str(paths.warehouse_dir)!r}))\n"
         "lock.acquire(); print('held', flush=True); time.sleep(600)")],
         cwd=REPO, stdout=subprocess.PIPE, text=True)
