@@ -3,7 +3,7 @@
 One line of a `*.otlp.jsonl` file is one `ExportTraceServiceRequest` as the OpenTelemetry
 Collector's file exporter writes it (proto3 JSON: int64 as strings, ids as hex). A span is a
 call when it carries `gen_ai.operation.name`. Attributes are mapped to contract fields by the
-same alias table the flat JSONL reader uses (`validation_sql.TELEMETRY_FIELDS`), and the flat
+same alias table the flat JSONL reader uses (`fields.TELEMETRY_FIELDS`), and the flat
 records then go through the same SQL checks, so nothing here validates business rules:
 values that cannot be converted are passed on as they are, for SQL to quarantine with a reason.
 """
@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from ingestion.validation_sql import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS
+from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS
 
 CALL_MARKER = "gen_ai.operation.name"
 STATUS_CODE_ERROR = (2, "2", "STATUS_CODE_ERROR")

@@ -12,40 +12,23 @@ from typing import Iterator
 
 import duckdb
 
+from ingestion.fields import OUTCOME_FIELDS, TELEMETRY_FIELDS, raw_columns_ddl
+
 RAW_SCHEMA = "raw"
+
+# Where an accepted file record came from, after its fields (`ingestion/fields.py`).
+LINEAGE_COLUMNS = """
+        source_folder  DATE NOT NULL,
+        source_file    VARCHAR NOT NULL,
+        source_line    BIGINT NOT NULL,
+        load_id        VARCHAR NOT NULL,
+        loaded_at      TIMESTAMP NOT NULL"""
 
 RAW_TABLES: dict[str, str] = {
     # One accepted telemetry record per call_id (deduplicated at load time, first loaded wins).
-    "telemetry_calls": """
-        call_id                     VARCHAR NOT NULL,
-        request_id                  VARCHAR NOT NULL,
-        attempt                     INTEGER NOT NULL,
-        started_at                  TIMESTAMP NOT NULL,
-        duration_ms                 DOUBLE,
-        provider                    VARCHAR NOT NULL,
-        model                       VARCHAR NOT NULL,
-        operation                   VARCHAR NOT NULL,
-        input_tokens                BIGINT NOT NULL,
-        output_tokens               BIGINT NOT NULL,
-        cache_read_input_tokens     BIGINT NOT NULL,
-        cache_creation_input_tokens BIGINT NOT NULL,
-        reasoning_output_tokens     BIGINT NOT NULL,
-        status                      VARCHAR NOT NULL,
-        error_type                  VARCHAR,
-        service_tier                VARCHAR NOT NULL,
-        workspace                   VARCHAR NOT NULL,
-        feature                     VARCHAR NOT NULL,
-        environment                 VARCHAR NOT NULL,
-        user_segment                VARCHAR,
-        prompt_version              VARCHAR,
-        project_id                  VARCHAR,
-        cost_usd                    DECIMAL(18, 6),
-        tags                        VARCHAR,
-        source_folder               DATE NOT NULL,
-        source_file                 VARCHAR NOT NULL,
-        source_line                 BIGINT NOT NULL,
-        load_id                     VARCHAR NOT NULL,
-        loaded_at                   TIMESTAMP NOT NULL,
+    "telemetry_calls": f"""
+        {raw_columns_ddl(TELEMETRY_FIELDS)},
+        {LINEAGE_COLUMNS},
         call_key                    BIGINT,
         request_key                 BIGINT
     """,
@@ -77,17 +60,9 @@ RAW_TABLES: dict[str, str] = {
         load_id        VARCHAR NOT NULL,
         loaded_at      TIMESTAMP NOT NULL
     """,
-    "outcomes": """
-        request_id     VARCHAR NOT NULL,
-        recorded_at    TIMESTAMP NOT NULL,
-        kind           VARCHAR NOT NULL,
-        value          VARCHAR NOT NULL,
-        source         VARCHAR,
-        source_folder  DATE NOT NULL,
-        source_file    VARCHAR NOT NULL,
-        source_line    BIGINT NOT NULL,
-        load_id        VARCHAR NOT NULL,
-        loaded_at      TIMESTAMP NOT NULL
+    "outcomes": f"""
+        {raw_columns_ddl(OUTCOME_FIELDS)},
+        {LINEAGE_COLUMNS}
     """,
     "deployments": """
         deployed_at    TIMESTAMP NOT NULL,

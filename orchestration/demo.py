@@ -8,8 +8,8 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from ingestion.demo_billing import write_demo_billing_pages
-from ingestion.demo_data import generate_demo_inputs
+from demo.billing_pages import write_demo_billing_pages
+from demo.inputs import generate_demo_inputs
 from ingestion.settings import Paths
 
 log = logging.getLogger("costline.demo")

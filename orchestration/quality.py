@@ -29,7 +29,7 @@ BILL_EQUALS_COST = "cost_equals_bill"
 CALLS_PRICED = "every_call_priced"
 
 DAILY_SPEND = dg.AssetKey(["marts", "daily_spend"])
-TELEMETRY = dg.AssetKey(["raw", "telemetry_calls"])
+TELEMETRY = dg.AssetKey(["raw", "telemetry_files"])
 # The stored per-call table (int_calls_priced is a view that would price the window again).
 CALLS_PRICED_ASSET = dg.AssetKey(["intermediate", "int_calls_attributed"])
 

@@ -19,7 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from ingestion.demo_billing import to_json_bytes
+from demo.billing_pages import to_json_bytes
 
 OPENAI_KEY = "sk-admin-CANARY-openai-7f3a9c1e5b"
 ANTHROPIC_KEY = "sk-ant-admin01-CANARY-anthropic-2d8e4f"

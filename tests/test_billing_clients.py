@@ -13,7 +13,7 @@ from ingestion.billing import (BillingAuthError, BillingConfigError, BillingPagi
 from ingestion.billing.http import PageClient, retry_after_s
 from ingestion.billing.pages import PROVIDERS, parse_page
 from ingestion.billing.secret import ApiKey
-from ingestion.demo_billing import to_json_bytes
+from demo.billing_pages import to_json_bytes
 
 OPENAI, ANTHROPIC = PROVIDERS["openai"], PROVIDERS["anthropic"]
 DAY = date(2025, 5, 10)

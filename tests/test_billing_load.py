@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.demo_data import DailyUsage
+from demo.inputs import DailyUsage
 
 from billing_server import ANTHROPIC_KEY, OPENAI_KEY, Fault, billing_http_server, fake_api  # noqa: F401
 from ingestion.billing import BillingAuthError, BillingConfigError, HttpSettings, load_billing
-from ingestion.demo_billing import DEFAULT_UNBILLED_SCOPES, to_json_bytes, write_demo_billing_pages
+from demo.billing_pages import DEFAULT_UNBILLED_SCOPES, to_json_bytes, write_demo_billing_pages
 from ingestion.settings import Paths
 from ingestion.warehouse import connect
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from ingestion.sources.registry import SOURCES
 from orchestration.automation import DAILY_JOB
 from orchestration.definitions import defs
 from orchestration.quality import BILL_EQUALS_COST, CALLS_PRICED, COST_TOTALS_RECONCILE, LEDGER_BALANCED
@@ -26,7 +27,8 @@ def test_daily_job_covers_every_layer_and_is_scheduled():
     definitions = defs()
     job = definitions.resolve_job_def(DAILY_JOB)
     keys = {key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()}
-    for expected in ("raw/telemetry_calls", "raw/outcomes", "raw/billing_costs", "raw/model_prices",
+    for expected in ("raw/telemetry_files", "raw/outcome_files", "raw/openai_billing", "raw/anthropic_billing",
+                     "raw/model_prices", "raw/reference_files",
                      "intermediate/int_calls_attributed", "marts/daily_spend", "marts/executive_summary",
                      "published_mart", "alerts_sent", "stakeholder_report"):
         assert expected in keys, expected
@@ -67,5 +69,7 @@ def test_lineage_runs_from_every_source_to_the_mart():
                 upstream_of_mart.add(parent)
                 todo.append(parent)
     assert raw_assets and raw_assets <= upstream_of_mart, raw_assets - upstream_of_mart
-    # Each raw table dbt reads resolves to at least one writer (the translator raises otherwise).
+    # Each raw table dbt reads resolves to at least one writer (the translator raises otherwise),
+    # and each source of the registry is one raw asset.
     assert dbt_source_tables(dbt_project.manifest_path) >= {"telemetry_calls", "quarantine", "source_files"}
+    assert raw_assets == {dg.AssetKey(["raw", source.name]) for source in SOURCES}

@@ -18,8 +18,8 @@ import duckdb
 import pytest
 from genai_prices import Usage, calc_price
 
-from ingestion.demo_data import generate_demo_inputs
-from ingestion.prices import price_in_force
+from demo.inputs import generate_demo_inputs
+from demo.rates import rate_on
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -118,7 +118,7 @@ def price_table(con: duckdb.DuckDBPyConnection) -> None:
     """List prices of the demo's models from genai-prices, for hourly cost checks."""
     rows = []
     for provider, model in con.execute("select distinct provider, model from calls").fetchall():
-        p = price_in_force(provider, model, datetime(END.year, END.month, END.day))
+        p = rate_on(provider, model, END)
         rows.append((provider, model, str(p.input_mtok), str(p.output_mtok),
                      str(p.cache_read_mtok or p.input_mtok), str(p.cache_write_mtok or p.input_mtok)))
     con.execute("create table prices (provider varchar, model varchar, i decimal(18,9), o decimal(18,9), "
@@ -188,7 +188,7 @@ def test_workspaces_features_providers_models_and_cache(demo):
     assert scalar(con, "select count(distinct feature) from calls") >= 5
     models = con.execute("select distinct provider, model from calls").fetchall()
     assert {p for p, _ in models} == {"openai", "anthropic"}
-    assert all(price_in_force(p, m, datetime(2026, 11, 1)) is not None for p, m in models), "demo models are priced"
+    assert all(rate_on(p, m, date(2026, 11, 1)) for p, m in models), "demo models are on the rate card"
     cache = con.execute("""select provider, count(*) filter (cache_read_input_tokens > 0),
                                   count(*) filter (cache_creation_input_tokens > 0), count(*)
                            from calls where input_tokens > 0 group by 1 order by 1""").fetchall()
@@ -439,7 +439,7 @@ def test_usage_equals_the_files_priced_by_genai_prices(demo):
         requests, tin, tout, cread, cwrite = by_key[(u.day, u.provider, u.scope_id, u.model)]
         assert (u.requests, u.input_tokens, u.output_tokens, u.cache_read_input_tokens,
                 u.cache_creation_input_tokens) == (requests, tin, tout, cread, cwrite)
-        # Independent of ingestion.prices: genai-prices itself prices the day's token sums.
+        # Independent of ingestion.sources.model_prices: genai-prices itself prices the day's token sums.
         usage = Usage(input_tokens=tin, output_tokens=tout, cache_read_tokens=cread, cache_write_tokens=cwrite)
         expected = calc_price(usage, u.model, provider_id=u.provider,
                               genai_request_timestamp=datetime(u.day.year, u.day.month, u.day.day, 12)).total_price

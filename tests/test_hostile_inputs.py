@@ -19,12 +19,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import run_costline
-from ingestion.outcomes import load_outcomes_folder
-from ingestion.reference import load_reference_inputs
-from ingestion.telemetry import load_telemetry_folder
-from ingestion.validation_sql import (
-    EXTRACTED, TELEMETRY_FIELDS, extract_arrow, extract_file_lines, python_lines_table,
-)
+from ingestion.sources.outcome_files import load_outcomes_folder
+from ingestion.sources.reference_files import load_reference_inputs
+from ingestion.sources.telemetry_files import load_telemetry_folder
+from ingestion.fields import TELEMETRY_FIELDS
+from ingestion.readers import EXTRACTED, extract_arrow, extract_file_lines, python_lines_table
 from ingestion.warehouse import connect
 from ingestion_helpers import (
     DAY, assert_ledger_reconciles, call, call_span, export_request, make_paths, outcomes_folder,

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from ingestion.outcomes import load_outcomes_folder
-from ingestion.reference import load_reference_inputs
-from ingestion.telemetry import load_telemetry_folder
+from ingestion.sources.outcome_files import load_outcomes_folder
+from ingestion.sources.reference_files import load_reference_inputs
+from ingestion.sources.telemetry_files import load_telemetry_folder
 from ingestion.warehouse import connect
 from ingestion_helpers import (
     DAY, assert_ledger_reconciles, call, make_paths, outcomes_folder, rows, telemetry_folder,

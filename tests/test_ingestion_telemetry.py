@@ -10,10 +10,11 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from ingestion.load_result import load_day_folder
+from ingestion.day_folders import load_day_folder
 from ingestion.otlp import MalformedExport, flatten_export_request
-from ingestion.telemetry import TELEMETRY_LOADER, load_telemetry_folder
-from ingestion.validation_sql import TELEMETRY_FIELDS, extract_file_lines
+from ingestion.sources.telemetry_files import TELEMETRY_LOADER, load_telemetry_folder
+from ingestion.fields import TELEMETRY_FIELDS
+from ingestion.readers import extract_file_lines
 from ingestion.warehouse import connect
 from ingestion_helpers import (
     CANARY, DAY, assert_ledger_reconciles, call, call_span, export_request, files_containing,

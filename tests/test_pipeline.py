@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from filelock import FileLock
 
-from ingestion.demo.telemetry_files import CANARY_PREFIX
+from demo.telemetry_files import CANARY_PREFIX
 from conftest import REPO, run_costline
 
 CONTRACT_TABLES = ["daily_spend", "hourly_spend", "workspace_kpis_daily", "budget_burn", "workspace_attribution",

@@ -25,13 +25,13 @@ except ImportError:
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from ingestion.billing import load_billing  # noqa: E402
-from ingestion.demo_billing import write_demo_billing_pages  # noqa: E402
-from ingestion.demo_data import generate_demo_inputs  # noqa: E402
-from ingestion.outcomes import load_outcomes_folder  # noqa: E402
-from ingestion.prices import refresh_model_prices  # noqa: E402
-from ingestion.reference import load_reference_inputs  # noqa: E402
+from demo.billing_pages import write_demo_billing_pages  # noqa: E402
+from demo.inputs import generate_demo_inputs  # noqa: E402
+from ingestion.sources.outcome_files import load_outcomes_folder  # noqa: E402
+from ingestion.sources.model_prices import refresh_model_prices  # noqa: E402
+from ingestion.sources.reference_files import load_reference_inputs  # noqa: E402
 from ingestion.settings import Paths  # noqa: E402
-from ingestion.telemetry import load_telemetry_folder  # noqa: E402
+from ingestion.sources.telemetry_files import load_telemetry_folder  # noqa: E402
 from ingestion.warehouse import RAW_TABLES, connect  # noqa: E402
 from orchestration.postgres_publish import (  # noqa: E402
     MART_SCHEMA, PUBLICATION_TABLE, copy_tables, publish_mart_to_postgres)

@@ -10,7 +10,7 @@ from genai_prices import Usage, calc_price
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ModelPrice, StartDateConstraint, TieredPrices
 
-from ingestion.prices import OPEN_END, OPEN_START, price_data_version, price_in_force, refresh_model_prices
+from ingestion.sources.model_prices import OPEN_END, OPEN_START, price_data_version, refresh_model_prices
 from ingestion.warehouse import connect
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -80,27 +80,6 @@ def test_prices_equal_the_library_and_unknown_models_get_no_row(db):
     assert (sonnet["input_mtok"], sonnet["output_mtok"]) == (Decimal(3), Decimal(15))
     assert (sonnet["cache_read_mtok"], sonnet["cache_write_mtok"]) == (Decimal("0.3"), Decimal("3.75"))
     assert any("service_tier" in note for note in refresh.notes)  # variants are reported, not silently dropped
-
-
-@pytest.mark.parametrize("provider, model, usage", [
-    ("openai", "gpt-4o", dict(input_tokens=12_345, cache_read_tokens=4_096, output_tokens=777)),
-    ("anthropic", "claude-sonnet-4", dict(input_tokens=50_000, cache_read_tokens=30_000, cache_write_tokens=5_000,
-                                          output_tokens=1_234)),
-    ("anthropic", "claude-sonnet-4-5", dict(input_tokens=199_999, cache_read_tokens=150_000,
-                                            cache_write_tokens=20_000, output_tokens=4_000)),
-    ("anthropic", "claude-sonnet-4-5", dict(input_tokens=200_001, cache_read_tokens=150_000,
-                                            cache_write_tokens=20_000, output_tokens=4_000)),
-    ("gcp.vertex_ai", "gemini-2.5-pro", dict(input_tokens=300_000, cache_read_tokens=100_000, output_tokens=9_999)),
-    ("openai", "text-embedding-3-small", dict(input_tokens=8_000)),
-])
-def test_cost_rule_reproduces_genai_prices(provider, model, usage):
-    """The rule dbt implements (and the demo uses) must give the library's price for one call."""
-    period = price_in_force(provider, model, NOW)
-    ours = period.estimate_cost_usd(usage["input_tokens"], usage.get("output_tokens", 0),
-                                    usage.get("cache_read_tokens", 0), usage.get("cache_write_tokens", 0))
-    theirs = calc_price(Usage(**usage), model, provider_id=provider,
-                        genai_request_timestamp=NOW.replace(tzinfo=UTC)).total_price
-    assert ours == theirs
 
 
 def test_long_context_tier_is_a_cliff_on_total_input(db):
@@ -174,7 +153,7 @@ def test_override_file_wins_and_bad_lines_are_quarantined(db, tmp_path):
     assert refresh.unpriced == ()
     assert set(refresh.overridden) == {("openai", "gpt-4o-mini"), ("acme", "acme-llm-7b")}
     genai, first, second = price_rows(db, "openai", "gpt-4o-mini")
-    lib = price_in_force("openai", "gpt-4o-mini", NOW)
+    _, lib = library_price("openai", "gpt-4o-mini", NOW.replace(tzinfo=UTC))
     assert (genai["effective_to"], genai["input_mtok"], genai["price_model_id"]) == (
         datetime(2026, 6, 1), lib.input_mtok, "openai/gpt-4o-mini")
     assert (first["effective_from"], first["effective_to"]) == (datetime(2026, 6, 1), datetime(2026, 9, 1))
@@ -239,7 +218,7 @@ def test_refresh_is_atomic(db, monkeypatch):
     def broken(row, loaded_at):
         raise RuntimeError("boom")
 
-    import ingestion.prices as prices
+    import ingestion.sources.model_prices as prices
     monkeypatch.setattr(prices, "_row_values", broken)
     with pytest.raises(RuntimeError):
         refresh_model_prices(db)

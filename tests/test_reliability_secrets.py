@@ -13,7 +13,7 @@ import pytest
 
 from billing_server import billing_http_server  # noqa: F401
 from conftest import REPO
-from ingestion.demo.telemetry_files import CANARY_PREFIX
+from demo.telemetry_files import CANARY_PREFIX
 from test_reliability_outages import outage_world
 
 pytestmark = pytest.mark.pipeline

@@ -14,16 +14,19 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, Iterator
 
 import duckdb
 
-from ingestion.load_result import FileLoad, ReferenceLoad, utc_now, write_ledger_rows
+from ingestion.json_sql import MAX_ECHO
+from ingestion.ledger import FileLoad, transaction, utc_now, write_ledger_rows
+from ingestion.readers import NOT_JSON
+from ingestion.rules.record_checks import EARLIEST_EVENT
 from ingestion.settings import Paths
-from ingestion.validation_sql import EARLIEST_EVENT, MAX_ECHO, NOT_JSON
+from ingestion.sources.base import Source, SourceLoad
 
 log = logging.getLogger("costline.ingestion")
 
@@ -32,6 +35,16 @@ MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 MAX_BUDGET = Decimal(10) ** 12
 INVALID_UTF8 = "invalid_utf8: row is not valid UTF-8 text; save the file as UTF-8"
+
+
+@dataclass(frozen=True)
+class ReferenceLoad:
+    """Rows loaded from the reference files (each fully replaced on every load)."""
+
+    deployments: int
+    budgets: int
+    workspaces: int
+    quarantined: int
 
 
 class BadRow(ValueError):
@@ -285,8 +298,7 @@ def load_reference_inputs(con: duckdb.DuckDBPyConnection, paths: Paths, load_id:
                        duplicate="duplicate_mapping")
     inputs = {"deployments": deployments, "budgets": budgets, "workspaces": workspaces}
 
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for name in inputs:
             con.execute(f"delete from raw.{name}")
         con.execute("delete from raw.quarantine where input in ('deployments', 'budgets', 'workspaces')")
@@ -307,10 +319,6 @@ def load_reference_inputs(con: duckdb.DuckDBPyConnection, paths: Paths, load_id:
                     [(name, f, line, k, reason, load_id, loaded_at)
                      for f, line, k, reason in checked.quarantine])
             write_ledger_rows(con, name, None, checked.ledger, load_id, loaded_at)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     for checked in inputs.values():
         for fl, _ in checked.ledger:
             log.debug("%s: %d records, %d accepted / %d quarantined", fl.source_file,
@@ -320,3 +328,20 @@ def load_reference_inputs(con: duckdb.DuckDBPyConnection, paths: Paths, load_id:
         workspaces=len(workspaces.accepted),
         quarantined=sum(len(c.quarantine) for c in inputs.values()),
     )
+
+
+class ReferenceFiles(Source):
+    name = "reference_files"
+    kind = "reference"
+    tables = ("deployments", "budgets", "workspaces")
+    asset_kinds = ("csv",)
+    description = "deployments, budgets.csv and workspaces.csv, replaced whole each run."
+
+    def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
+        loaded = load_reference_inputs(con, paths, load_id)
+        log.info("reference inputs: %d deployments, %d budgets, %d workspace mappings, %d quarantined",
+                 loaded.deployments, loaded.budgets, loaded.workspaces, loaded.quarantined)
+        return SourceLoad(rows=loaded.deployments + loaded.budgets + loaded.workspaces,
+                          quarantined=loaded.quarantined,
+                          metadata={"deployments": loaded.deployments, "budgets": loaded.budgets,
+                                    "workspaces": loaded.workspaces, "quarantined": loaded.quarantined})

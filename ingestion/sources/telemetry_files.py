@@ -1,6 +1,6 @@
 """Telemetry day folders into raw.telemetry_calls, with quarantine, dedup and the ledger.
 
-Every format is brought to JSON lines and checked by the same SQL (`validation_sql`): flat
+Every format is brought to JSON lines and checked by the same SQL (`ingestion/rules/`): flat
 JSONL (plain or gzip) is read by DuckDB, Parquet columns are rendered as JSON values by DuckDB, and
 OTLP/JSON export requests are flattened in Python (`otlp.py`). `call_id` is unique in
 raw.telemetry_calls: within a folder the first copy (file name order, then line) wins, and a
@@ -8,22 +8,25 @@ call_id another folder already loaded wins over this folder's copy.
 """
 import json
 import logging
+import time
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from ingestion.load_result import (
-    FILES, STAGE, DayFolderLoader, FolderLoad, InputFile, load_day_folder,
-)
+from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, load_day_folder
+from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS, TELEMETRY_STAGE_COLUMNS, column_names
+from ingestion.json_sql import sql_str
+from ingestion.ledger import FolderLoad
 from ingestion.otlp import MalformedExport, flatten_export_request
-from ingestion.settings import Paths
-from ingestion.validation_sql import (
-    EXTRACTED, INVALID_UTF8, LINES_SCHEMA, NOT_JSON, TAG_ALIAS_PREFIX, TELEMETRY_FIELDS,
-    TELEMETRY_STAGE_COLUMNS, UnreadableFile, drop_extracted, extract_arrow, extract_file_lines,
-    iter_raw_lines, sql_str, telemetry_checks_sql,
+from ingestion.readers import (
+    EXTRACTED, INVALID_UTF8, LINES_SCHEMA, NOT_JSON, UnreadableFile, drop_extracted, extract_arrow,
+    extract_file_lines, iter_raw_lines,
 )
+from ingestion.rules.telemetry_rules import telemetry_checks_sql
+from ingestion.settings import Paths
+from ingestion.sources.base import Source, SourceLoad
 
 log = logging.getLogger("costline.ingestion")
 
@@ -36,13 +39,7 @@ FORMATS = (
     (".parquet", "parquet"),
 )
 
-RAW_COLUMNS = (
-    "call_id", "request_id", "attempt", "started_at", "duration_ms", "provider", "model",
-    "operation", "input_tokens", "output_tokens", "cache_read_input_tokens",
-    "cache_creation_input_tokens", "reasoning_output_tokens", "status", "error_type",
-    "service_tier", "workspace", "feature", "environment", "user_segment", "prompt_version",
-    "project_id", "cost_usd", "tags",
-)
+RAW_COLUMNS = column_names(TELEMETRY_FIELDS)
 
 
 def file_format(name: str) -> str | None:
@@ -277,3 +274,30 @@ def load_telemetry_folder(con: duckdb.DuckDBPyConnection, paths: Paths, day: dat
     """Load `$input/telemetry/<day>/`; a missing folder is an empty load and changes nothing."""
     return load_day_folder(con, TELEMETRY_LOADER, paths.input_dir,
                            paths.telemetry_dir / day.isoformat(), day, load_id)
+
+
+class TelemetryFiles(Source):
+    name = "telemetry_files"
+    kind = "telemetry"
+    tables = ("telemetry_calls",)
+    description = ("Telemetry call records of the day folders in the run window (JSONL, gzip, Parquet, "
+                   "OTLP), validated, deduplicated on call_id; bad records go to raw.quarantine.")
+
+    def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
+        totals = dict(files=0, records_read=0, accepted=0, quarantined=0, duplicates=0)
+        event_days: list[date] = []
+        for day in days:
+            started = time.monotonic()
+            folder = load_telemetry_folder(con, paths, day, load_id)
+            totals["files"] += len(folder.files)
+            for key in ("records_read", "accepted", "quarantined", "duplicates"):
+                totals[key] += getattr(folder, key)
+            event_days += [d for d in (folder.min_event_day, folder.max_event_day) if d]
+            log.info("telemetry %s: %d files, %d records (%d accepted, %d quarantined, %d duplicates) in %.1fs",
+                     day, len(folder.files), folder.records_read, folder.accepted, folder.quarantined,
+                     folder.duplicates, time.monotonic() - started)
+        metadata: dict[str, str | int] = {**totals}
+        if event_days:
+            metadata["first_event_day"] = min(event_days).isoformat()
+            metadata["last_event_day"] = max(event_days).isoformat()
+        return SourceLoad(rows=totals["accepted"], quarantined=totals["quarantined"], metadata=metadata)

@@ -6,7 +6,7 @@ bill for it (`DemoSummary.usage`, priced at genai-prices list prices with the wa
 from which the billing module saves provider API pages. Deterministic for a seed: the same
 arguments give byte-identical files.
 
-The story (all dates relative to the window; see `ingestion/demo/scenario.py`):
+The story (all dates relative to the window; see `demo/scenario.py`):
 - four workspaces (support, growth, platform, research), seven features, OpenAI and Anthropic
   models, cache reads and writes on Anthropic calls (and OpenAI's automatic cache reads), office-
   hours traffic peaking in the UTC afternoon and quiet weekends;
@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.demo import calls as demo_calls
-from ingestion.demo import outcomes as demo_outcomes
-from ingestion.demo import reference_files
-from ingestion.demo import scenario as sc
-from ingestion.demo.telemetry_files import write_telemetry
-from ingestion.demo.usage import DailyUsage, daily_usage, untracked_project_usage
+from demo import calls as demo_calls
+from demo import outcomes as demo_outcomes
+from demo import reference_files
+from demo import scenario as sc
+from demo.telemetry_files import write_telemetry
+from demo.usage import DailyUsage, daily_usage, untracked_project_usage
 
 __all__ = ["DailyUsage", "DemoSummary", "generate_demo_inputs"]
 

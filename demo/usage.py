@@ -1,16 +1,16 @@
-"""What the providers would bill for the demo's calls, priced at list with `ingestion.prices`."""
+"""What the providers would bill for the demo's calls, priced from the demo's rate card (`rates.py`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
 
-from ingestion.demo import scenario as sc
-from ingestion.demo.calls import mapped_project_ids
-from ingestion.prices import price_in_force
+from demo import scenario as sc
+from demo.calls import mapped_project_ids
+from demo.rates import rate_on
 
 MONEY = Decimal("0.000001")
 _SUMS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -21,9 +21,9 @@ class DailyUsage:
     """What a provider would bill: one row per UTC day, provider, billing scope and model.
 
     `requests` counts the calls the provider served (status ok; failed calls carry no tokens).
-    `list_cost_usd` is the warehouse's estimate rule summed over the calls: tokens x the
-    genai-prices row in force that day, cache reads and writes at their own prices, long-context
-    calls at the tier prices; exact, then rounded once to 6 decimal places (DECIMAL(18, 6)).
+    `list_cost_usd` is the rate card's charge summed over the calls: tokens x the rate in force
+    that day, cache reads and writes at their own rates, long-context calls at the tier rates;
+    exact, then rounded once to 6 decimal places (DECIMAL(18, 6)).
     """
 
     day: date
@@ -58,7 +58,7 @@ def daily_usage(calls: pd.DataFrame, untracked: pd.DataFrame) -> tuple[DailyUsag
     # Prices change only at 00:00 UTC, so one price row per (day, model) is exact; the long-context
     # tier is a per-call cliff, so calls above a model's threshold are summed apart.
     keys = ["day", "provider", "scope_id", "model"]
-    prices = {(d, p, m): _price(p, m, d) for d, p, m in frame[["day", "provider", "model"]].drop_duplicates()
+    prices = {(d, p, m): rate_on(p, m, d) for d, p, m in frame[["day", "provider", "model"]].drop_duplicates()
               .itertuples(index=False)}
     no_tier = np.iinfo(np.int64).max
     thresholds = pd.DataFrame([(d, p, m, price.long_context_threshold or no_tier)
@@ -70,7 +70,7 @@ def daily_usage(calls: pd.DataFrame, untracked: pd.DataFrame) -> tuple[DailyUsag
     totals: dict[tuple, list] = {}
     for (day, provider, scope, model, long), sums in zip(grouped.index, grouped.itertuples(index=False)):
         served, tin, tout, cread, cwrite = (int(v) for v in sums)
-        cost = prices[(day, provider, model)].estimate_cost_usd(tin, tout, cread, cwrite, long_context=bool(long))
+        cost = prices[(day, provider, model)].charge(tin, tout, cread, cwrite, long_context=bool(long))
         acc = totals.setdefault((day, provider, scope, model), [0, 0, 0, 0, 0, Decimal(0)])
         for i, v in enumerate((served, tin, tout, cread, cwrite, cost)):
             acc[i] += v
@@ -99,9 +99,3 @@ def untracked_project_usage(rng: np.random.Generator, timeline: sc.Timeline) -> 
         "cache_creation_input_tokens": np.zeros(n, dtype=np.int64),
     })
 
-
-def _price(provider: str, model: str, day: date):
-    price = price_in_force(provider, model, datetime.combine(day, datetime.min.time()))
-    if price is None:
-        raise LookupError(f"demo model {provider}/{model} has no genai-prices price on {day}")
-    return price

@@ -12,12 +12,18 @@ from datetime import date
 
 import duckdb
 
-from ingestion.load_result import FILES, STAGE, DayFolderLoader, FolderLoad, InputFile, load_day_folder
+import logging
+
+from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, load_day_folder
+from ingestion.fields import OUTCOME_FIELDS, OUTCOME_STAGE_COLUMNS
+from ingestion.ledger import FolderLoad
+from ingestion.readers import drop_extracted, extract_file_lines
+from ingestion.rules.outcome_rules import outcome_checks_sql
 from ingestion.settings import Paths
+from ingestion.sources.base import Source, SourceLoad
 from ingestion.warehouse import KEY_SQL
-from ingestion.validation_sql import (
-    OUTCOME_FIELDS, OUTCOME_STAGE_COLUMNS, drop_extracted, extract_file_lines, outcome_checks_sql,
-)
+
+log = logging.getLogger("costline.ingestion")
 
 KEY = ("request_id", "recorded_at", "kind", "value", "source")
 
@@ -104,3 +110,23 @@ def load_outcomes_folder(con: duckdb.DuckDBPyConnection, paths: Paths, day: date
     """Load `$input/outcomes/<day>/`; a missing folder is an empty load and changes nothing."""
     return load_day_folder(con, OUTCOMES_LOADER, paths.input_dir,
                            paths.outcomes_dir / day.isoformat(), day, load_id)
+
+
+class OutcomeFiles(Source):
+    name = "outcome_files"
+    kind = "outcomes"
+    tables = ("outcomes",)
+    # An outcome's event day is the day of its request's first call: telemetry loads first.
+    after = ("telemetry_files",)
+    description = "Outcome records (thumbs, resolutions, evals) of the day folders in the run window."
+
+    def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
+        totals = dict(files=0, records_read=0, accepted=0, quarantined=0, duplicates=0)
+        for day in days:
+            folder = load_outcomes_folder(con, paths, day, load_id)
+            totals["files"] += len(folder.files)
+            for key in ("records_read", "accepted", "quarantined", "duplicates"):
+                totals[key] += getattr(folder, key)
+        log.info("outcomes: %d files, %d records (%d accepted, %d quarantined)", totals["files"],
+                 totals["records_read"], totals["accepted"], totals["quarantined"])
+        return SourceLoad(rows=totals["accepted"], quarantined=totals["quarantined"], metadata=totals)

@@ -1,25 +1,22 @@
-"""What a load of input files produced, and the shared steps that record it.
+"""The day-folder loader both file sources share (telemetry, outcomes).
 
-`FileLoad` is one row of `raw.source_files`; the ledger identity
-`records_read = accepted + quarantined + duplicates` holds for every file a loader writes.
-
-`load_day_folder` is the skeleton both day-folder loaders (telemetry, outcomes) share. Staging
-reads every file into the temp table STAGE (one row per non-blank line or record, `reason`
-NULL when valid); a failure there cannot touch raw tables. Publishing then, in one
-transaction, deletes what this folder loaded before, lets the loader insert its facts, inserts
-the quarantined records and one ledger row per file. A crash before COMMIT leaves the previous
-state, and a reload yields the same rows.
+Staging reads every file of `<input>/<day>/` into the temp table STAGE (one row per non-blank
+line or record, `reason` NULL when valid); a failure there cannot touch raw tables.
+Publishing then, in one transaction, deletes what this folder loaded before, lets the source
+insert its facts, inserts the quarantined records and one ledger row per file. A crash before
+COMMIT leaves the previous state, and a reload yields the same rows.
 """
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
-from ingestion.validation_sql import UnreadableFile
+from ingestion.ledger import FileLoad, FolderLoad, log_file_load, transaction, utc_now, write_ledger_rows
+from ingestion.readers import UnreadableFile
 
 log = logging.getLogger("costline.ingestion")
 
@@ -28,75 +25,11 @@ FILES = "_cl_files"
 
 
 @dataclass(frozen=True)
-class FileLoad:
-    """One input file as loaded: one row of raw.source_files."""
-
-    source_file: str
-    file_format: str
-    records_read: int
-    accepted: int
-    quarantined: int
-    duplicates: int
-    min_event_day: date | None
-    max_event_day: date | None
-
-
-@dataclass(frozen=True)
-class FolderLoad:
-    """Every file of one input day folder (`telemetry` or `outcomes`)."""
-
-    input: str
-    day: date
-    files: tuple[FileLoad, ...]
-
-    @property
-    def records_read(self) -> int:
-        return sum(f.records_read for f in self.files)
-
-    @property
-    def accepted(self) -> int:
-        return sum(f.accepted for f in self.files)
-
-    @property
-    def quarantined(self) -> int:
-        return sum(f.quarantined for f in self.files)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(f.duplicates for f in self.files)
-
-    @property
-    def min_event_day(self) -> date | None:
-        days = [f.min_event_day for f in self.files if f.min_event_day is not None]
-        return min(days) if days else None
-
-    @property
-    def max_event_day(self) -> date | None:
-        days = [f.max_event_day for f in self.files if f.max_event_day is not None]
-        return max(days) if days else None
-
-
-@dataclass(frozen=True)
-class ReferenceLoad:
-    """Rows loaded from the reference files (each fully replaced on every load)."""
-
-    deployments: int
-    budgets: int
-    workspaces: int
-    quarantined: int
-
-
-@dataclass(frozen=True)
 class InputFile:
     path: Path
     source_file: str   # relative to the input dir, as stored everywhere
     file_format: str
     file_bytes: int
-
-
-def utc_now() -> datetime:
-    """Load time as naive UTC, the convention of every raw TIMESTAMP column."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def list_input_files(folder: Path, input_dir: Path,
@@ -117,26 +50,6 @@ def list_input_files(folder: Path, input_dir: Path,
             continue
         out.append(InputFile(path, relative, fmt, path.stat().st_size))
     return out
-
-
-def write_ledger_rows(con: duckdb.DuckDBPyConnection, input_name: str, folder: date | None,
-                      rows: list[tuple[FileLoad, int]], load_id: str, loaded_at: datetime) -> None:
-    """Insert one raw.source_files row per (FileLoad, file_bytes); a handful of rows per load."""
-    if not rows:
-        return
-    con.executemany(
-        "insert into raw.source_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (input_name, folder, f.source_file, f.file_format, size, f.records_read, f.accepted,
-             f.quarantined, f.duplicates, f.min_event_day, f.max_event_day, load_id, loaded_at)
-            for f, size in rows
-        ],
-    )
-
-
-def log_file_load(f: FileLoad, seconds: float) -> None:
-    log.debug("%s: %d records, %d accepted / %d quarantined / %d duplicates, %.2f s",
-             f.source_file, f.records_read, f.accepted, f.quarantined, f.duplicates, seconds)
 
 
 def stage_unreadable(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, error: str) -> None:
@@ -203,8 +116,7 @@ def _publish(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, day: date,
     params = {"folder": day, "load_id": load_id, "loaded_at": loaded_at, "input": loader.input}
     folder_only = {"folder": day}
     input_folder = {"folder": day, "input": loader.input}
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(f"delete from {loader.fact_table} where source_folder = $folder", folder_only)
         con.execute("delete from raw.quarantine where input = $input and source_folder = $folder",
                     input_folder)
@@ -231,8 +143,4 @@ def _publish(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, day: date,
                                   read - n - quarantined, lo, hi))
         write_ledger_rows(con, loader.input, day, [(fl, f.file_bytes) for fl, f in zip(loads, files)],
                           load_id, loaded_at)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return loads

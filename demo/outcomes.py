@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ingestion.demo import scenario as sc
+from demo import scenario as sc
 
 _FEATURES = {f.name: f for f in sc.FEATURES}
 SOURCES = {"resolution": "helpdesk", "thumbs": "feedback-widget", "eval": "eval-harness"}

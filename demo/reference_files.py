@@ -7,8 +7,8 @@ from datetime import datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
-from ingestion.demo import scenario as sc
-from ingestion.demo.usage import DailyUsage
+from demo import scenario as sc
+from demo.usage import DailyUsage
 
 DEPLOYMENT_HEADER = ("deployed_at", "scope", "version", "description")
 BUDGET_HEADER = ("workspace", "month", "monthly_budget_usd", "hard_limit")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from ingestion.demo import scenario as sc
+from demo import scenario as sc
 
 SPANS_PER_EXPORT = 8
 STATUS_CODE_ERROR = 2

@@ -5,8 +5,9 @@ with that package's own provider and model lookup, so provider aliases resolve a
 them (`azure.ai.openai` -> openai, `aws.bedrock` -> aws, `gcp.vertex_ai` -> google, dated
 snapshots such as `gpt-4o-2024-08-06` -> gpt-4o, and its fallbacks such as Azure -> OpenAI).
 
-What one row means (dbt prices calls from these rows; `estimate_cost_usd` below is the same
-rule in Python, used by the demo data and tests):
+What one row means (dbt prices calls from these rows in `int_calls_priced.sql`, the only
+place the estimated-cost rule is written; `tests/test_pricing_rule.py` holds it against
+genai-prices' own `calc_price`):
 
 - One row per (provider, model) as telemetry names them and per period [effective_from,
   effective_to) in UTC; the open ends are 1970-01-01 and 9999-12-31. A price change in the data
@@ -58,8 +59,9 @@ import csv
 import dataclasses
 import hashlib
 import io
+import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import pairwise
 from pathlib import Path
@@ -69,6 +71,12 @@ from genai_prices import __version__ as GENAI_PRICES_VERSION
 from genai_prices import data_snapshot
 from genai_prices.types import ModelInfo, ModelPrice, StartDateConstraint, TieredPrices, TimeOfDateConstraint
 
+from ingestion.ledger import transaction
+from ingestion.settings import Paths
+from ingestion.sources.base import Source, SourceLoad
+
+log = logging.getLogger("costline.ingestion")
+
 OPEN_START = datetime(1970, 1, 1)
 OPEN_END = datetime(9999, 12, 31)
 QUARANTINE_INPUT = "prices"
@@ -76,7 +84,6 @@ OVERRIDE_COLUMNS = ("provider", "model", "effective_from", "input_mtok", "output
                     "cache_read_mtok", "cache_write_mtok")
 REQUIRED_OVERRIDE_COLUMNS = OVERRIDE_COLUMNS[:5]
 
-_MTOK = Decimal(1_000_000)
 # raw.model_prices stores DECIMAL(18, 9); DuckDB rounds half away from zero when casting.
 _RATE_QUANTUM = Decimal("0.000000001")
 _PRICE_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "output_reasoning_mtok")
@@ -116,38 +123,6 @@ class ModelPricePeriod:
     cache_write_mtok_long: Decimal | None = None
     price_data_version: str = ""
 
-    def covers(self, at: datetime) -> bool:
-        at = _naive_utc(at)
-        return self.effective_from <= at < self.effective_to
-
-    def estimate_cost_usd(self, input_tokens: int, output_tokens: int, cache_read_input_tokens: int = 0,
-                          cache_creation_input_tokens: int = 0, reasoning_output_tokens: int = 0,
-                          *, long_context: bool | None = None) -> Decimal:
-        """Exact list cost of token counts under this row, unrounded.
-
-        For one call leave `long_context` as None (decided from `input_tokens`). For token sums
-        over many calls, pass it: the tier is a per-call cliff, so sums must be split by it first.
-        """
-        if long_context is None:
-            long_context = self.long_context_threshold is not None and input_tokens > self.long_context_threshold
-        if long_context:
-            rates = (self.input_mtok_long, self.output_mtok_long, self.cache_read_mtok_long,
-                     self.cache_write_mtok_long)
-        else:
-            rates = (self.input_mtok, self.output_mtok, self.cache_read_mtok, self.cache_write_mtok)
-        input_rate, output_rate, read_rate, write_rate = rates
-        if input_rate is None or output_rate is None:
-            raise ValueError(f"{self.provider}/{self.model} has no long-context tier")
-        read_rate = input_rate if read_rate is None else read_rate
-        write_rate = input_rate if write_rate is None else write_rate
-        reasoning_rate = output_rate if self.reasoning_mtok is None or long_context else self.reasoning_mtok
-        uncached_input = input_tokens - cache_read_input_tokens - cache_creation_input_tokens
-        plain_output = output_tokens - reasoning_output_tokens
-        dollars_x_mtok = (uncached_input * input_rate + cache_read_input_tokens * read_rate
-                          + cache_creation_input_tokens * write_rate + plain_output * output_rate
-                          + reasoning_output_tokens * reasoning_rate)
-        return dollars_x_mtok / _MTOK
-
 
 # --- genai-prices -----------------------------------------------------------------------------
 
@@ -166,17 +141,6 @@ def price_data_version() -> str:
         digest = hashlib.sha256(repr(snapshot.providers).encode()).hexdigest()[:12]
         _version_cache = (snapshot, f"genai-prices {GENAI_PRICES_VERSION}+{digest}")
     return _version_cache[1]
-
-
-def model_price_periods(provider: str, model: str) -> tuple[ModelPricePeriod, ...]:
-    """Every price period genai-prices has for a telemetry (provider, model); empty if unknown."""
-    periods, _ = _genai_periods(provider, model)
-    return periods
-
-
-def price_in_force(provider: str, model: str, at: datetime) -> ModelPricePeriod | None:
-    """The genai-prices row in force at `at` (naive = UTC), or None when the model is unknown."""
-    return next((p for p in model_price_periods(provider, model) if p.covers(at)), None)
 
 
 def _genai_periods(provider: str, model: str) -> tuple[tuple[ModelPricePeriod, ...], tuple[str, ...]]:
@@ -428,8 +392,7 @@ def refresh_model_prices(con: duckdb.DuckDBPyConnection, overrides_csv: Path | N
 
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     load_id = load_id or "model_prices"
-    con.begin()
-    try:
+    with transaction(con):
         con.execute("delete from raw.model_prices")
         con.execute("delete from raw.quarantine where input = ?", [QUARANTINE_INPUT])
         if rows:
@@ -438,10 +401,6 @@ def refresh_model_prices(con: duckdb.DuckDBPyConnection, overrides_csv: Path | N
             con.executemany("insert into raw.quarantine values (?, null, ?, ?, ?, ?, ?, ?)",
                             [(QUARANTINE_INPUT, str(overrides_csv), p.line, p.key, p.reason, load_id, loaded_at)
                              for p in problems])
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return PriceRefresh(models_seen=len(seen), models_priced=len(seen) - len(unpriced), unpriced=tuple(unpriced),
                         price_data_version=version, overridden=tuple(overridden), quarantined=len(problems),
                         notes=tuple(dict.fromkeys(notes)))
@@ -456,3 +415,25 @@ def _row_values(row: ModelPricePeriod, loaded_at: datetime) -> tuple:
             text(row.reasoning_mtok), row.long_context_threshold, text(row.input_mtok_long),
             text(row.output_mtok_long), text(row.cache_read_mtok_long), text(row.cache_write_mtok_long),
             row.price_data_version, loaded_at)
+
+
+class ModelPrices(Source):
+    name = "model_prices"
+    kind = "prices"
+    tables = ("model_prices",)
+    # Prices are looked up for every (provider, model) telemetry has seen.
+    after = ("telemetry_files",)
+    description = "Effective-dated list prices (genai-prices data) for every model seen in telemetry."
+
+    def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
+        overrides = paths.input_dir / "prices.csv"
+        refresh = refresh_model_prices(con, overrides if overrides.exists() else None, load_id=load_id)
+        unpriced = ", ".join(f"{p}/{m}" for p, m in refresh.unpriced)
+        if refresh.unpriced:
+            log.warning("no price for %s: priced at zero until prices.csv or genai-prices knows them", unpriced)
+        return SourceLoad(rows=refresh.models_priced, quarantined=refresh.quarantined, metadata={
+            "models_seen": refresh.models_seen,
+            "models_priced": refresh.models_priced,
+            "unpriced": unpriced or "none",
+            "price_data_version": refresh.price_data_version,
+        })

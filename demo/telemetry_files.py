@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion.demo import scenario as sc
-from ingestion.demo.otlp_export import export_lines
+from demo import scenario as sc
+from demo.otlp_export import export_lines
 
 CANARY_PREFIX = "CANARY-"
 # Fields the contract drops at the door; the canary proves they never reach the warehouse.

@@ -43,7 +43,7 @@ _PRELIMINARY_SHARE = Decimal("0.94")
 
 
 class DailyUsage(Protocol):
-    """One day of telemetry spend for a provider scope and model (see ingestion/demo_data.py)."""
+    """One day of telemetry spend for a provider scope and model (see demo/inputs.py)."""
 
     day: date
     provider: str
@@ -72,7 +72,7 @@ class BilledScope:
 
 # A workspace on the bill that workspaces.csv does not know (-> workspace "unattributed"),
 # small next to the metered spend. The demo's mapped-but-untracked project comes with the
-# generator's usage (ingestion/demo/usage.py), so it is not repeated here.
+# generator's usage (demo/usage.py), so it is not repeated here.
 DEFAULT_UNBILLED_SCOPES: tuple[BilledScope, ...] = (
     BilledScope("anthropic", "wrkspc_01UnmappedResearchLab", "claude-3-5-haiku-20241022", Decimal("0.310000"),
                 80, 170_000, 28_000),

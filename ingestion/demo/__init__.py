@@ -1,1 +1,0 @@
-"""Building blocks of the demo data generator (`ingestion.demo_data`)."""
