@@ -18,7 +18,6 @@ version back. Only buckets inside [start, end] are loaded; the rest belong to ot
 import logging
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -33,6 +32,7 @@ from ingestion.billing.pages import PROVIDERS, PageFormatError, ParsedPage, Prob
 from ingestion.billing.provider import Provider
 from ingestion.billing.records import CostLine, UsageLine
 from ingestion.billing.secret import ApiKey
+from ingestion.files import write_atomic
 from ingestion.settings import Paths, pause_for_test
 from ingestion.warehouse import ensure_raw_schema
 
@@ -111,7 +111,7 @@ def _fetch_from_api(spec: Provider, key: ApiKey, base_url: str, paths: Paths, st
         for endpoint in spec.endpoints:
             def save(number: int, body: bytes, _endpoint=endpoint) -> str:
                 target = folder / f"{_endpoint.name}-{start.isoformat()}-{number}.json"
-                _write_atomic(target, body)
+                write_atomic(target, body)
                 return target.relative_to(paths.warehouse_dir).as_posix()
 
             for page in client.fetch_pages(endpoint, start, end, save):
@@ -174,20 +174,6 @@ def _day_folders(root: Path) -> list[tuple[Path, date]]:
 
 def _natural(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-def _write_atomic(target: Path, body: bytes) -> None:
-    """Exact bytes, never a half-written file: a temp file in the same folder, then a rename."""
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(body)
-        os.chmod(temp, 0o600)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 # --- storing ----------------------------------------------------------------------------
