@@ -77,6 +77,39 @@ class DayFolderLoader:
     accepted_by_file: Callable[[duckdb.DuckDBPyConnection, date], dict]
 
 
+@dataclass
+class WindowLoad:
+    """Every day folder of a run window, summed: what a file source reports."""
+
+    files: int = 0
+    records_read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    first_event_day: date | None = None
+    last_event_day: date | None = None
+
+    def add(self, folder: FolderLoad) -> None:
+        self.files += len(folder.files)
+        self.records_read += folder.records_read
+        self.accepted += folder.accepted
+        self.quarantined += folder.quarantined
+        self.duplicates += folder.duplicates
+        days = [d for d in (self.first_event_day, self.last_event_day, folder.min_event_day,
+                            folder.max_event_day) if d is not None]
+        if days:
+            self.first_event_day, self.last_event_day = min(days), max(days)
+
+    def metadata(self) -> dict[str, str | int]:
+        """Counts, and the event days touched when there were any (Dagster asset metadata)."""
+        out: dict[str, str | int] = dict(files=self.files, records_read=self.records_read, accepted=self.accepted,
+                                         quarantined=self.quarantined, duplicates=self.duplicates)
+        if self.first_event_day is not None:
+            out["first_event_day"] = self.first_event_day.isoformat()
+            out["last_event_day"] = self.last_event_day.isoformat()
+        return out
+
+
 def load_day_folder(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, input_dir: Path,
                     folder: Path, day: date, load_id: str) -> FolderLoad:
     """Stage every file of `folder`, then replace what the folder loaded before, atomically."""

@@ -14,7 +14,7 @@ import duckdb
 
 import logging
 
-from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, load_day_folder
+from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, WindowLoad, load_day_folder
 from ingestion.fields import OUTCOME_FIELDS, OUTCOME_STAGE_COLUMNS
 from ingestion.ledger import FolderLoad
 from ingestion.readers import drop_extracted, extract_file_lines
@@ -121,12 +121,9 @@ class OutcomeFiles(Source):
     description = "Outcome records (thumbs, resolutions, evals) of the day folders in the run window."
 
     def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
-        totals = dict(files=0, records_read=0, accepted=0, quarantined=0, duplicates=0)
+        window = WindowLoad()
         for day in days:
-            folder = load_outcomes_folder(con, paths, day, load_id)
-            totals["files"] += len(folder.files)
-            for key in ("records_read", "accepted", "quarantined", "duplicates"):
-                totals[key] += getattr(folder, key)
-        log.info("outcomes: %d files, %d records (%d accepted, %d quarantined)", totals["files"],
-                 totals["records_read"], totals["accepted"], totals["quarantined"])
-        return SourceLoad(rows=totals["accepted"], quarantined=totals["quarantined"], metadata=totals)
+            window.add(load_outcomes_folder(con, paths, day, load_id))
+        log.info("outcomes: %d files, %d records (%d accepted, %d quarantined)", window.files,
+                 window.records_read, window.accepted, window.quarantined)
+        return SourceLoad(rows=window.accepted, quarantined=window.quarantined, metadata=window.metadata())

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, load_day_folder
+from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, WindowLoad, load_day_folder
 from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS, TELEMETRY_STAGE_COLUMNS, column_names
 from ingestion.json_sql import sql_str
 from ingestion.ledger import FolderLoad
@@ -284,20 +284,12 @@ class TelemetryFiles(Source):
                    "OTLP), validated, deduplicated on call_id; bad records go to raw.quarantine.")
 
     def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
-        totals = dict(files=0, records_read=0, accepted=0, quarantined=0, duplicates=0)
-        event_days: list[date] = []
+        window = WindowLoad()
         for day in days:
             started = time.monotonic()
             folder = load_telemetry_folder(con, paths, day, load_id)
-            totals["files"] += len(folder.files)
-            for key in ("records_read", "accepted", "quarantined", "duplicates"):
-                totals[key] += getattr(folder, key)
-            event_days += [d for d in (folder.min_event_day, folder.max_event_day) if d]
+            window.add(folder)
             log.info("telemetry %s: %d files, %d records (%d accepted, %d quarantined, %d duplicates) in %.1fs",
                      day, len(folder.files), folder.records_read, folder.accepted, folder.quarantined,
                      folder.duplicates, time.monotonic() - started)
-        metadata: dict[str, str | int] = {**totals}
-        if event_days:
-            metadata["first_event_day"] = min(event_days).isoformat()
-            metadata["last_event_day"] = max(event_days).isoformat()
-        return SourceLoad(rows=totals["accepted"], quarantined=totals["quarantined"], metadata=metadata)
+        return SourceLoad(rows=window.accepted, quarantined=window.quarantined, metadata=window.metadata())
