@@ -3,16 +3,29 @@
 Calls spread over workspaces, features and models of both providers, a diurnal curve, ~3%
 retries, outcomes on ~80% of requests and cache tokens on Anthropic calls.
 """
+
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
 WORKSPACES = ["support", "growth", "platform", "research", "finance"]
-FEATURES = ["ticket-triage", "reply-drafting", "onboarding-emails", "search-rerank", "code-review-agent",
-            "doc-embeddings", "invoice-extraction", "sales-notes"]
-MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-20250514"),
-          ("anthropic", "claude-3-5-haiku-20241022")]
+FEATURES = [
+    "ticket-triage",
+    "reply-drafting",
+    "onboarding-emails",
+    "search-rerank",
+    "code-review-agent",
+    "doc-embeddings",
+    "invoice-extraction",
+    "sales-notes",
+]
+MODELS = [
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-sonnet-4-20250514"),
+    ("anthropic", "claude-3-5-haiku-20241022"),
+]
 
 
 def _calls_sql(day: date, calls: int, seed: int) -> str:

@@ -9,6 +9,7 @@
 Inputs are generated with DuckDB (bench/generate.py) under --work (default bench/out/work).
 Every costline figure is a real `costline` CLI process measured from outside (bench/measure.py).
 """
+
 import argparse
 import json
 import os
@@ -28,11 +29,23 @@ DAY = date(2026, 10, 1)
 
 
 def costline(*args: str, input_dir: Path, warehouse_dir: Path) -> dict:
-    env = {**os.environ, "COSTLINE_INPUT_DIR": str(input_dir), "COSTLINE_WAREHOUSE_DIR": str(warehouse_dir),
-           "DO_NOT_TRACK": "1", "DAGSTER_DISABLE_TELEMETRY": "1", "GX_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        "COSTLINE_INPUT_DIR": str(input_dir),
+        "COSTLINE_WAREHOUSE_DIR": str(warehouse_dir),
+        "DO_NOT_TRACK": "1",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "GX_ANALYTICS_ENABLED": "False",
+    }
     env.pop("DAGSTER_HOME", None)
-    out = subprocess.run([sys.executable, "-m", "bench.measure", "--", sys.executable, "-m", "orchestration.cli",
-                          *args], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.measure", "--", sys.executable, "-m", "orchestration.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if result["returncode"] != 0:
         raise SystemExit(f"costline {' '.join(args)} failed:\n{result['stderr_tail']}")
@@ -49,13 +62,17 @@ def floor_seconds(files: list[Path], fmt: str, work: Path) -> float:
     """The same essential work in one hand-written DuckDB script: read, price, aggregate."""
     db = work / "floor.duckdb"
     db.unlink(missing_ok=True)
-    reader = ("read_parquet" if fmt == "parquet" else "read_json")
+    reader = "read_parquet" if fmt == "parquet" else "read_json"
     sources = "[" + ",".join(f"'{f}'" for f in files) + "]"
-    columns = "" if fmt == "parquet" else """, columns={call_id: 'VARCHAR', request_id: 'VARCHAR', attempt: 'INTEGER',
+    columns = (
+        ""
+        if fmt == "parquet"
+        else """, columns={call_id: 'VARCHAR', request_id: 'VARCHAR', attempt: 'INTEGER',
         started_at: 'VARCHAR', provider: 'VARCHAR', model: 'VARCHAR', input_tokens: 'BIGINT',
         output_tokens: 'BIGINT', cache_read_input_tokens: 'BIGINT', cache_creation_input_tokens: 'BIGINT',
         status: 'VARCHAR', workspace: 'VARCHAR', feature: 'VARCHAR', prompt_version: 'VARCHAR',
         project_id: 'VARCHAR'}, format='newline_delimited'"""
+    )
     started = time.monotonic()
     with duckdb.connect(str(db)) as con:
         con.execute("""create table prices as select * from (values
@@ -83,8 +100,13 @@ def bench_day(work: Path, calls: int, fmt: str, label: str) -> dict:
     measured = costline("run", "--date", DAY.isoformat(), input_dir=inputs, warehouse_dir=warehouse)
     files = sorted((inputs / "telemetry" / DAY.isoformat()).iterdir())
     floor = floor_seconds(files, fmt, work)
-    return {"name": label, "calls": calls, **measured, "floor_s": floor,
-            "ratio_to_floor": round(measured["wall_s"] / floor, 2) if floor else None}
+    return {
+        "name": label,
+        "calls": calls,
+        **measured,
+        "floor_s": floor,
+        "ratio_to_floor": round(measured["wall_s"] / floor, 2) if floor else None,
+    }
 
 
 def bench_backfill(work: Path, days: int, calls_per_day: int, label: str) -> tuple[dict, Path, Path]:
@@ -93,10 +115,20 @@ def bench_backfill(work: Path, days: int, calls_per_day: int, label: str) -> tup
     for n in range(days):
         write_day(inputs, start + timedelta(days=n), calls_per_day, "jsonl", seed=n)
     warehouse = fresh(work / f"{label}-wh")
-    measured = costline("backfill", "--start", start.isoformat(), "--end", DAY.isoformat(),
-                        input_dir=inputs, warehouse_dir=warehouse)
-    return ({"name": label, "days": days, "calls_per_day": calls_per_day, **measured,
-             "seconds_per_day": round(measured["wall_s"] / days, 2)}, inputs, warehouse)
+    measured = costline(
+        "backfill", "--start", start.isoformat(), "--end", DAY.isoformat(), input_dir=inputs, warehouse_dir=warehouse
+    )
+    return (
+        {
+            "name": label,
+            "days": days,
+            "calls_per_day": calls_per_day,
+            **measured,
+            "seconds_per_day": round(measured["wall_s"] / days, 2),
+        },
+        inputs,
+        warehouse,
+    )
 
 
 def bench_bi_queries(mart_db: Path) -> list[dict]:
@@ -133,10 +165,20 @@ def judge_targets(rows: list[dict]) -> list[dict]:
         name = row["name"]
         if name.startswith("P1 "):
             limit = round(3 * row["floor_s"] + 20, 1)
-            out.append({"target": f"{name}: wall <= 3 x floor + 20 s = {limit} s",
-                        "measured": row["wall_s"], "met": row["wall_s"] <= limit})
-            out.append({"target": f"{name}: peak RSS < 4096 MB", "measured": row["peak_rss_mb"],
-                        "met": row["peak_rss_mb"] < 4096})
+            out.append(
+                {
+                    "target": f"{name}: wall <= 3 x floor + 20 s = {limit} s",
+                    "measured": row["wall_s"],
+                    "met": row["wall_s"] <= limit,
+                }
+            )
+            out.append(
+                {
+                    "target": f"{name}: peak RSS < 4096 MB",
+                    "measured": row["peak_rss_mb"],
+                    "met": row["peak_rss_mb"] < 4096,
+                }
+            )
         elif name.startswith("P2 "):
             out.append({"target": f"{name}: < 600 s", "measured": row["wall_s"], "met": row["wall_s"] < 600})
         elif name.startswith("P3 "):
@@ -182,12 +224,21 @@ def main() -> int:
         empty_wh = fresh(work / "empty-wh")
         write_day(empty_in, DAY, 1, "jsonl")
         write_day(empty_in, DAY + timedelta(days=1), 1, "jsonl")
-        show({"name": "fixed overhead (1-call day)",
-              **costline("run", "--date", DAY.isoformat(), input_dir=empty_in, warehouse_dir=empty_wh)})
+        show(
+            {
+                "name": "fixed overhead (1-call day)",
+                **costline("run", "--date", DAY.isoformat(), input_dir=empty_in, warehouse_dir=empty_wh),
+            }
+        )
         # The daily case: the same warehouse the next day (dbt parses only what changed).
-        show({"name": "fixed overhead, next day",
-              **costline("run", "--date", (DAY + timedelta(days=1)).isoformat(), input_dir=empty_in,
-                         warehouse_dir=empty_wh)})
+        show(
+            {
+                "name": "fixed overhead, next day",
+                **costline(
+                    "run", "--date", (DAY + timedelta(days=1)).isoformat(), input_dir=empty_in, warehouse_dir=empty_wh
+                ),
+            }
+        )
         show(bench_day(work, n(10_000_000), "jsonl", "P1 10M-call day (jsonl)"))
         show(bench_day(work, n(10_000_000), "parquet", "P1 10M-call day (parquet)"))
     if year_suite:
@@ -204,9 +255,15 @@ def main() -> int:
         # then pay the same one-off costs (dbt's first parse into a new warehouse).
         costline("run", "--date", DAY.isoformat(), input_dir=single_in, warehouse_dir=empty_wh)
         on_empty = costline("run", "--date", next_day.isoformat(), input_dir=single_in, warehouse_dir=empty_wh)
-        show({"name": "P3 daily run on 365 days vs empty", "wall_s": on_history["wall_s"],
-              "peak_rss_mb": on_history["peak_rss_mb"], "floor_s": on_empty["wall_s"],
-              "ratio": round(on_history["wall_s"] / on_empty["wall_s"], 2)})
+        show(
+            {
+                "name": "P3 daily run on 365 days vs empty",
+                "wall_s": on_history["wall_s"],
+                "peak_rss_mb": on_history["peak_rss_mb"],
+                "floor_s": on_empty["wall_s"],
+                "ratio": round(on_history["wall_s"] / on_empty["wall_s"], 2),
+            }
+        )
         for row in bench_bi_queries(warehouse / "mart.duckdb"):
             show(row)
     print()
@@ -217,8 +274,12 @@ def main() -> int:
         for t in targets:
             print(f"{'met    ' if t['met'] else 'MISSED '} {t['target']} (measured {t['measured']})")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "scale": args.scale,
-                                     "results": rows, "targets": targets}, indent=2))
+    args.json.write_text(
+        json.dumps(
+            {"date": time.strftime("%Y-%m-%d %H:%M"), "scale": args.scale, "results": rows, "targets": targets},
+            indent=2,
+        )
+    )
     print(f"\nfigures written to {args.json}")
     return 0
 

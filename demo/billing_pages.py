@@ -15,22 +15,28 @@ Amounts are exact: each (day, scope, model) is billed `round(list x markup, 6)` 
 line items with the remainder on the last one, so the pages sum to the cent to what tests
 compute from the same usage.
 """
+
 import base64
 import hashlib
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
 
 MICRO = Decimal("0.000001")
 BILLED_PROVIDERS = ("openai", "anthropic")
 # Relative cost of a token kind, used only to split a billed amount over line items.
-_LINE_WEIGHTS = {"input": Decimal("1"), "cache_read": Decimal("0.1"), "cache_write": Decimal("1.25"),
-                 "output": Decimal("4")}
+_LINE_WEIGHTS = {
+    "input": Decimal("1"),
+    "cache_read": Decimal("0.1"),
+    "cache_write": Decimal("1.25"),
+    "output": Decimal("4"),
+}
 _OPENAI_LINES = {"input": "input", "cache_read": "cached input", "cache_write": "cache write input", "output": "output"}
 _ANTHROPIC_LINES = {
     "input": ("Input Tokens", "uncached_input_tokens"),
@@ -74,8 +80,15 @@ class BilledScope:
 # small next to the metered spend. The demo's mapped-but-untracked project comes with the
 # generator's usage (demo/usage.py), so it is not repeated here.
 DEFAULT_UNBILLED_SCOPES: tuple[BilledScope, ...] = (
-    BilledScope("anthropic", "wrkspc_01UnmappedResearchLab", "claude-3-5-haiku-20241022", Decimal("0.310000"),
-                80, 170_000, 28_000),
+    BilledScope(
+        "anthropic",
+        "wrkspc_01UnmappedResearchLab",
+        "claude-3-5-haiku-20241022",
+        Decimal("0.310000"),
+        80,
+        170_000,
+        28_000,
+    ),
 )
 _AUTO = object()
 
@@ -93,9 +106,14 @@ class _Line:
     billed_usd: Decimal | None = None  # set directly for scopes without telemetry
 
 
-def write_demo_billing_pages(billing_dir: Path, usage: Iterable[DailyUsage], *, markup: Decimal = Decimal("1.03"),
-                             unbilled_scopes: Sequence[BilledScope] = DEFAULT_UNBILLED_SCOPES,
-                             restated_day: "date | None | object" = _AUTO) -> int:
+def write_demo_billing_pages(
+    billing_dir: Path,
+    usage: Iterable[DailyUsage],
+    *,
+    markup: Decimal = Decimal("1.03"),
+    unbilled_scopes: Sequence[BilledScope] = DEFAULT_UNBILLED_SCOPES,
+    restated_day: "date | None | object" = _AUTO,
+) -> int:
     """Write saved pages for every day of `usage`; returns the number of page files written.
 
     `restated_day` defaults to the second day of the range; None writes no restatement.
@@ -126,9 +144,11 @@ def write_demo_billing_pages(billing_dir: Path, usage: Iterable[DailyUsage], *, 
             for day in days:
                 factor = Decimal(90 + (day.toordinal() * 37) % 21) / 100  # 0.90..1.10, steady per day
                 per_day[day][(scope.scope_id, scope.model)] = _Line(
-                    requests=int(scope.requests * factor), input_tokens=int(scope.input_tokens * factor),
+                    requests=int(scope.requests * factor),
+                    input_tokens=int(scope.input_tokens * factor),
                     output_tokens=int(scope.output_tokens * factor),
-                    billed_usd=(scope.daily_usd * factor).quantize(MICRO, ROUND_HALF_EVEN))
+                    billed_usd=(scope.daily_usd * factor).quantize(MICRO, ROUND_HALF_EVEN),
+                )
         for line in (line for day_lines in per_day.values() for line in day_lines.values()):
             if line.billed_usd is None:
                 line.billed_usd = (line.list_usd * markup).quantize(MICRO, ROUND_HALF_EVEN)
@@ -144,8 +164,9 @@ def write_demo_billing_pages(billing_dir: Path, usage: Iterable[DailyUsage], *, 
             preliminary = day == restated_day
             written += write(folder, window, per_day, preliminary=preliminary)
             if preliminary:
-                written += write(billing_dir / provider / (day + timedelta(days=3)).isoformat(), [day], per_day,
-                                 preliminary=False)
+                written += write(
+                    billing_dir / provider / (day + timedelta(days=3)).isoformat(), [day], per_day, preliminary=False
+                )
     return written
 
 
@@ -154,53 +175,89 @@ def write_demo_billing_pages(billing_dir: Path, usage: Iterable[DailyUsage], *, 
 
 def _write_openai(folder: Path, window: list[date], per_day, *, preliminary: bool) -> int:
     def costs(day: date) -> list[dict]:
-        return [{"object": "organization.costs.result",
-                 "amount": {"value": amount, "currency": "usd"},
-                 "line_item": f"{model}, {_OPENAI_LINES[kind]}",
-                 "project_id": scope}
-                for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
-                for kind, amount in _split(line, preliminary and day == window[-1])]
+        return [
+            {
+                "object": "organization.costs.result",
+                "amount": {"value": amount, "currency": "usd"},
+                "line_item": f"{model}, {_OPENAI_LINES[kind]}",
+                "project_id": scope,
+            }
+            for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
+            for kind, amount in _split(line, preliminary and day == window[-1])
+        ]
 
     def usage(day: date) -> list[dict]:
         results = []
         for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order):
-            result = {"object": "organization.usage.completions.result",
-                      "input_tokens": line.input_tokens, "output_tokens": line.output_tokens,
-                      "input_cached_tokens": line.cache_read, "input_audio_tokens": 0, "output_audio_tokens": 0,
-                      "num_model_requests": line.requests, "project_id": scope, "user_id": None,
-                      "api_key_id": _api_key_id(scope), "model": model, "batch": None}
+            result = {
+                "object": "organization.usage.completions.result",
+                "input_tokens": line.input_tokens,
+                "output_tokens": line.output_tokens,
+                "input_cached_tokens": line.cache_read,
+                "input_audio_tokens": 0,
+                "output_audio_tokens": 0,
+                "num_model_requests": line.requests,
+                "project_id": scope,
+                "user_id": None,
+                "api_key_id": _api_key_id(scope),
+                "model": model,
+                "batch": None,
+            }
             if line.cache_write:
                 result["input_cache_write_tokens"] = line.cache_write
             results.append(result)
         return results
 
     def bucket(day: date, results: list[dict]) -> dict:
-        return {"object": "bucket", "start_time": _unix(day), "end_time": _unix(day + timedelta(days=1)),
-                "results": results}
+        return {
+            "object": "bucket",
+            "start_time": _unix(day),
+            "end_time": _unix(day + timedelta(days=1)),
+            "results": results,
+        }
 
     def envelope(buckets: list[dict], has_more: bool, cursor: str | None) -> dict:
         return {"object": "page", "data": buckets, "has_more": has_more, "next_page": cursor}
 
-    return (_write_chain(folder, "costs", window, costs, bucket, envelope)
-            + _write_chain(folder, "usage_completions", window, usage, bucket, envelope))
+    return _write_chain(folder, "costs", window, costs, bucket, envelope) + _write_chain(
+        folder, "usage_completions", window, usage, bucket, envelope
+    )
 
 
 def _write_anthropic(folder: Path, window: list[date], per_day, *, preliminary: bool) -> int:
     def costs(day: date) -> list[dict]:
-        return [{"currency": "USD", "amount": _cents(amount),
-                 "workspace_id": scope, "description": f"{model} Usage - {_ANTHROPIC_LINES[kind][0]}",
-                 "cost_type": "tokens", "context_window": "0-200k", "model": model, "service_tier": "standard",
-                 "token_type": _ANTHROPIC_LINES[kind][1]}
-                for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
-                for kind, amount in _split(line, preliminary and day == window[-1])]
+        return [
+            {
+                "currency": "USD",
+                "amount": _cents(amount),
+                "workspace_id": scope,
+                "description": f"{model} Usage - {_ANTHROPIC_LINES[kind][0]}",
+                "cost_type": "tokens",
+                "context_window": "0-200k",
+                "model": model,
+                "service_tier": "standard",
+                "token_type": _ANTHROPIC_LINES[kind][1],
+            }
+            for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
+            for kind, amount in _split(line, preliminary and day == window[-1])
+        ]
 
     def usage(day: date) -> list[dict]:
-        return [{"uncached_input_tokens": line.input_tokens - line.cache_read - line.cache_write,
-                 "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": line.cache_write},
-                 "cache_read_input_tokens": line.cache_read, "output_tokens": line.output_tokens,
-                 "server_tool_use": {"web_search_requests": 0}, "api_key_id": None, "workspace_id": scope,
-                 "model": model, "service_tier": None, "context_window": None}
-                for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)]
+        return [
+            {
+                "uncached_input_tokens": line.input_tokens - line.cache_read - line.cache_write,
+                "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": line.cache_write},
+                "cache_read_input_tokens": line.cache_read,
+                "output_tokens": line.output_tokens,
+                "server_tool_use": {"web_search_requests": 0},
+                "api_key_id": None,
+                "workspace_id": scope,
+                "model": model,
+                "service_tier": None,
+                "context_window": None,
+            }
+            for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
+        ]
 
     def bucket(day: date, results: list[dict]) -> dict:
         return {"starting_at": _rfc3339(day), "ending_at": _rfc3339(day + timedelta(days=1)), "results": results}
@@ -208,8 +265,9 @@ def _write_anthropic(folder: Path, window: list[date], per_day, *, preliminary: 
     def envelope(buckets: list[dict], has_more: bool, cursor: str | None) -> dict:
         return {"data": buckets, "has_more": has_more, "next_page": cursor}
 
-    return (_write_chain(folder, "cost_report", window, costs, bucket, envelope)
-            + _write_chain(folder, "usage_report_messages", window, usage, bucket, envelope))
+    return _write_chain(folder, "cost_report", window, costs, bucket, envelope) + _write_chain(
+        folder, "usage_report_messages", window, usage, bucket, envelope
+    )
 
 
 def _write_chain(folder: Path, endpoint: str, window: list[date], results, bucket, envelope) -> int:
@@ -226,8 +284,12 @@ def _write_chain(folder: Path, endpoint: str, window: list[date], results, bucke
 def _split(line: _Line, preliminary: bool) -> list[tuple[str, Decimal]]:
     """The billed amount over its token kinds by weight; the last kind takes the remainder."""
     total = line.billed_usd if not preliminary else (line.billed_usd * _PRELIMINARY_SHARE).quantize(MICRO)
-    counts = {"input": line.input_tokens - line.cache_read - line.cache_write, "cache_read": line.cache_read,
-              "cache_write": line.cache_write, "output": line.output_tokens}
+    counts = {
+        "input": line.input_tokens - line.cache_read - line.cache_write,
+        "cache_read": line.cache_read,
+        "cache_write": line.cache_write,
+        "output": line.output_tokens,
+    }
     kinds = [kind for kind, count in counts.items() if count > 0] or ["input"]
     weights = {kind: _LINE_WEIGHTS[kind] * max(counts[kind], 1) for kind in kinds}
     whole = sum(weights.values())
@@ -250,7 +312,7 @@ def _cents(dollars: Decimal) -> str:
 
 
 def _unix(day: date) -> int:
-    return int(datetime.combine(day, time(), timezone.utc).timestamp())
+    return int(datetime.combine(day, time(), UTC).timestamp())
 
 
 def _rfc3339(day: date) -> str:
@@ -262,6 +324,7 @@ _DECIMAL_TOKEN = re.compile(r'"@@decimal:([-+0-9.eE]+)@@"')
 
 def to_json_bytes(page: dict) -> bytes:
     """Pretty JSON in which Decimal values are written as JSON numbers with their exact digits."""
+
     def tag(value):
         if isinstance(value, Decimal):
             return f"@@decimal:{value}@@"
@@ -270,4 +333,5 @@ def to_json_bytes(page: dict) -> bytes:
         if isinstance(value, list):
             return [tag(v) for v in value]
         return value
+
     return _DECIMAL_TOKEN.sub(r"\1", json.dumps(tag(page), indent=2)).encode() + b"\n"

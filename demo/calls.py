@@ -1,4 +1,5 @@
 """Vectorised generation of the demo's API calls and logical requests (numpy, no per-call loop)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -10,8 +11,7 @@ from demo import scenario as sc
 
 _ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
 _HOURS = np.arange(24)
-_OFFICE_CURVE = (0.12 + np.exp(-0.5 * ((_HOURS - 10) / 2.2) ** 2)
-                 + 1.2 * np.exp(-0.5 * ((_HOURS - 16) / 2.8) ** 2))
+_OFFICE_CURVE = 0.12 + np.exp(-0.5 * ((_HOURS - 10) / 2.2) ** 2) + 1.2 * np.exp(-0.5 * ((_HOURS - 16) / 2.8) ** 2)
 _OFFICE_HOURS = _OFFICE_CURVE / _OFFICE_CURVE.sum()
 _FLAT_CURVE = 0.6 + 0.4 * _OFFICE_CURVE / _OFFICE_CURVE.max()
 _FLAT_HOURS = _FLAT_CURVE / _FLAT_CURVE.sum()
@@ -29,8 +29,11 @@ def random_ids(rng: np.random.Generator, prefix: str | np.ndarray, n: int, lengt
 
 def generate(rng: np.random.Generator, timeline: sc.Timeline, calls_per_day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All calls (one row per API call attempt) and requests (one row per logical request)."""
-    requests = pd.concat([_day_requests(rng, timeline, day, calls_per_day) for day in timeline.days]
-                         + [_agent_loop_requests(rng, timeline, calls_per_day)], ignore_index=True)
+    requests = pd.concat(
+        [_day_requests(rng, timeline, day, calls_per_day) for day in timeline.days]
+        + [_agent_loop_requests(rng, timeline, calls_per_day)],
+        ignore_index=True,
+    )
     requests["request_id"] = random_ids(rng, "req_", len(requests), 20)
     calls = _expand_attempts(rng, requests)
     requests = _final_attempts(requests, calls)
@@ -80,17 +83,29 @@ def _day_requests(rng: np.random.Generator, timeline: sc.Timeline, day: date, ca
     u = rng.random(n)
     attempts = 1 + (u < sc.RETRY_PROBABILITY) + (u < sc.RETRY_PROBABILITY * sc.THIRD_ATTEMPT_PROBABILITY)
     hard_failure = (u >= sc.RETRY_PROBABILITY) & (u < sc.RETRY_PROBABILITY + sc.HARD_FAILURE_PROBABILITY)
-    return pd.DataFrame({
-        "workspace": workspace, "feature": feature, "model": model,
-        "operation": np.array([f.operation for f in features], dtype=object)[fi],
-        "started_at": started, "input_tokens": input_tokens, "output_tokens": output_tokens,
-        "duration_ms": duration, "prompt_version": prompt_version, "attempts": attempts.astype(np.int64),
-        "hard_failure": hard_failure, "success_draw": rng.random(n) < p_success,
-        "environment": np.where(rng.random(n) < sc.STAGING_SHARE, "staging", "production").astype(object),
-        "user_segment": np.where(feature == "doc-embeddings", None, np.array(
-            ["free", "pro", "enterprise"], dtype=object)[rng.choice(3, size=n, p=[0.5, 0.35, 0.15])]),
-        "loop": np.zeros(n, dtype=bool),
-    })
+    return pd.DataFrame(
+        {
+            "workspace": workspace,
+            "feature": feature,
+            "model": model,
+            "operation": np.array([f.operation for f in features], dtype=object)[fi],
+            "started_at": started,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "duration_ms": duration,
+            "prompt_version": prompt_version,
+            "attempts": attempts.astype(np.int64),
+            "hard_failure": hard_failure,
+            "success_draw": rng.random(n) < p_success,
+            "environment": np.where(rng.random(n) < sc.STAGING_SHARE, "staging", "production").astype(object),
+            "user_segment": np.where(
+                feature == "doc-embeddings",
+                None,
+                np.array(["free", "pro", "enterprise"], dtype=object)[rng.choice(3, size=n, p=[0.5, 0.35, 0.15])],
+            ),
+            "loop": np.zeros(n, dtype=bool),
+        }
+    )
 
 
 def _agent_loop_requests(rng: np.random.Generator, timeline: sc.Timeline, calls_per_day: int) -> pd.DataFrame:
@@ -99,16 +114,25 @@ def _agent_loop_requests(rng: np.random.Generator, timeline: sc.Timeline, calls_
     hour = rng.choice(np.array(sc.SPIKE_HOURS), size=n)
     ms = hour * _MS_PER_HOUR + rng.integers(0, 40 * 60_000, size=n)
     started = np.datetime64(timeline.spike_day, "ms") + ms.astype("timedelta64[ms]")
-    return pd.DataFrame({
-        "workspace": sc.SPIKE_WORKSPACE, "feature": sc.SPIKE_FEATURE, "model": sc.SPIKE_MODEL,
-        "operation": "chat", "started_at": started, "input_tokens": np.full(n, 20_000, dtype=np.int64),
-        "output_tokens": rng.integers(700, 1500, size=n).astype(np.int64),
-        "duration_ms": rng.lognormal(np.log(9000), 0.3, n), "prompt_version": "v4",
-        "attempts": rng.integers(10, 21, size=n).astype(np.int64), "hard_failure": False,
-        "success_draw": rng.random(n) < 0.25, "environment": "production",
-        "user_segment": np.array(["pro", "enterprise"], dtype=object)[rng.choice(2, size=n)],
-        "loop": np.ones(n, dtype=bool),
-    })
+    return pd.DataFrame(
+        {
+            "workspace": sc.SPIKE_WORKSPACE,
+            "feature": sc.SPIKE_FEATURE,
+            "model": sc.SPIKE_MODEL,
+            "operation": "chat",
+            "started_at": started,
+            "input_tokens": np.full(n, 20_000, dtype=np.int64),
+            "output_tokens": rng.integers(700, 1500, size=n).astype(np.int64),
+            "duration_ms": rng.lognormal(np.log(9000), 0.3, n),
+            "prompt_version": "v4",
+            "attempts": rng.integers(10, 21, size=n).astype(np.int64),
+            "hard_failure": False,
+            "success_draw": rng.random(n) < 0.25,
+            "environment": "production",
+            "user_segment": np.array(["pro", "enterprise"], dtype=object)[rng.choice(2, size=n)],
+            "loop": np.ones(n, dtype=bool),
+        }
+    )
 
 
 def _expand_attempts(rng: np.random.Generator, requests: pd.DataFrame) -> pd.DataFrame:
@@ -158,45 +182,50 @@ def _expand_attempts(rng: np.random.Generator, requests: pd.DataFrame) -> pd.Dat
     optional = np.isin(workspace, sc.PROJECT_ID_OPTIONAL) & request_drops_project[owner]
     project_id[optional] = None
 
-    call_prefix = np.where(provider == sc.ANTHROPIC, "msg_",
-                           np.where(req["operation"].to_numpy() == "embeddings", "emb-", "chatcmpl-"))
-    return pd.DataFrame({
-        "call_id": random_ids(rng, call_prefix, n, 24),
-        "request_id": req["request_id"].to_numpy(),
-        "attempt": attempt.astype(np.int64),
-        "started_at": started,
-        "duration_ms": duration,
-        "provider": provider,
-        "model": req["model"].to_numpy(),
-        "operation": req["operation"].to_numpy(),
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cache_read_input_tokens": cache_read,
-        "cache_creation_input_tokens": cache_creation,
-        "status": np.where(error, "error", "ok").astype(object),
-        "error_type": error_type,
-        "workspace": workspace,
-        "feature": req["feature"].to_numpy(),
-        "environment": req["environment"].to_numpy(),
-        "user_segment": req["user_segment"].to_numpy(),
-        "prompt_version": req["prompt_version"].to_numpy(),
-        "project_id": project_id,
-        "tags": _tags(rng, req["feature"].to_numpy(), len(requests), owner),
-        "loop": loop,
-    })
+    call_prefix = np.where(
+        provider == sc.ANTHROPIC, "msg_", np.where(req["operation"].to_numpy() == "embeddings", "emb-", "chatcmpl-")
+    )
+    return pd.DataFrame(
+        {
+            "call_id": random_ids(rng, call_prefix, n, 24),
+            "request_id": req["request_id"].to_numpy(),
+            "attempt": attempt.astype(np.int64),
+            "started_at": started,
+            "duration_ms": duration,
+            "provider": provider,
+            "model": req["model"].to_numpy(),
+            "operation": req["operation"].to_numpy(),
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_read_input_tokens": cache_read,
+            "cache_creation_input_tokens": cache_creation,
+            "status": np.where(error, "error", "ok").astype(object),
+            "error_type": error_type,
+            "workspace": workspace,
+            "feature": req["feature"].to_numpy(),
+            "environment": req["environment"].to_numpy(),
+            "user_segment": req["user_segment"].to_numpy(),
+            "prompt_version": req["prompt_version"].to_numpy(),
+            "project_id": project_id,
+            "tags": _tags(rng, req["feature"].to_numpy(), len(requests), owner),
+            "loop": loop,
+        }
+    )
 
 
 def mapped_project_ids(provider: np.ndarray, workspace: np.ndarray) -> np.ndarray:
     """Each (provider, workspace)'s id in workspaces.csv (None where it has none)."""
-    ids = pd.DataFrame([(p, w, pid) for (p, w), pid in sc.PROJECT_IDS.items()],
-                       columns=["provider", "workspace", "project_id"])
+    ids = pd.DataFrame(
+        [(p, w, pid) for (p, w), pid in sc.PROJECT_IDS.items()], columns=["provider", "workspace", "project_id"]
+    )
     keys = pd.DataFrame({"provider": provider, "workspace": workspace})
     found = keys.merge(ids, on=["provider", "workspace"], how="left", validate="many_to_one")["project_id"]
     return np.where(found.isna(), None, found.to_numpy(dtype=object))
 
 
-def _cache_tokens(rng: np.random.Generator, provider: np.ndarray, operation: np.ndarray,
-                  input_tokens: np.ndarray, loop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _cache_tokens(
+    rng: np.random.Generator, provider: np.ndarray, operation: np.ndarray, input_tokens: np.ndarray, loop: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     n = len(input_tokens)
     read = np.zeros(n, dtype=np.int64)
     write = np.zeros(n, dtype=np.int64)
@@ -243,7 +272,11 @@ def _final_attempts(requests: pd.DataFrame, calls: pd.DataFrame) -> pd.DataFrame
     """Request-level facts the outcomes need: when the last attempt ended and whether it failed."""
     last = calls.sort_values("attempt").groupby("request_id", sort=False).tail(1)
     last = last.assign(ended_at=last["started_at"] + pd.to_timedelta(last["duration_ms"], unit="ms"))
-    merged = requests.merge(last[["request_id", "ended_at", "status", "model"]].rename(
-        columns={"model": "final_model"}), on="request_id", how="left", validate="one_to_one")
+    merged = requests.merge(
+        last[["request_id", "ended_at", "status", "model"]].rename(columns={"model": "final_model"}),
+        on="request_id",
+        how="left",
+        validate="one_to_one",
+    )
     merged["succeeded"] = merged["success_draw"] & (merged["status"] == "ok")
     return merged

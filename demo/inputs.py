@@ -23,6 +23,7 @@ The story (all dates relative to the window; see `demo/scenario.py`):
 
 numpy draws everything column-wise; the only per-record Python is JSON serialisation.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -48,26 +49,27 @@ _OWNED = ("telemetry", "outcomes", "billing", "deployments.csv", "budgets.csv", 
 class DemoSummary:
     start: date
     end: date
-    calls: int                 # distinct valid call records written (what the warehouse should accept)
-    requests: int              # distinct logical requests among them
-    files: int                 # telemetry, outcome and reference files written
+    calls: int  # distinct valid call records written (what the warehouse should accept)
+    requests: int  # distinct logical requests among them
+    files: int  # telemetry, outcome and reference files written
     usage: tuple[DailyUsage, ...]
     # What the mess in the drop should produce, for pipeline tests and the demo report.
     malformed_telemetry: int = 0
     duplicate_records: int = 0
     outcomes: int = 0
     malformed_outcomes: int = 0
-    prompt_change_at: datetime | None = None       # naive UTC
-    spike_hours: tuple[datetime, ...] = ()         # naive UTC hour starts
+    prompt_change_at: datetime | None = None  # naive UTC
+    spike_hours: tuple[datetime, ...] = ()  # naive UTC hour starts
     spike_workspace: str = ""
     exhausted_workspace: str = ""
     budget_month: str = ""
-    untracked_scope: str = ""                      # billed project with no telemetry
-    canaries: tuple[str, ...] = ()                 # prompt content written to raw files only
+    untracked_scope: str = ""  # billed project with no telemetry
+    canaries: tuple[str, ...] = ()  # prompt content written to raw files only
 
 
-def generate_demo_inputs(input_dir: Path, end: date, days: int = 30, calls_per_day: int = 4000,
-                         seed: int = 7, *, overwrite: bool = False) -> DemoSummary:
+def generate_demo_inputs(
+    input_dir: Path, end: date, days: int = 30, calls_per_day: int = 4000, seed: int = 7, *, overwrite: bool = False
+) -> DemoSummary:
     """Write demo inputs for the `days` UTC days ending on `end` into `input_dir`.
 
     Refuses a directory that already holds inputs unless `overwrite`, which first deletes the
@@ -95,14 +97,22 @@ def generate_demo_inputs(input_dir: Path, end: date, days: int = 30, calls_per_d
     ]
     spike_day = datetime.combine(timeline.spike_day, datetime.min.time())
     return DemoSummary(
-        start=timeline.start, end=timeline.end, calls=len(calls), requests=int(calls["request_id"].nunique()),
-        files=len(drop.files) + len(outcome_files) + len(reference), usage=usage,
-        malformed_telemetry=sum(drop.malformed.values()), duplicate_records=drop.duplicates,
-        outcomes=len(outcomes), malformed_outcomes=malformed_outcomes,
+        start=timeline.start,
+        end=timeline.end,
+        calls=len(calls),
+        requests=int(calls["request_id"].nunique()),
+        files=len(drop.files) + len(outcome_files) + len(reference),
+        usage=usage,
+        malformed_telemetry=sum(drop.malformed.values()),
+        duplicate_records=drop.duplicates,
+        outcomes=len(outcomes),
+        malformed_outcomes=malformed_outcomes,
         prompt_change_at=timeline.prompt_change_at,
         spike_hours=tuple(spike_day + timedelta(hours=h) for h in sc.SPIKE_HOURS),
-        spike_workspace=sc.SPIKE_WORKSPACE, exhausted_workspace=sc.EXHAUSTED_WORKSPACE,
-        budget_month=timeline.budget_month, untracked_scope=sc.UNTRACKED_PROJECT[1],
+        spike_workspace=sc.SPIKE_WORKSPACE,
+        exhausted_workspace=sc.EXHAUSTED_WORKSPACE,
+        budget_month=timeline.budget_month,
+        untracked_scope=sc.UNTRACKED_PROJECT[1],
         canaries=tuple(drop.canaries),
     )
 
@@ -110,8 +120,10 @@ def generate_demo_inputs(input_dir: Path, end: date, days: int = 30, calls_per_d
 def _prepare(input_dir: Path, overwrite: bool) -> None:
     existing = [input_dir / name for name in _OWNED if (input_dir / name).exists()]
     if existing and not overwrite:
-        raise FileExistsError(f"{input_dir} already holds inputs ({', '.join(p.name for p in existing)}); "
-                              "use an empty directory or overwrite=True")
+        raise FileExistsError(
+            f"{input_dir} already holds inputs ({', '.join(p.name for p in existing)}); "
+            "use an empty directory or overwrite=True"
+        )
     for path in existing:
         if path.is_dir():
             shutil.rmtree(path)

@@ -1,5 +1,6 @@
 """Demo calls as the OpenTelemetry Collector's file exporter writes them: OTLP/JSON, one
 `ExportTraceServiceRequest` per line, GenAI semantic-convention attributes."""
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,7 @@ def export_lines(rng: np.random.Generator, calls: pd.DataFrame, canary: str) -> 
     trace_ids = {r: "".join(rng.choice(list("0123456789abcdef"), 32)) for r in request_ids}
     lines: list[str] = []
     for start in range(0, len(request_ids), SPANS_PER_EXPORT):
-        batch = request_ids[start:start + SPANS_PER_EXPORT]
+        batch = request_ids[start : start + SPANS_PER_EXPORT]
         chunk = calls[calls["request_id"].isin(batch)]
         spans = []
         for request_id in batch:
@@ -48,18 +49,39 @@ def export_lines(rng: np.random.Generator, calls: pd.DataFrame, canary: str) -> 
             first_ns = int(attempts["started_at"].min().value)
             last = attempts.iloc[-1]
             end_ns = int(last["started_at"].value) + int(round(last["duration_ms"] * 1_000_000))
-            spans.append({"traceId": trace_ids[request_id], "spanId": parent, "name": "eval case",
-                          "kind": SPAN_KIND_INTERNAL, "startTimeUnixNano": str(first_ns),
-                          "endTimeUnixNano": str(end_ns),
-                          "attributes": [_attr("costline.request_id", request_id)], "status": {}})
+            spans.append(
+                {
+                    "traceId": trace_ids[request_id],
+                    "spanId": parent,
+                    "name": "eval case",
+                    "kind": SPAN_KIND_INTERNAL,
+                    "startTimeUnixNano": str(first_ns),
+                    "endTimeUnixNano": str(end_ns),
+                    "attributes": [_attr("costline.request_id", request_id)],
+                    "status": {},
+                }
+            )
             for call in attempts.itertuples(index=False):
-                spans.append(_call_span(rng, call, trace_ids[request_id], parent,
-                                        canary if not lines and len(spans) == 1 else None))
-        resource = [_attr("service.name", "eval-runner"), _attr("deployment.environment.name", "production"),
-                    _attr("costline.workspace", sc.SPARSE_WRITER_WORKSPACE)]
-        request = {"resourceSpans": [{"resource": {"attributes": resource},
-                                      "scopeSpans": [{"scope": {"name": "opentelemetry.instrumentation.genai",
-                                                                "version": "0.4b0"}, "spans": spans}]}]}
+                spans.append(
+                    _call_span(
+                        rng, call, trace_ids[request_id], parent, canary if not lines and len(spans) == 1 else None
+                    )
+                )
+        resource = [
+            _attr("service.name", "eval-runner"),
+            _attr("deployment.environment.name", "production"),
+            _attr("costline.workspace", sc.SPARSE_WRITER_WORKSPACE),
+        ]
+        request = {
+            "resourceSpans": [
+                {
+                    "resource": {"attributes": resource},
+                    "scopeSpans": [
+                        {"scope": {"name": "opentelemetry.instrumentation.genai", "version": "0.4b0"}, "spans": spans}
+                    ],
+                }
+            ]
+        }
         lines.append(json.dumps(request, separators=(",", ":")))
     return lines
 
@@ -71,20 +93,26 @@ def _call_span(rng: np.random.Generator, call, trace_id: str, parent: str, canar
     # Newer instrumentations write gen_ai.provider.name, older ones gen_ai.system: both are aliases.
     provider_key = "gen_ai.provider.name" if call.provider == sc.OPENAI else "gen_ai.system"
     attributes = [
-        _attr("gen_ai.operation.name", call.operation), _attr(provider_key, call.provider),
-        _attr("gen_ai.request.model", request_model), _attr("gen_ai.response.model", call.model),
+        _attr("gen_ai.operation.name", call.operation),
+        _attr(provider_key, call.provider),
+        _attr("gen_ai.request.model", request_model),
+        _attr("gen_ai.response.model", call.model),
         _attr("gen_ai.response.id", call.call_id),
         _attr("gen_ai.usage.input_tokens", int(call.input_tokens)),
         _attr("gen_ai.usage.output_tokens", int(call.output_tokens)),
-        _attr("costline.request_id", call.request_id), _attr("costline.attempt", int(call.attempt)),
+        _attr("costline.request_id", call.request_id),
+        _attr("costline.attempt", int(call.attempt)),
         _attr("costline.feature", call.feature),
     ]
     if call.cache_read_input_tokens:
         attributes.append(_attr("gen_ai.usage.cache_read.input_tokens", int(call.cache_read_input_tokens)))
     if call.cache_creation_input_tokens:
         attributes.append(_attr("gen_ai.usage.cache_creation.input_tokens", int(call.cache_creation_input_tokens)))
-    for key, column in (("costline.prompt_version", "prompt_version"), ("costline.project_id", "project_id"),
-                        ("costline.user_segment", "user_segment")):
+    for key, column in (
+        ("costline.prompt_version", "prompt_version"),
+        ("costline.project_id", "project_id"),
+        ("costline.user_segment", "user_segment"),
+    ):
         value = getattr(call, column)
         if _present(value):
             attributes.append(_attr(key, value))
@@ -95,9 +123,19 @@ def _call_span(rng: np.random.Generator, call, trace_id: str, parent: str, canar
         attributes.append(_attr("error.type", call.error_type))
         status = {"code": STATUS_CODE_ERROR, "message": str(call.error_type)}
     if canary:
-        attributes.append(_attr("gen_ai.input.messages", json.dumps(
-            [{"role": "user", "parts": [{"type": "text", "content": canary}]}])))
-    return {"traceId": trace_id, "spanId": "".join(rng.choice(list("0123456789abcdef"), 16)),
-            "parentSpanId": parent, "name": f"{call.operation} {request_model}", "kind": SPAN_KIND_CLIENT,
-            "startTimeUnixNano": str(start_ns), "endTimeUnixNano": str(end_ns), "attributes": attributes,
-            "status": status}
+        attributes.append(
+            _attr(
+                "gen_ai.input.messages", json.dumps([{"role": "user", "parts": [{"type": "text", "content": canary}]}])
+            )
+        )
+    return {
+        "traceId": trace_id,
+        "spanId": "".join(rng.choice(list("0123456789abcdef"), 16)),
+        "parentSpanId": parent,
+        "name": f"{call.operation} {request_model}",
+        "kind": SPAN_KIND_CLIENT,
+        "startTimeUnixNano": str(start_ns),
+        "endTimeUnixNano": str(end_ns),
+        "attributes": attributes,
+        "status": status,
+    }

@@ -1,4 +1,5 @@
 """Outcome records (resolutions, thumbs, eval scores) for the demo's logical requests."""
+
 from __future__ import annotations
 
 import json
@@ -35,20 +36,37 @@ def generate(rng: np.random.Generator, requests: pd.DataFrame, window_end: np.da
     parts: list[pd.DataFrame] = []
 
     def add(mask: np.ndarray, kind_name: str, delay_ms: np.ndarray, value: np.ndarray, source: str) -> None:
-        parts.append(pd.DataFrame({
-            "request_id": rid[mask], "recorded_at": ended[mask] + delay_ms.astype(np.int64).astype("timedelta64[ms]"),
-            "kind": kind_name, "value": value, "source": source,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "request_id": rid[mask],
+                    "recorded_at": ended[mask] + delay_ms.astype(np.int64).astype("timedelta64[ms]"),
+                    "kind": kind_name,
+                    "value": value,
+                    "source": source,
+                }
+            )
+        )
 
     resolution = covered & (kind == "resolution")
     k = int(resolution.sum())
-    add(resolution, "resolution", np.minimum(rng.exponential(2 * 3_600_000, k), 20 * 3_600_000),
-        np.where(succeeded[resolution], "resolved", "unresolved").astype(object), SOURCES["resolution"])
+    add(
+        resolution,
+        "resolution",
+        np.minimum(rng.exponential(2 * 3_600_000, k), 20 * 3_600_000),
+        np.where(succeeded[resolution], "resolved", "unresolved").astype(object),
+        SOURCES["resolution"],
+    )
     # Support agents also click thumbs on some drafts; the resolution outranks it.
     extra_thumbs = resolution & (rng.random(n) < 0.3)
     agree = rng.random(int(extra_thumbs.sum())) < 0.85
-    add(extra_thumbs, "thumbs", rng.uniform(10_000, 600_000, int(extra_thumbs.sum())),
-        np.where(succeeded[extra_thumbs] == agree, "up", "down").astype(object), SOURCES["thumbs"])
+    add(
+        extra_thumbs,
+        "thumbs",
+        rng.uniform(10_000, 600_000, int(extra_thumbs.sum())),
+        np.where(succeeded[extra_thumbs] == agree, "up", "down").astype(object),
+        SOURCES["thumbs"],
+    )
 
     thumbs = covered & (kind == "thumbs")
     k = int(thumbs.sum())
@@ -58,8 +76,13 @@ def generate(rng: np.random.Generator, requests: pd.DataFrame, window_end: np.da
     flipped = rng.random(k) < 0.04
     mask = thumbs.copy()
     mask[thumbs] = flipped
-    add(mask, "thumbs", delay[flipped] * rng.uniform(0.1, 0.9, int(flipped.sum())),
-        np.where(succeeded[mask], "down", "up").astype(object), SOURCES["thumbs"])
+    add(
+        mask,
+        "thumbs",
+        delay[flipped] * rng.uniform(0.1, 0.9, int(flipped.sum())),
+        np.where(succeeded[mask], "down", "up").astype(object),
+        SOURCES["thumbs"],
+    )
 
     evals = covered & (kind == "eval") & ~failed_call
     judged = (feature == sc.PROMPT_CHANGE_FEATURE) & ~failed_call & (rng.random(n) < 0.2)
@@ -81,14 +104,19 @@ def write_outcomes(outcomes: pd.DataFrame, timeline: sc.Timeline, outcomes_dir: 
     """
     recorded = outcomes["recorded_at"]
     day = recorded.dt.date.to_numpy()
-    late = (recorded.dt.hour * 60 + recorded.dt.minute).to_numpy() >= (
-        sc.LATE_CUTOFF.hour * 60 + sc.LATE_CUTOFF.minute)
+    late = (recorded.dt.hour * 60 + recorded.dt.minute).to_numpy() >= (sc.LATE_CUTOFF.hour * 60 + sc.LATE_CUTOFF.minute)
     folder = np.minimum(np.where(late, day + timedelta(days=1), day), timeline.end)
     stamps = np.char.add(np.datetime_as_string(recorded.to_numpy().astype("datetime64[ms]"), unit="ms"), "Z")
     files: dict[tuple[date, str], list[str]] = {}
-    for f, rid, at, kind, value, source in zip(folder, outcomes["request_id"].tolist(), stamps.tolist(),
-                                                outcomes["kind"].tolist(), outcomes["value"].tolist(),
-                                                outcomes["source"].tolist()):
+    for f, rid, at, kind, value, source in zip(
+        folder,
+        outcomes["request_id"].tolist(),
+        stamps.tolist(),
+        outcomes["kind"].tolist(),
+        outcomes["value"].tolist(),
+        outcomes["source"].tolist(),
+        strict=True,
+    ):
         record = {"request_id": rid, "recorded_at": at, "kind": kind, "value": value, "source": source}
         files.setdefault((f, source), []).append(_encode(record))
 
@@ -96,9 +124,18 @@ def write_outcomes(outcomes: pd.DataFrame, timeline: sc.Timeline, outcomes_dir: 
     for f in sorted({timeline.resend_day, timeline.overlap_day}):
         lines = files.setdefault((f, SOURCES["thumbs"]), [])
         lines.append('{"request_id":"req_truncated","recorded_at":"' + f.isoformat())
-        lines.append(json.dumps({"request_id": "req_stars", "recorded_at": f"{f.isoformat()}T12:00:00Z",
-                                 "kind": "stars", "value": "5", "source": SOURCES["thumbs"]},
-                                separators=(",", ":")))
+        lines.append(
+            json.dumps(
+                {
+                    "request_id": "req_stars",
+                    "recorded_at": f"{f.isoformat()}T12:00:00Z",
+                    "kind": "stars",
+                    "value": "5",
+                    "source": SOURCES["thumbs"],
+                },
+                separators=(",", ":"),
+            )
+        )
         malformed += 2
 
     written: list[Path] = []

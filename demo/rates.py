@@ -9,6 +9,7 @@ genai-prices' own `calc_price` and expects the same dollars, so a stale card sho
 Rows are effective-dated like `raw.model_prices`: [effective_from, effective_to) in UTC days.
 Long-context rows price every component of a call above the threshold at its `_long` rate.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,20 +39,30 @@ class Rate:
     cache_read_mtok_long: Decimal | None
     cache_write_mtok_long: Decimal | None
 
-    def charge(self, input_tokens: int, output_tokens: int, cache_read_input_tokens: int,
-               cache_creation_input_tokens: int, *, long_context: bool) -> Decimal:
+    def charge(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_input_tokens: int,
+        cache_creation_input_tokens: int,
+        *,
+        long_context: bool,
+    ) -> Decimal:
         """Exact dollars for token sums of calls on one side of the long-context cliff."""
         if long_context:
-            rates = (self.input_mtok_long, self.output_mtok_long, self.cache_read_mtok_long,
-                     self.cache_write_mtok_long)
+            rates = (self.input_mtok_long, self.output_mtok_long, self.cache_read_mtok_long, self.cache_write_mtok_long)
         else:
             rates = (self.input_mtok, self.output_mtok, self.cache_read_mtok, self.cache_write_mtok)
         input_rate, output_rate, read_rate, write_rate = rates
         read_rate = input_rate if read_rate is None else read_rate
         write_rate = input_rate if write_rate is None else write_rate
         uncached = input_tokens - cache_read_input_tokens - cache_creation_input_tokens
-        return (uncached * input_rate + cache_read_input_tokens * read_rate
-                + cache_creation_input_tokens * write_rate + output_tokens * output_rate) / _MTOK
+        return (
+            uncached * input_rate
+            + cache_read_input_tokens * read_rate
+            + cache_creation_input_tokens * write_rate
+            + output_tokens * output_rate
+        ) / _MTOK
 
 
 def _decimal(text: str) -> Decimal | None:
@@ -62,15 +73,23 @@ def _decimal(text: str) -> Decimal | None:
 def rate_card() -> tuple[Rate, ...]:
     with RATES_CSV.open(newline="") as f:
         return tuple(
-            Rate(provider=r["provider"], model=r["model"], effective_from=date.fromisoformat(r["effective_from"]),
-                 effective_to=date.fromisoformat(r["effective_to"]), input_mtok=Decimal(r["input_mtok"]),
-                 output_mtok=Decimal(r["output_mtok"]), cache_read_mtok=_decimal(r["cache_read_mtok"]),
-                 cache_write_mtok=_decimal(r["cache_write_mtok"]),
-                 long_context_threshold=int(r["long_context_threshold"]) if r["long_context_threshold"] else None,
-                 input_mtok_long=_decimal(r["input_mtok_long"]), output_mtok_long=_decimal(r["output_mtok_long"]),
-                 cache_read_mtok_long=_decimal(r["cache_read_mtok_long"]),
-                 cache_write_mtok_long=_decimal(r["cache_write_mtok_long"]))
-            for r in csv.DictReader(f))
+            Rate(
+                provider=r["provider"],
+                model=r["model"],
+                effective_from=date.fromisoformat(r["effective_from"]),
+                effective_to=date.fromisoformat(r["effective_to"]),
+                input_mtok=Decimal(r["input_mtok"]),
+                output_mtok=Decimal(r["output_mtok"]),
+                cache_read_mtok=_decimal(r["cache_read_mtok"]),
+                cache_write_mtok=_decimal(r["cache_write_mtok"]),
+                long_context_threshold=int(r["long_context_threshold"]) if r["long_context_threshold"] else None,
+                input_mtok_long=_decimal(r["input_mtok_long"]),
+                output_mtok_long=_decimal(r["output_mtok_long"]),
+                cache_read_mtok_long=_decimal(r["cache_read_mtok_long"]),
+                cache_write_mtok_long=_decimal(r["cache_write_mtok_long"]),
+            )
+            for r in csv.DictReader(f)
+        )
 
 
 def rate_on(provider: str, model: str, day: date) -> Rate:

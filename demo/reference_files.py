@@ -1,4 +1,5 @@
 """workspaces.csv, deployments.csv and budgets.csv for the demo."""
+
 from __future__ import annotations
 
 import csv
@@ -38,19 +39,37 @@ def write_workspaces(input_dir: Path) -> Path:
 
 def deployments(timeline: sc.Timeline) -> list[tuple[datetime, str, str, str]]:
     rows = [
-        (datetime.combine(timeline.start + timedelta(days=min(4, (timeline.end - timeline.start).days)),
-                          time(9, 30)), "*", "gateway-2.31.0", "Shared LLM gateway release: connection pooling"),
-        (timeline.prompt_change_at, sc.PROMPT_CHANGE_FEATURE, "v2",
-         "Reply drafting prompt v2: full ticket thread and tone guide in context"),
-        (datetime.combine(timeline.start + timedelta(days=min(16, (timeline.end - timeline.start).days)),
-                          time(15, 0)), "growth", "rerank-cfg-7", "Search rerank: top-k 20 -> 25, same model"),
+        (
+            datetime.combine(
+                timeline.start + timedelta(days=min(4, (timeline.end - timeline.start).days)), time(9, 30)
+            ),
+            "*",
+            "gateway-2.31.0",
+            "Shared LLM gateway release: connection pooling",
+        ),
+        (
+            timeline.prompt_change_at,
+            sc.PROMPT_CHANGE_FEATURE,
+            "v2",
+            "Reply drafting prompt v2: full ticket thread and tone guide in context",
+        ),
+        (
+            datetime.combine(
+                timeline.start + timedelta(days=min(16, (timeline.end - timeline.start).days)), time(15, 0)
+            ),
+            "growth",
+            "rerank-cfg-7",
+            "Search rerank: top-k 20 -> 25, same model",
+        ),
     ]
     return sorted(rows)
 
 
 def write_deployments(input_dir: Path, timeline: sc.Timeline) -> Path:
-    rows = [(at.strftime("%Y-%m-%dT%H:%M:%SZ"), scope, version, description)
-            for at, scope, version, description in deployments(timeline)]
+    rows = [
+        (at.strftime("%Y-%m-%dT%H:%M:%SZ"), scope, version, description)
+        for at, scope, version, description in deployments(timeline)
+    ]
     return _write_csv(input_dir / "deployments.csv", DEPLOYMENT_HEADER, rows)
 
 
@@ -78,5 +97,8 @@ def budgets(usage: tuple[DailyUsage, ...], timeline: sc.Timeline) -> list[tuple[
 
 
 def write_budgets(input_dir: Path, rows: list[tuple[str, str, Decimal, bool]]) -> Path:
-    return _write_csv(input_dir / "budgets.csv", BUDGET_HEADER,
-                      [(w, m, f"{amount:.2f}", str(hard).lower()) for w, m, amount, hard in rows])
+    return _write_csv(
+        input_dir / "budgets.csv",
+        BUDGET_HEADER,
+        [(w, m, f"{amount:.2f}", str(hard).lower()) for w, m, amount, hard in rows],
+    )

@@ -3,6 +3,7 @@
 Everything the generator needs to know that is not random lives here, so a reader can see the
 whole scenario (and what the mart should find in it) in one place.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -24,36 +25,125 @@ PROVIDER_OF = {GPT_4O: OPENAI, GPT_4O_MINI: OPENAI, EMBEDDING: OPENAI, SONNET: A
 class Feature:
     name: str
     workspace: str
-    share: float                      # of the day's requests
+    share: float  # of the day's requests
     operation: str
-    models: dict[str, float]          # model -> share of the feature's requests
+    models: dict[str, float]  # model -> share of the feature's requests
     input_median: int
     output_median: int
     duration_ms_median: float
-    outcome: str | None               # resolution, thumbs, eval or None
-    outcome_coverage: float           # share of requests that get an outcome
-    success: dict[str, float]         # model -> probability a request succeeds
+    outcome: str | None  # resolution, thumbs, eval or None
+    outcome_coverage: float  # share of requests that get an outcome
+    success: dict[str, float]  # model -> probability a request succeeds
     prompt_version: str | None
     input_sigma: float = 0.4
     output_sigma: float = 0.35
-    flat_traffic: bool = False        # background jobs that ignore office hours
+    flat_traffic: bool = False  # background jobs that ignore office hours
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("ticket-triage", "support", 0.24, "chat", {GPT_4O_MINI: 0.7, HAIKU: 0.3}, 2200, 150, 700,
-            "resolution", 0.95, {GPT_4O_MINI: 0.86, HAIKU: 0.87}, "v7"),
-    Feature("reply-drafting", "support", 0.16, "chat", {SONNET: 0.6, GPT_4O: 0.4}, 4800, 520, 4200,
-            "resolution", 0.95, {SONNET: 0.83, GPT_4O: 0.82}, "v1"),
-    Feature("onboarding-emails", "growth", 0.10, "chat", {GPT_4O: 0.65, GPT_4O_MINI: 0.35}, 1400, 650, 3500,
-            "thumbs", 0.9, {GPT_4O: 0.76, GPT_4O_MINI: 0.75}, "v3"),
-    Feature("search-rerank", "growth", 0.22, "chat", {GPT_4O_MINI: 1.0}, 3600, 40, 600,
-            "thumbs", 0.9, {GPT_4O_MINI: 0.9}, "v12", input_sigma=0.25),
-    Feature("code-review-agent", "platform", 0.09, "chat", {SONNET: 1.0}, 14000, 1000, 9000,
-            "thumbs", 0.9, {SONNET: 0.7}, "v4", input_sigma=0.3, output_sigma=0.3),
-    Feature("doc-embeddings", "platform", 0.12, "embeddings", {EMBEDDING: 1.0}, 900, 0, 120,
-            None, 0.0, {EMBEDDING: 1.0}, None, input_sigma=0.6, flat_traffic=True),
-    Feature("eval-harness", "research", 0.06, "chat", {GPT_4O: 0.5, SONNET: 0.5}, 2600, 450, 3000,
-            "eval", 1.0, {GPT_4O: 0.8, SONNET: 0.84}, "v2"),
+    Feature(
+        "ticket-triage",
+        "support",
+        0.24,
+        "chat",
+        {GPT_4O_MINI: 0.7, HAIKU: 0.3},
+        2200,
+        150,
+        700,
+        "resolution",
+        0.95,
+        {GPT_4O_MINI: 0.86, HAIKU: 0.87},
+        "v7",
+    ),
+    Feature(
+        "reply-drafting",
+        "support",
+        0.16,
+        "chat",
+        {SONNET: 0.6, GPT_4O: 0.4},
+        4800,
+        520,
+        4200,
+        "resolution",
+        0.95,
+        {SONNET: 0.83, GPT_4O: 0.82},
+        "v1",
+    ),
+    Feature(
+        "onboarding-emails",
+        "growth",
+        0.10,
+        "chat",
+        {GPT_4O: 0.65, GPT_4O_MINI: 0.35},
+        1400,
+        650,
+        3500,
+        "thumbs",
+        0.9,
+        {GPT_4O: 0.76, GPT_4O_MINI: 0.75},
+        "v3",
+    ),
+    Feature(
+        "search-rerank",
+        "growth",
+        0.22,
+        "chat",
+        {GPT_4O_MINI: 1.0},
+        3600,
+        40,
+        600,
+        "thumbs",
+        0.9,
+        {GPT_4O_MINI: 0.9},
+        "v12",
+        input_sigma=0.25,
+    ),
+    Feature(
+        "code-review-agent",
+        "platform",
+        0.09,
+        "chat",
+        {SONNET: 1.0},
+        14000,
+        1000,
+        9000,
+        "thumbs",
+        0.9,
+        {SONNET: 0.7},
+        "v4",
+        input_sigma=0.3,
+        output_sigma=0.3,
+    ),
+    Feature(
+        "doc-embeddings",
+        "platform",
+        0.12,
+        "embeddings",
+        {EMBEDDING: 1.0},
+        900,
+        0,
+        120,
+        None,
+        0.0,
+        {EMBEDDING: 1.0},
+        None,
+        input_sigma=0.6,
+        flat_traffic=True,
+    ),
+    Feature(
+        "eval-harness",
+        "research",
+        0.06,
+        "chat",
+        {GPT_4O: 0.5, SONNET: 0.5},
+        2600,
+        450,
+        3000,
+        "eval",
+        1.0,
+        {GPT_4O: 0.8, SONNET: 0.84},
+        "v2",
+    ),
 )
 WORKSPACES = ("support", "growth", "platform", "research")
 
@@ -77,18 +167,18 @@ PROJECT_ID_OPTIONAL = ("support", "platform")
 SPARSE_WRITER_WORKSPACE = "research"
 LOCAL_TIME_WORKSPACE, LOCAL_UTC_OFFSET_HOURS = "growth", -5
 
-RETRY_PROBABILITY = 0.02          # first attempt fails (rate_limit/timeout) and is retried
+RETRY_PROBABILITY = 0.02  # first attempt fails (rate_limit/timeout) and is retried
 THIRD_ATTEMPT_PROBABILITY = 0.15  # of retried requests, the second attempt fails too
 HARD_FAILURE_PROBABILITY = 0.005  # single attempt that fails for good (500, invalid_request)
 STAGING_SHARE = 0.03
-LATE_CUTOFF = time(23, 50)        # records after this are written after midnight: next folder
+LATE_CUTOFF = time(23, 50)  # records after this are written after midnight: next folder
 MALFORMED_SHARE = 0.001
 # Weekly shape (Monday first) and the office-hours curve over UTC hours: Europe's morning and
 # the US's, overlapping in the early UTC afternoon.
 WEEKDAY_FACTORS = (1.06, 1.10, 1.08, 1.05, 0.96, 0.42, 0.33)
 
 PROMPT_CHANGE_FEATURE = "reply-drafting"
-PROMPT_CHANGE_TOKEN_FACTOR = 1.4   # v2 adds the ticket thread and a tone guide to every prompt
+PROMPT_CHANGE_TOKEN_FACTOR = 1.4  # v2 adds the ticket thread and a tone guide to every prompt
 PROMPT_CHANGE_SUCCESS_DELTA = -0.01
 SPIKE_WORKSPACE, SPIKE_FEATURE, SPIKE_MODEL = "platform", "code-review-agent", SONNET
 SPIKE_HOURS = (14, 15, 16)
@@ -102,19 +192,19 @@ class Timeline:
 
     start: date
     end: date
-    prompt_change_at: datetime       # naive UTC
+    prompt_change_at: datetime  # naive UTC
     spike_day: date
     otlp_day: date
     parquet_day: date
     gzip_day: date
-    resend_day: date                 # a file re-sent whole into the same folder
-    overlap_day: date                # part of a file re-sent into the next day's folder
-    late_upload_day: date            # one file of this day lands two folders later
-    budget_month: str                # YYYY-MM of the month-specific budget row
-    budget_exhausted_by: date        # the exhausted workspace's spend reaches its budget by then
+    resend_day: date  # a file re-sent whole into the same folder
+    overlap_day: date  # part of a file re-sent into the next day's folder
+    late_upload_day: date  # one file of this day lands two folders later
+    budget_month: str  # YYYY-MM of the month-specific budget row
+    budget_exhausted_by: date  # the exhausted workspace's spend reaches its budget by then
 
     @classmethod
-    def for_window(cls, end: date, days: int) -> "Timeline":
+    def for_window(cls, end: date, days: int) -> Timeline:
         if days < 1:
             raise ValueError(f"days must be >= 1, got {days}")
         start = end - timedelta(days=days - 1)
@@ -126,11 +216,18 @@ class Timeline:
         prompt_day = day(11 if days >= 14 else days // 2)
         month, exhausted_by = _budget_month(start, end)
         return cls(
-            start=start, end=end,
+            start=start,
+            end=end,
             prompt_change_at=datetime.combine(prompt_day, time(10, 0)),
             spike_day=day(19 if days >= 21 else days - 1),
-            otlp_day=day(3), parquet_day=day(6), gzip_day=day(9), resend_day=day(4), overlap_day=day(14),
-            late_upload_day=day(8), budget_month=month, budget_exhausted_by=exhausted_by,
+            otlp_day=day(3),
+            parquet_day=day(6),
+            gzip_day=day(9),
+            resend_day=day(4),
+            overlap_day=day(14),
+            late_upload_day=day(8),
+            budget_month=month,
+            budget_exhausted_by=exhausted_by,
         )
 
     @property

@@ -4,6 +4,7 @@ Per folder (the UTC day the file was written): one file per workspace service, r
 23:50 in the next folder, one late upload two folders on, re-sent records, ~0.1% malformed
 lines, one day gzip-compressed, one day as Parquet and a small OTLP/JSON export.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -24,8 +25,15 @@ from demo.otlp_export import export_lines
 CANARY_PREFIX = "CANARY-"
 # Fields the contract drops at the door; the canary proves they never reach the warehouse.
 CONTENT_FIELDS = ("prompt", "completion", "messages")
-MALFORMED_KINDS = ("bad_json", "negative_tokens", "cache_above_input", "missing_workspace", "bad_time",
-                   "unknown_status", "fractional_tokens")
+MALFORMED_KINDS = (
+    "bad_json",
+    "negative_tokens",
+    "cache_above_input",
+    "missing_workspace",
+    "bad_time",
+    "unknown_status",
+    "fractional_tokens",
+)
 # Parquet columns are typed: only these breakages can exist in a Parquet file.
 PARQUET_MALFORMED_KINDS = ("negative_tokens", "cache_above_input", "missing_workspace", "unknown_status")
 RESENT_RECORDS = 30
@@ -47,8 +55,9 @@ def _present(value) -> bool:
     return value is not None and value == value
 
 
-def write_telemetry(rng: np.random.Generator, calls: pd.DataFrame, timeline: sc.Timeline,
-                    telemetry_dir: Path) -> TelemetryDrop:
+def write_telemetry(
+    rng: np.random.Generator, calls: pd.DataFrame, timeline: sc.Timeline, telemetry_dir: Path
+) -> TelemetryDrop:
     drop = TelemetryDrop()
     folder, stem = _placement(calls, timeline)
     otlp = _otlp_requests(calls, timeline)
@@ -96,11 +105,12 @@ def _placement(calls: pd.DataFrame, timeline: sc.Timeline) -> tuple[np.ndarray, 
     started = calls["started_at"]
     day = started.dt.date.to_numpy()
     late_in_day = (started.dt.hour * 60 + started.dt.minute).to_numpy() >= (
-        sc.LATE_CUTOFF.hour * 60 + sc.LATE_CUTOFF.minute)
+        sc.LATE_CUTOFF.hour * 60 + sc.LATE_CUTOFF.minute
+    )
     folder = np.where(late_in_day, day + timedelta(days=1), day)
     folder = np.minimum(folder, timeline.end)
     workspace = calls["workspace"].to_numpy(dtype=object)
-    stem = np.array([f"{w}-{d.isoformat()}" for w, d in zip(workspace, folder)], dtype=object)
+    stem = np.array([f"{w}-{d.isoformat()}" for w, d in zip(workspace, folder, strict=True)], dtype=object)
     late = (workspace == sc.SPARSE_WRITER_WORKSPACE) & (folder == timeline.late_upload_day)
     late_folder = min(timeline.late_upload_day + timedelta(days=2), timeline.end)
     if late.any() and late_folder != timeline.late_upload_day:
@@ -120,8 +130,7 @@ def _otlp_requests(calls: pd.DataFrame, timeline: sc.Timeline) -> np.ndarray:
     return chosen.to_numpy()
 
 
-def _canary_rows(rng: np.random.Generator, calls: pd.DataFrame, timeline: sc.Timeline,
-                 otlp: np.ndarray) -> list[int]:
+def _canary_rows(rng: np.random.Generator, calls: pd.DataFrame, timeline: sc.Timeline, otlp: np.ndarray) -> list[int]:
     """A handful of ordinary, valid calls whose raw records also carry prompt content."""
     ok = (calls["status"] == "ok").to_numpy() & ~otlp & (calls["operation"] == "chat").to_numpy()
     days = calls["started_at"].dt.date.to_numpy()
@@ -144,22 +153,66 @@ def _records(calls: pd.DataFrame, canary_rows: list[int]) -> list[dict]:
     offset = sc.LOCAL_UTC_OFFSET_HOURS
     local = np.char.add(_timestamps(calls["started_at"], offset).astype(str), f"{offset:+03d}:00")
     utc, local = utc.tolist(), local.tolist()
-    names = ("call_id", "request_id", "attempt", "duration_ms", "provider", "model", "operation", "input_tokens",
-             "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "status", "error_type",
-             "workspace", "feature", "environment", "user_segment", "prompt_version", "project_id", "tags")
+    names = (
+        "call_id",
+        "request_id",
+        "attempt",
+        "duration_ms",
+        "provider",
+        "model",
+        "operation",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+        "status",
+        "error_type",
+        "workspace",
+        "feature",
+        "environment",
+        "user_segment",
+        "prompt_version",
+        "project_id",
+        "tags",
+    )
     records: list[dict] = []
-    for i, values in enumerate(zip(*(calls[c].tolist() for c in names))):
-        (call_id, request_id, attempt, duration_ms, provider, model, operation, input_tokens, output_tokens,
-         cache_read, cache_creation, status, error_type, workspace, feature, environment, user_segment,
-         prompt_version, project_id, tags) = values
+    for i, values in enumerate(zip(*(calls[c].tolist() for c in names), strict=True)):
+        (
+            call_id,
+            request_id,
+            attempt,
+            duration_ms,
+            provider,
+            model,
+            operation,
+            input_tokens,
+            output_tokens,
+            cache_read,
+            cache_creation,
+            status,
+            error_type,
+            workspace,
+            feature,
+            environment,
+            user_segment,
+            prompt_version,
+            project_id,
+            tags,
+        ) = values
         sparse = workspace == sc.SPARSE_WRITER_WORKSPACE
         local_time = workspace == sc.LOCAL_TIME_WORKSPACE
         record = {"call_id": call_id, "request_id": request_id}
         if not (sparse and attempt == 1):
             record["attempt"] = attempt
         record["started_at"] = local[i] if local_time else utc[i]
-        record.update(duration_ms=duration_ms, provider=provider, model=model, operation=operation,
-                      input_tokens=input_tokens, output_tokens=output_tokens)
+        record.update(
+            duration_ms=duration_ms,
+            provider=provider,
+            model=model,
+            operation=operation,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
         if not (sparse and cache_read == 0):
             record["cache_read_input_tokens"] = cache_read
         if not (sparse and cache_creation == 0):
@@ -186,21 +239,32 @@ def _records(calls: pd.DataFrame, canary_rows: list[int]) -> list[dict]:
             record["sdk"] = "growth-api/2.14.0"  # an unknown extra field: ignored
         records.append(record)
     for n, i in enumerate(canary_rows):
-        records[i] = {**records[i],
-                      "prompt": f"{CANARY_PREFIX}PROMPT-{n}: Summarise ticket #{40000 + n} for the customer",
-                      "completion": f"{CANARY_PREFIX}COMPLETION-{n}: Dear customer, your refund is on its way",
-                      "messages": [{"role": "user", "content": f"{CANARY_PREFIX}MESSAGES-{n}"}]}
+        records[i] = {
+            **records[i],
+            "prompt": f"{CANARY_PREFIX}PROMPT-{n}: Summarise ticket #{40000 + n} for the customer",
+            "completion": f"{CANARY_PREFIX}COMPLETION-{n}: Dear customer, your refund is on its way",
+            "messages": [{"role": "user", "content": f"{CANARY_PREFIX}MESSAGES-{n}"}],
+        }
     return records
 
 
 def _add_duplicates(files: dict[tuple[date, str], list], timeline: sc.Timeline, drop: TelemetryDrop) -> None:
     """A client re-sends a whole file, and another re-uploads the tail of yesterday's file."""
-    plans = [(timeline.resend_day, "support", "resend", timeline.resend_day, RESENT_RECORDS, False),
-             (timeline.overlap_day, "growth", "reupload", min(timeline.overlap_day + timedelta(days=1), timeline.end),
-              REUPLOADED_RECORDS, True)]
+    plans = [
+        (timeline.resend_day, "support", "resend", timeline.resend_day, RESENT_RECORDS, False),
+        (
+            timeline.overlap_day,
+            "growth",
+            "reupload",
+            min(timeline.overlap_day + timedelta(days=1), timeline.end),
+            REUPLOADED_RECORDS,
+            True,
+        ),
+    ]
     for day, workspace, suffix, target, count, tail in plans:
         source = files.get((day, f"{workspace}-{day.isoformat()}")) or next(
-            (v for (d, _), v in sorted(files.items()) if d == day), [])
+            (v for (d, _), v in sorted(files.items()) if d == day), []
+        )
         valid = [r for r in source if isinstance(r, dict)]
         copies = valid[-count:] if tail else valid[:count]
         if copies:
@@ -208,8 +272,9 @@ def _add_duplicates(files: dict[tuple[date, str], list], timeline: sc.Timeline, 
             drop.duplicates += len(copies)
 
 
-def _add_malformed(rng: np.random.Generator, files: dict[tuple[date, str], list], timeline: sc.Timeline,
-                   drop: TelemetryDrop) -> None:
+def _add_malformed(
+    rng: np.random.Generator, files: dict[tuple[date, str], list], timeline: sc.Timeline, drop: TelemetryDrop
+) -> None:
     by_folder: dict[date, list[str]] = {}
     for day, name in sorted(files):
         if not name.endswith(("-resend", "-reupload")):
@@ -262,16 +327,33 @@ def _write_gzip(path: Path, text: str) -> None:
         gz.write(text.encode("utf-8"))
 
 
-_PARQUET_SCHEMA = pa.schema([
-    ("call_id", pa.string()), ("request_id", pa.string()), ("attempt", pa.int64()),
-    ("started_at", pa.timestamp("ms", tz="UTC")), ("duration_ms", pa.float64()), ("provider", pa.string()),
-    ("model", pa.string()), ("operation", pa.string()), ("input_tokens", pa.int64()),
-    ("output_tokens", pa.int64()), ("cache_read_input_tokens", pa.int64()),
-    ("cache_creation_input_tokens", pa.int64()), ("status", pa.string()), ("error_type", pa.string()),
-    ("service_tier", pa.string()), ("workspace", pa.string()), ("feature", pa.string()),
-    ("environment", pa.string()), ("user_segment", pa.string()), ("prompt_version", pa.string()),
-    ("project_id", pa.string()), ("tags", pa.map_(pa.string(), pa.string())), ("prompt", pa.string()),
-])
+_PARQUET_SCHEMA = pa.schema(
+    [
+        ("call_id", pa.string()),
+        ("request_id", pa.string()),
+        ("attempt", pa.int64()),
+        ("started_at", pa.timestamp("ms", tz="UTC")),
+        ("duration_ms", pa.float64()),
+        ("provider", pa.string()),
+        ("model", pa.string()),
+        ("operation", pa.string()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cache_read_input_tokens", pa.int64()),
+        ("cache_creation_input_tokens", pa.int64()),
+        ("status", pa.string()),
+        ("error_type", pa.string()),
+        ("service_tier", pa.string()),
+        ("workspace", pa.string()),
+        ("feature", pa.string()),
+        ("environment", pa.string()),
+        ("user_segment", pa.string()),
+        ("prompt_version", pa.string()),
+        ("project_id", pa.string()),
+        ("tags", pa.map_(pa.string(), pa.string())),
+        ("prompt", pa.string()),
+    ]
+)
 
 
 def _write_parquet(path: Path, entries: list) -> None:
@@ -279,8 +361,9 @@ def _write_parquet(path: Path, entries: list) -> None:
     rows = [e for e in entries if isinstance(e, dict)]
     table = {name: [r.get(name) for r in rows] for name in _PARQUET_SCHEMA.names}
     table["started_at"] = list(pd.to_datetime(table["started_at"], utc=True, format="ISO8601"))
-    table["tags"] = [None if not isinstance(t, dict) else [(k, v) for k, v in t.items() if isinstance(v, str)]
-                     for t in table["tags"]]
+    table["tags"] = [
+        None if not isinstance(t, dict) else [(k, v) for k, v in t.items() if isinstance(v, str)] for t in table["tags"]
+    ]
     buffer = io.BytesIO()
     pq.write_table(pa.table(table, schema=_PARQUET_SCHEMA), buffer)
     path.write_bytes(buffer.getvalue())

@@ -1,4 +1,5 @@
 """What the providers would bill for the demo's calls, priced from the demo's rate card (`rates.py`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,17 +59,20 @@ def daily_usage(calls: pd.DataFrame, untracked: pd.DataFrame) -> tuple[DailyUsag
     # Prices change only at 00:00 UTC, so one price row per (day, model) is exact; the long-context
     # tier is a per-call cliff, so calls above a model's threshold are summed apart.
     keys = ["day", "provider", "scope_id", "model"]
-    prices = {(d, p, m): rate_on(p, m, d) for d, p, m in frame[["day", "provider", "model"]].drop_duplicates()
-              .itertuples(index=False)}
+    prices = {
+        (d, p, m): rate_on(p, m, d)
+        for d, p, m in frame[["day", "provider", "model"]].drop_duplicates().itertuples(index=False)
+    }
     no_tier = np.iinfo(np.int64).max
-    thresholds = pd.DataFrame([(d, p, m, price.long_context_threshold or no_tier)
-                               for (d, p, m), price in prices.items()],
-                              columns=["day", "provider", "model", "threshold"])
+    thresholds = pd.DataFrame(
+        [(d, p, m, price.long_context_threshold or no_tier) for (d, p, m), price in prices.items()],
+        columns=["day", "provider", "model", "threshold"],
+    )
     frame = frame.merge(thresholds, on=["day", "provider", "model"], how="left", validate="many_to_one")
     frame["long"] = frame["input_tokens"] > frame["threshold"]
     grouped = frame.groupby(keys + ["long"], sort=True)[["served", *_SUMS]].sum()
     totals: dict[tuple, list] = {}
-    for (day, provider, scope, model, long), sums in zip(grouped.index, grouped.itertuples(index=False)):
+    for (day, provider, scope, model, long), sums in zip(grouped.index, grouped.itertuples(index=False), strict=True):
         served, tin, tout, cread, cwrite = (int(v) for v in sums)
         cost = prices[(day, provider, model)].charge(tin, tout, cread, cwrite, long_context=bool(long))
         acc = totals.setdefault((day, provider, scope, model), [0, 0, 0, 0, 0, Decimal(0)])
@@ -77,10 +81,20 @@ def daily_usage(calls: pd.DataFrame, untracked: pd.DataFrame) -> tuple[DailyUsag
     for (day, provider, scope, model), (served, tin, tout, cread, cwrite, cost) in sorted(totals.items()):
         if served == 0 and tin == 0 and tout == 0:
             continue
-        rows.append(DailyUsage(day=day, provider=provider, scope_id=scope, model=model, requests=served,
-                               input_tokens=tin, output_tokens=tout, cache_read_input_tokens=cread,
-                               cache_creation_input_tokens=cwrite,
-                               list_cost_usd=cost.quantize(MONEY, rounding=ROUND_HALF_UP)))
+        rows.append(
+            DailyUsage(
+                day=day,
+                provider=provider,
+                scope_id=scope,
+                model=model,
+                requests=served,
+                input_tokens=tin,
+                output_tokens=tout,
+                cache_read_input_tokens=cread,
+                cache_creation_input_tokens=cwrite,
+                list_cost_usd=cost.quantize(MONEY, rounding=ROUND_HALF_UP),
+            )
+        )
     return tuple(rows)
 
 
@@ -91,11 +105,16 @@ def untracked_project_usage(rng: np.random.Generator, timeline: sc.Timeline) -> 
     n = len(days)
     # About $1 a weekday: a leftover next to the metered spend, as such projects usually are.
     input_tokens = rng.integers(200_000, 400_000, size=n)
-    return pd.DataFrame({
-        "day": days, "provider": provider, "scope_id": project, "model": model,
-        "served": rng.integers(8, 16, size=n), "input_tokens": input_tokens,
-        "output_tokens": rng.integers(20_000, 40_000, size=n),
-        "cache_read_input_tokens": (input_tokens * 0.3 // 128 * 128).astype(np.int64),
-        "cache_creation_input_tokens": np.zeros(n, dtype=np.int64),
-    })
-
+    return pd.DataFrame(
+        {
+            "day": days,
+            "provider": provider,
+            "scope_id": project,
+            "model": model,
+            "served": rng.integers(8, 16, size=n),
+            "input_tokens": input_tokens,
+            "output_tokens": rng.integers(20_000, 40_000, size=n),
+            "cache_read_input_tokens": (input_tokens * 0.3 // 128 * 128).astype(np.int64),
+            "cache_creation_input_tokens": np.zeros(n, dtype=np.int64),
+        }
+    )

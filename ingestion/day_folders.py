@@ -6,6 +6,7 @@ Publishing then, in one transaction, deletes what this folder loaded before, let
 insert its facts, inserts the quarantined records and one ledger row per file. A crash before
 COMMIT leaves the previous state, and a reload yields the same rows.
 """
+
 import logging
 import time
 from collections.abc import Callable
@@ -27,13 +28,12 @@ FILES = "_cl_files"
 @dataclass(frozen=True)
 class InputFile:
     path: Path
-    source_file: str   # relative to the input dir, as stored everywhere
+    source_file: str  # relative to the input dir, as stored everywhere
     file_format: str
     file_bytes: int
 
 
-def list_input_files(folder: Path, input_dir: Path,
-                     classify: Callable[[str], str | None]) -> list[InputFile]:
+def list_input_files(folder: Path, input_dir: Path, classify: Callable[[str], str | None]) -> list[InputFile]:
     """Loadable files of a day folder in name order (`classify` gives the format or None).
 
     Names starting with '.' or '_' are skipped, as Spark and Hive do: that is how writers mark
@@ -55,10 +55,11 @@ def list_input_files(folder: Path, input_dir: Path,
 def stage_unreadable(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, error: str) -> None:
     """A file that cannot be read at all counts as one quarantined record, so it shows."""
     con.execute(f"delete from {STAGE} where file_seq = ?", [seq])
-    reason = (f"unreadable_file: the {f.file_format} file could not be read ({error}); "
-              f"re-export or re-upload it")
-    con.execute(f"insert into {STAGE} (file_seq, source_line, sub_seq, is_blank, reason) "
-                f"values (?, null, 0, false, ?)", [seq, reason])
+    reason = f"unreadable_file: the {f.file_format} file could not be read ({error}); re-export or re-upload it"
+    con.execute(
+        f"insert into {STAGE} (file_seq, source_line, sub_seq, is_blank, reason) values (?, null, 0, false, ?)",
+        [seq, reason],
+    )
 
 
 @dataclass(frozen=True)
@@ -95,23 +96,32 @@ class WindowLoad:
         self.accepted += folder.accepted
         self.quarantined += folder.quarantined
         self.duplicates += folder.duplicates
-        days = [d for d in (self.first_event_day, self.last_event_day, folder.min_event_day,
-                            folder.max_event_day) if d is not None]
+        days = [
+            d
+            for d in (self.first_event_day, self.last_event_day, folder.min_event_day, folder.max_event_day)
+            if d is not None
+        ]
         if days:
             self.first_event_day, self.last_event_day = min(days), max(days)
 
     def metadata(self) -> dict[str, str | int]:
         """Counts, and the event days touched when there were any (Dagster asset metadata)."""
-        out: dict[str, str | int] = dict(files=self.files, records_read=self.records_read, accepted=self.accepted,
-                                         quarantined=self.quarantined, duplicates=self.duplicates)
+        out: dict[str, str | int] = dict(
+            files=self.files,
+            records_read=self.records_read,
+            accepted=self.accepted,
+            quarantined=self.quarantined,
+            duplicates=self.duplicates,
+        )
         if self.first_event_day is not None:
             out["first_event_day"] = self.first_event_day.isoformat()
             out["last_event_day"] = self.last_event_day.isoformat()
         return out
 
 
-def load_day_folder(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, input_dir: Path,
-                    folder: Path, day: date, load_id: str) -> FolderLoad:
+def load_day_folder(
+    con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, input_dir: Path, folder: Path, day: date, load_id: str
+) -> FolderLoad:
     """Stage every file of `folder`, then replace what the folder loaded before, atomically."""
     label = f"{loader.input}/{day.isoformat()}"
     if not folder.is_dir():
@@ -138,42 +148,52 @@ def load_day_folder(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, inp
     finally:
         con.execute(f"drop table if exists {STAGE}")
         con.execute(f"drop table if exists {FILES}")
-    for fl, s in zip(loads, seconds):
+    for fl, s in zip(loads, seconds, strict=True):
         log_file_load(fl, s)
     log.debug("%s: %d files published in %.2f s", label, len(loads), publish_seconds)
     return FolderLoad(loader.input, day, tuple(loads))
 
 
-def _publish(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, day: date,
-             files: list[InputFile], load_id: str, loaded_at: datetime) -> list[FileLoad]:
+def _publish(
+    con: duckdb.DuckDBPyConnection,
+    loader: DayFolderLoader,
+    day: date,
+    files: list[InputFile],
+    load_id: str,
+    loaded_at: datetime,
+) -> list[FileLoad]:
     params = {"folder": day, "load_id": load_id, "loaded_at": loaded_at, "input": loader.input}
     folder_only = {"folder": day}
     input_folder = {"folder": day, "input": loader.input}
     with transaction(con):
         con.execute(f"delete from {loader.fact_table} where source_folder = $folder", folder_only)
-        con.execute("delete from raw.quarantine where input = $input and source_folder = $folder",
-                    input_folder)
-        con.execute("delete from raw.source_files where input = $input and source_folder = $folder",
-                    input_folder)
+        con.execute("delete from raw.quarantine where input = $input and source_folder = $folder", input_folder)
+        con.execute("delete from raw.source_files where input = $input and source_folder = $folder", input_folder)
         loader.insert_facts(con, params)
-        con.execute(f"""
+        con.execute(
+            f"""
             insert into raw.quarantine
             select $input, $folder, f.source_file, s.source_line, s.record_key, s.reason,
                    $load_id, $loaded_at
             from {STAGE} s join {FILES} f using (file_seq)
-            where s.reason is not null""", params)
-        staged = {seq: (read, quarantined) for seq, read, quarantined in con.execute(f"""
+            where s.reason is not null""",
+            params,
+        )
+        staged = {
+            seq: (read, quarantined)
+            for seq, read, quarantined in con.execute(f"""
             select file_seq, count(*) filter (where not is_blank),
                    count(*) filter (where reason is not null)
-            from {STAGE} group by file_seq""").fetchall()}
+            from {STAGE} group by file_seq""").fetchall()
+        }
         accepted = loader.accepted_by_file(con, day)
         loads = []
         for seq, f in enumerate(files):
             read, quarantined = staged.get(seq, (0, 0))
             n, lo, hi = accepted.get(f.source_file, (0, None, None))
             # Duplicates are by definition the valid records that were not inserted.
-            loads.append(FileLoad(f.source_file, f.file_format, read, n, quarantined,
-                                  read - n - quarantined, lo, hi))
-        write_ledger_rows(con, loader.input, day, [(fl, f.file_bytes) for fl, f in zip(loads, files)],
-                          load_id, loaded_at)
+            loads.append(FileLoad(f.source_file, f.file_format, read, n, quarantined, read - n - quarantined, lo, hi))
+        write_ledger_rows(
+            con, loader.input, day, [(fl, f.file_bytes) for fl, f in zip(loads, files, strict=True)], load_id, loaded_at
+        )
     return loads

@@ -11,16 +11,23 @@ instead of silently vanishing.
 To add a field: one `Field(...)` line here, then the dbt source column and the staging model
 (the test names what is missing).
 """
+
 from dataclasses import dataclass
 
 # How a JSON value is read and checked (`ingestion/json_sql.py` has one reader per kind).
-TEXT, INTEGER, TIMESTAMP, NUMBER, MONEY, TAGS, ANY = (
-    "text", "integer", "timestamp", "number", "money", "tags", "any")
+TEXT, INTEGER, TIMESTAMP, NUMBER, MONEY, TAGS, ANY = ("text", "integer", "timestamp", "number", "money", "tags", "any")
 
 # Keys that carry prompt or completion text. They are never extracted, and never kept as tags.
 CONTENT_KEYS = (
-    "prompt", "completion", "messages", "input", "output", "system_prompt",
-    "system_instructions", "gen_ai.input.messages", "gen_ai.output.messages",
+    "prompt",
+    "completion",
+    "messages",
+    "input",
+    "output",
+    "system_prompt",
+    "system_instructions",
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
     "gen_ai.system_instructions",
 )
 CONTENT_KEY_PREFIXES = ("gen_ai.prompt", "gen_ai.completion")
@@ -58,36 +65,74 @@ TELEMETRY_FIELDS: tuple[Field, ...] = (
     Field("call_id", TEXT, ("call_id", "gen_ai.response.id"), True),
     Field("request_id", TEXT, ("request_id", "costline.request_id"), True),
     # Guarded: an out-of-range attempt is quarantined, but the cast runs on every row.
-    Field("attempt", INTEGER, ("attempt", "costline.attempt"), sql_type="INTEGER",
-          stored="coalesce(case when attempt between 1 and 2147483647 then attempt end, 1)::integer"),
+    Field(
+        "attempt",
+        INTEGER,
+        ("attempt", "costline.attempt"),
+        sql_type="INTEGER",
+        stored="coalesce(case when attempt between 1 and 2147483647 then attempt end, 1)::integer",
+    ),
     Field("started_at", TIMESTAMP, ("started_at",), True, sql_type="TIMESTAMP"),
     Field("duration_ms", NUMBER, ("duration_ms",), sql_type="DOUBLE"),
     Field("provider", TEXT, ("provider", "gen_ai.provider.name", "gen_ai.system"), True),
     Field("model", TEXT, ("model", "gen_ai.response.model", "gen_ai.request.model"), True),
     Field("operation", TEXT, ("operation", "gen_ai.operation.name"), stored="coalesce(operation, 'chat')"),
-    Field("input_tokens", INTEGER,
-          ("input_tokens", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"), True, sql_type="BIGINT"),
-    Field("output_tokens", INTEGER,
-          ("output_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"), True,
-          sql_type="BIGINT"),
-    Field("cache_read_input_tokens", INTEGER,
-          ("cache_read_input_tokens", "gen_ai.usage.cache_read.input_tokens"), sql_type="BIGINT",
-          stored=_zero("cache_read_input_tokens")),
-    Field("cache_creation_input_tokens", INTEGER,
-          ("cache_creation_input_tokens", "gen_ai.usage.cache_creation.input_tokens"), sql_type="BIGINT",
-          stored=_zero("cache_creation_input_tokens")),
-    Field("reasoning_output_tokens", INTEGER,
-          ("reasoning_output_tokens", "gen_ai.usage.reasoning.output_tokens"), sql_type="BIGINT",
-          stored=_zero("reasoning_output_tokens")),
-    Field("status", TEXT, ("status",),
-          stored="coalesce(lower(status), case when error_type is not null then 'error' else 'ok' end)"),
+    Field(
+        "input_tokens",
+        INTEGER,
+        ("input_tokens", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+        True,
+        sql_type="BIGINT",
+    ),
+    Field(
+        "output_tokens",
+        INTEGER,
+        ("output_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+        True,
+        sql_type="BIGINT",
+    ),
+    Field(
+        "cache_read_input_tokens",
+        INTEGER,
+        ("cache_read_input_tokens", "gen_ai.usage.cache_read.input_tokens"),
+        sql_type="BIGINT",
+        stored=_zero("cache_read_input_tokens"),
+    ),
+    Field(
+        "cache_creation_input_tokens",
+        INTEGER,
+        ("cache_creation_input_tokens", "gen_ai.usage.cache_creation.input_tokens"),
+        sql_type="BIGINT",
+        stored=_zero("cache_creation_input_tokens"),
+    ),
+    Field(
+        "reasoning_output_tokens",
+        INTEGER,
+        ("reasoning_output_tokens", "gen_ai.usage.reasoning.output_tokens"),
+        sql_type="BIGINT",
+        stored=_zero("reasoning_output_tokens"),
+    ),
+    Field(
+        "status",
+        TEXT,
+        ("status",),
+        stored="coalesce(lower(status), case when error_type is not null then 'error' else 'ok' end)",
+    ),
     Field("error_type", TEXT, ("error_type", "error.type")),
-    Field("service_tier", TEXT, ("service_tier", "openai.response.service_tier"),
-          stored="coalesce(service_tier, 'standard')"),
+    Field(
+        "service_tier",
+        TEXT,
+        ("service_tier", "openai.response.service_tier"),
+        stored="coalesce(service_tier, 'standard')",
+    ),
     Field("workspace", TEXT, ("workspace", "costline.workspace"), True),
     Field("feature", TEXT, ("feature", "costline.feature"), True),
-    Field("environment", TEXT, ("environment", "deployment.environment.name", "deployment.environment"),
-          stored="coalesce(environment, 'production')"),
+    Field(
+        "environment",
+        TEXT,
+        ("environment", "deployment.environment.name", "deployment.environment"),
+        stored="coalesce(environment, 'production')",
+    ),
     Field("user_segment", TEXT, ("user_segment", "costline.user_segment")),
     Field("prompt_version", TEXT, ("prompt_version", "costline.prompt_version")),
     Field("project_id", TEXT, ("project_id", "costline.project_id")),
@@ -125,5 +170,6 @@ def stage_columns(fields: tuple[Field, ...], tail: str) -> str:
 
 
 TELEMETRY_STAGE_COLUMNS = stage_columns(
-    TELEMETRY_FIELDS, "reason VARCHAR, record_key VARCHAR, call_key BIGINT, request_key BIGINT")
+    TELEMETRY_FIELDS, "reason VARCHAR, record_key VARCHAR, call_key BIGINT, request_key BIGINT"
+)
 OUTCOME_STAGE_COLUMNS = stage_columns(OUTCOME_FIELDS, "reason VARCHAR, record_key VARCHAR")

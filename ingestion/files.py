@@ -1,4 +1,5 @@
 """Writing files so a reader never sees half of one (saved API pages, reports, demo inputs)."""
+
 import os
 import tempfile
 from pathlib import Path

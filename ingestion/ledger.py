@@ -4,11 +4,12 @@
 holds for every file a loader writes, and the great-expectations gate checks it per input.
 Billing loads write one row per provider fetch, so the dbt step knows which days to rebuild.
 """
+
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 
@@ -78,36 +79,68 @@ class FolderLoad:
 
 def utc_now() -> datetime:
     """Load time as naive UTC, the convention of every raw TIMESTAMP column."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
-def write_ledger_rows(con: duckdb.DuckDBPyConnection, input_name: str, folder: date | None,
-                      rows: list[tuple[FileLoad, int]], load_id: str, loaded_at: datetime) -> None:
+def write_ledger_rows(
+    con: duckdb.DuckDBPyConnection,
+    input_name: str,
+    folder: date | None,
+    rows: list[tuple[FileLoad, int]],
+    load_id: str,
+    loaded_at: datetime,
+) -> None:
     """Insert one raw.source_files row per (FileLoad, file_bytes); a handful of rows per load."""
     if not rows:
         return
     con.executemany(
         "insert into raw.source_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (input_name, folder, f.source_file, f.file_format, size, f.records_read, f.accepted,
-             f.quarantined, f.duplicates, f.min_event_day, f.max_event_day, load_id, loaded_at)
+            (
+                input_name,
+                folder,
+                f.source_file,
+                f.file_format,
+                size,
+                f.records_read,
+                f.accepted,
+                f.quarantined,
+                f.duplicates,
+                f.min_event_day,
+                f.max_event_day,
+                load_id,
+                loaded_at,
+            )
             for f, size in rows
         ],
     )
 
 
 def log_file_load(f: FileLoad, seconds: float) -> None:
-    log.debug("%s: %d records, %d accepted / %d quarantined / %d duplicates, %.2f s",
-             f.source_file, f.records_read, f.accepted, f.quarantined, f.duplicates, seconds)
+    log.debug(
+        "%s: %d records, %d accepted / %d quarantined / %d duplicates, %.2f s",
+        f.source_file,
+        f.records_read,
+        f.accepted,
+        f.quarantined,
+        f.duplicates,
+        seconds,
+    )
 
 
-
-def write_fetch_row(con: duckdb.DuckDBPyConnection, input_name: str, source_file: str, file_format: str,
-                    records: int, days: tuple[date, ...], load_id: str) -> None:
+def write_fetch_row(
+    con: duckdb.DuckDBPyConnection,
+    input_name: str,
+    source_file: str,
+    file_format: str,
+    records: int,
+    days: tuple[date, ...],
+    load_id: str,
+) -> None:
     """One ledger row for an API fetch (no folder, no file), naming the days it replaced."""
     if not days:
         return
     con.execute(
         "insert into raw.source_files values (?, null, ?, ?, 0, ?, ?, 0, 0, ?, ?, ?, ?)",
-        [input_name, source_file, file_format, records, records, min(days), max(days),
-         load_id, utc_now()])
+        [input_name, source_file, file_format, records, records, min(days), max(days), load_id, utc_now()],
+    )

@@ -7,8 +7,9 @@ same alias table the flat JSONL reader uses (`fields.TELEMETRY_FIELDS`), and the
 records then go through the same SQL checks, so nothing here validates business rules:
 values that cannot be converted are passed on as they are, for SQL to quarantine with a reason.
 """
+
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS
@@ -71,7 +72,7 @@ def rfc3339_from_nanos(nanos: int) -> str:
     micros = nanos // 1000
     seconds, micro = divmod(micros, 1_000_000)
     try:
-        moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        moment = datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return str(nanos)
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{micro:06d}Z"
@@ -117,9 +118,11 @@ def flatten_span(span: dict, resource_attrs: dict[str, Any]) -> dict[str, Any] |
     if attrs.get("error.type") is not None or status.get("code") in STATUS_CODE_ERROR:
         record["status"] = "error"
 
-    tags = {key[len(TAG_ALIAS_PREFIX):]: value for key, value in attrs.items()
-            if key.startswith(TAG_ALIAS_PREFIX) and len(key) > len(TAG_ALIAS_PREFIX)
-            and isinstance(value, str)}
+    tags = {
+        key[len(TAG_ALIAS_PREFIX) :]: value
+        for key, value in attrs.items()
+        if key.startswith(TAG_ALIAS_PREFIX) and len(key) > len(TAG_ALIAS_PREFIX) and isinstance(value, str)
+    }
     if tags:
         record["tags"] = dict(sorted(tags.items()))
     return record
@@ -131,8 +134,7 @@ def flatten_export_request(obj: dict) -> list[dict]:
     Raises MalformedExport when the object is not shaped like an export request.
     """
     if not isinstance(obj, dict) or not isinstance(obj.get("resourceSpans"), list):
-        raise MalformedExport("no resourceSpans list; expected one OTLP/JSON "
-                              "ExportTraceServiceRequest per line")
+        raise MalformedExport("no resourceSpans list; expected one OTLP/JSON ExportTraceServiceRequest per line")
     records: list[dict] = []
     for resource_spans in obj["resourceSpans"]:
         if not isinstance(resource_spans, dict):
@@ -149,4 +151,3 @@ def flatten_export_request(obj: dict) -> list[dict]:
                 if record is not None:
                     records.append(record)
     return records
-

@@ -9,6 +9,7 @@ ordinality`) makes this pass single-threaded, so it does as little as possible; 
 and other unknown keys never leave it. (Parquet skips the line: its columns are rendered
 straight into the same EXTRACTED columns.) Pass 2, the checks, is `ingestion/rules/`.
 """
+
 import gzip
 import logging
 import zlib
@@ -41,10 +42,13 @@ READ_LINES_SQL = f"""
 
 # Reasons known before the checks run (pass 2 and the reference loader quote them too).
 INVALID_UTF8 = "invalid_utf8: line is not valid UTF-8 text; write the file as UTF-8"
-NOT_JSON = ("malformed_json: line is not valid JSON; write one complete JSON object per line "
-            "(look for a truncated write or an unescaped newline)")
-LINES_SCHEMA = pa.schema([("source_line", pa.int64()), ("sub_seq", pa.int32()),
-                          ("line", pa.string()), ("pre_reason", pa.string())])
+NOT_JSON = (
+    "malformed_json: line is not valid JSON; write one complete JSON object per line "
+    "(look for a truncated write or an unescaped newline)"
+)
+LINES_SCHEMA = pa.schema(
+    [("source_line", pa.int64()), ("sub_seq", pa.int32()), ("line", pa.string()), ("pre_reason", pa.string())]
+)
 
 
 class UnreadableFile(Exception):
@@ -53,9 +57,9 @@ class UnreadableFile(Exception):
 
 @dataclass(frozen=True)
 class ByteScan:
-    lines: int           # what a correct line reader must return, blank lines included
-    bare_cr: int         # '\r' not followed by '\n': DuckDB would split there, Python would not
-    ctrl_a: int          # chr(1), the delimiter: DuckDB would cut the line there
+    lines: int  # what a correct line reader must return, blank lines included
+    bare_cr: int  # '\r' not followed by '\n': DuckDB would split there, Python would not
+    ctrl_a: int  # chr(1), the delimiter: DuckDB would cut the line there
     tag_alias: bool = False  # `costline.tag.` occurs: alias tags need the whole line
 
 
@@ -80,13 +84,14 @@ def scan_bytes(path: Path, chunk_size: int = 16 << 20) -> ByteScan:
                 if last == b"\r" and chunk[:1] == b"\n":
                     bare_cr -= 1  # a CRLF split across two chunks
                 # The tail of the previous chunk catches a marker split across two chunks.
-                tag_alias = tag_alias or marker in tail + chunk[:len(marker)] or marker in chunk
-                tail = chunk[-len(marker):]
+                tag_alias = tag_alias or marker in tail + chunk[: len(marker)] or marker in chunk
+                tail = chunk[-len(marker) :]
                 last = chunk[-1:]
     except (OSError, EOFError, zlib.error) as exc:
         raise UnreadableFile(f"{type(exc).__name__}: {exc}") from exc
-    return ByteScan(lines=newlines + (1 if last not in (b"", b"\n") else 0),
-                    bare_cr=bare_cr, ctrl_a=ctrl_a, tag_alias=tag_alias)
+    return ByteScan(
+        lines=newlines + (1 if last not in (b"", b"\n") else 0), bare_cr=bare_cr, ctrl_a=ctrl_a, tag_alias=tag_alias
+    )
 
 
 def iter_raw_lines(path: Path):
@@ -154,11 +159,9 @@ def read_json_sql(fields: tuple[Field, ...]) -> str:
     from src"""
 
 
-def _try_read_json(con: duckdb.DuckDBPyConnection, path: Path, fields: tuple[Field, ...],
-                   scan: ByteScan) -> bool:
+def _try_read_json(con: duckdb.DuckDBPyConnection, path: Path, fields: tuple[Field, ...], scan: ByteScan) -> bool:
     try:
-        con.execute(f"create or replace temp table {EXTRACTED} as {read_json_sql(fields)}",
-                    {"path": str(path)})
+        con.execute(f"create or replace temp table {EXTRACTED} as {read_json_sql(fields)}", {"path": str(path)})
     except duckdb.Error as exc:
         # Malformed JSON, a non-object line, a duplicate key, bad UTF-8: the careful readers
         # name the line. Only the error type is logged: JSON errors quote the offending line.
@@ -167,13 +170,13 @@ def _try_read_json(con: duckdb.DuckDBPyConnection, path: Path, fields: tuple[Fie
     rows = con.execute(f"select count(*) from {EXTRACTED}").fetchone()[0]
     if rows == scan.lines:
         return True
-    log.debug("%s: %d lines but the JSON reader returned %d records (blank lines?)",
-              path.name, scan.lines, rows)
+    log.debug("%s: %d lines but the JSON reader returned %d records (blank lines?)", path.name, scan.lines, rows)
     return False
 
 
-def extract_file_lines(con: duckdb.DuckDBPyConnection, path: Path, fields: tuple[Field, ...],
-                       tag_aliases: bool = False) -> str:
+def extract_file_lines(
+    con: duckdb.DuckDBPyConnection, path: Path, fields: tuple[Field, ...], tag_aliases: bool = False
+) -> str:
     """Pass 1 for one JSONL file into EXTRACTED; returns the reader used ("json", "duckdb" or
     "python").
 
@@ -191,15 +194,16 @@ def extract_file_lines(con: duckdb.DuckDBPyConnection, path: Path, fields: tuple
         con.execute("drop table if exists _cl_rejects")
         con.execute("drop table if exists _cl_reject_scans")
         try:
-            con.execute(f"create or replace temp table {EXTRACTED} as "
-                        f"{extract_sql(fields, READ_LINES_SQL, tag_aliases)}", {"path": str(path)})
+            con.execute(
+                f"create or replace temp table {EXTRACTED} as {extract_sql(fields, READ_LINES_SQL, tag_aliases)}",
+                {"path": str(path)},
+            )
             rows = con.execute(f"select count(*) from {EXTRACTED}").fetchone()[0]
             rejects = con.execute("select count(*) from _cl_rejects").fetchone()[0]
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:
             # Input the CSV reader refuses (e.g. a glob character in the name): read it by hand.
             # Only the error type is logged: CSV errors quote the offending line.
-            log.warning("%s: fast reader failed (%s); using the line-by-line reader",
-                        path.name, type(exc).__name__)
+            log.warning("%s: fast reader failed (%s); using the line-by-line reader", path.name, type(exc).__name__)
         finally:
             # The rejects table holds raw line text: never keep it around.
             con.execute("drop table if exists _cl_rejects")
@@ -207,26 +211,32 @@ def extract_file_lines(con: duckdb.DuckDBPyConnection, path: Path, fields: tuple
         if rows == scan.lines and rejects == 0:
             return "duckdb"
         if rows >= 0:
-            log.info("%s: %d lines but the fast reader returned %d rows and %d rejects; "
-                     "using the line-by-line reader", path.name, scan.lines, rows, rejects)
+            log.info(
+                "%s: %d lines but the fast reader returned %d rows and %d rejects; using the line-by-line reader",
+                path.name,
+                scan.lines,
+                rows,
+                rejects,
+            )
     extract_arrow(con, python_lines_table(path), fields, tag_aliases)
     return "python"
 
 
-def extract_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, fields: tuple[Field, ...],
-                  tag_aliases: bool = False) -> None:
+def extract_arrow(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, fields: tuple[Field, ...], tag_aliases: bool = False
+) -> None:
     """Pass 1 over an Arrow table of lines built in Python (fallback reader, OTLP)."""
     con.register("_cl_lines", table)
     try:
-        con.execute(f"create or replace temp table {EXTRACTED} as "
-                    f"{extract_sql(fields, 'select * from _cl_lines', tag_aliases)}")
+        con.execute(
+            f"create or replace temp table {EXTRACTED} as {extract_sql(fields, 'select * from _cl_lines', tag_aliases)}"
+        )
     finally:
         con.unregister("_cl_lines")
 
 
 def drop_extracted(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"drop table if exists {EXTRACTED}")
-
 
 
 def extract_sql(fields: tuple[Field, ...], source: str, tag_aliases: bool = False) -> str:
@@ -241,8 +251,11 @@ def extract_sql(fields: tuple[Field, ...], source: str, tag_aliases: bool = Fals
         return alts[0] if len(alts) == 1 else f"coalesce({', '.join(alts)})"
 
     js = ",\n           ".join(f"{first_present(f)} as {f.name}_j" for f in fields)
-    aliases = (f"case when is_json and is_object then {alias_tag_entries('line')} end"
-               if tag_aliases else "null::struct(k varchar, p integer, v json)[]")
+    aliases = (
+        f"case when is_json and is_object then {alias_tag_entries('line')} end"
+        if tag_aliases
+        else "null::struct(k varchar, p integer, v json)[]"
+    )
     # Blank and object tests avoid trim(): it copies the whole line, a second per million.
     return f"""
     with src as ({source}),
@@ -267,4 +280,3 @@ def extract_sql(fields: tuple[Field, ...], source: str, tag_aliases: bool = Fals
            {aliases} as _tag_aliases,
            {js}
     from parsed"""
-

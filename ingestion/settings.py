@@ -1,4 +1,5 @@
 """The one place that knows where inputs and the warehouse live."""
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,9 @@ class Paths:
     warehouse_dir: Path
 
     @classmethod
-    def from_env(cls, input_dir: str | os.PathLike | None = None,
-                 warehouse_dir: str | os.PathLike | None = None) -> "Paths":
+    def from_env(
+        cls, input_dir: str | os.PathLike | None = None, warehouse_dir: str | os.PathLike | None = None
+    ) -> "Paths":
         return cls(
             input_dir=Path(input_dir or os.environ.get(INPUT_DIR_ENV) or DEFAULT_INPUT_DIR).resolve(),
             warehouse_dir=Path(warehouse_dir or os.environ.get(WAREHOUSE_DIR_ENV) or DEFAULT_WAREHOUSE_DIR).resolve(),

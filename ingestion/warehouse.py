@@ -5,10 +5,11 @@ Ingestion writes only these `raw.*` tables; dbt reads them as sources
 (no zone) so the same SQL runs on Postgres, Trino and Spark. Money is DECIMAL(18, 6) dollars.
 Per-token prices are DECIMAL(18, 9) dollars per million tokens (rates, not money).
 """
+
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
@@ -155,9 +156,13 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def _add_key_columns(con: duckdb.DuckDBPyConnection) -> None:
     """Key columns exist and were computed by today's hash (older warehouses get them once)."""
-    present = {name for (name,) in con.execute(
-        "select column_name from duckdb_columns() where schema_name = ? and table_name = 'telemetry_calls'",
-        [RAW_SCHEMA]).fetchall()}
+    present = {
+        name
+        for (name,) in con.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = 'telemetry_calls'",
+            [RAW_SCHEMA],
+        ).fetchall()
+    }
     con.execute(f"create table if not exists {RAW_SCHEMA}.key_probe (probe BIGINT NOT NULL)")
     # fetchall, not fetchone: a result left open blocks con.register() later on this connection.
     [(probe,)] = con.execute(f"select {KEY_SQL.format('$text')}", {"text": KEY_PROBE_TEXT}).fetchall()

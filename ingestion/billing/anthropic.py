@@ -4,6 +4,7 @@ Cost `amount` is a decimal string in cents (USD): "123.45" is $1.2345. Usage spl
 into uncached, cache-write (5 m and 1 h) and cache-read tokens; costline's input_tokens is
 their sum (all input), as telemetry reports it. The usage report has no request counts.
 """
+
 from datetime import date, datetime, timedelta
 
 from ingestion.billing.provider import Endpoint, Provider
@@ -32,8 +33,9 @@ def parse_usage(result: dict) -> UsageLine:
     creation = result.get("cache_creation") or {}
     if not isinstance(creation, dict):
         raise RecordError(f"cache_creation is {creation!r}, expected an object")
-    written = (tokens(creation, "ephemeral_5m_input_tokens", required=False)
-               + tokens(creation, "ephemeral_1h_input_tokens", required=False))
+    written = tokens(creation, "ephemeral_5m_input_tokens", required=False) + tokens(
+        creation, "ephemeral_1h_input_tokens", required=False
+    )
     read = tokens(result, "cache_read_input_tokens", required=False)
     return UsageLine(
         scope_id=optional_str(result, "workspace_id"),
@@ -78,18 +80,29 @@ ANTHROPIC = Provider(
     base_url_env="ANTHROPIC_BASE_URL",
     default_base_url="https://api.anthropic.com",
     endpoints=(
-        Endpoint("cost_report", "/v1/organizations/cost_report", "costs",
-                 (("bucket_width", "1d"), ("group_by[]", "workspace_id"), ("group_by[]", "description"),
-                  ("limit", PAGE_LIMIT)),
-                 parse_cost),
-        Endpoint("usage_report_messages", "/v1/organizations/usage_report/messages", "usage",
-                 (("bucket_width", "1d"), ("group_by[]", "workspace_id"), ("group_by[]", "model"),
-                  ("limit", PAGE_LIMIT)),
-                 parse_usage),
+        Endpoint(
+            "cost_report",
+            "/v1/organizations/cost_report",
+            "costs",
+            (
+                ("bucket_width", "1d"),
+                ("group_by[]", "workspace_id"),
+                ("group_by[]", "description"),
+                ("limit", PAGE_LIMIT),
+            ),
+            parse_cost,
+        ),
+        Endpoint(
+            "usage_report_messages",
+            "/v1/organizations/usage_report/messages",
+            "usage",
+            (("bucket_width", "1d"), ("group_by[]", "workspace_id"), ("group_by[]", "model"), ("limit", PAGE_LIMIT)),
+            parse_usage,
+        ),
     ),
     window_params=window_params,
     bucket_bounds=bucket_bounds,
     auth_headers=lambda key: {"x-api-key": key, "anthropic-version": API_VERSION},
     key_advice="the key is wrong or is not an admin key; set ANTHROPIC_ADMIN_KEY to an Admin API key "
-               "(sk-ant-admin..., console.anthropic.com > Settings > Admin keys)",
+    "(sk-ant-admin..., console.anthropic.com > Settings > Admin keys)",
 )

@@ -9,24 +9,37 @@ The key travels only in headers added by `_KeyAuth`; redirects are refused so no
 follows a `Location` to another host. Messages are built from status codes and provider
 error text with the key scrubbed, never from request objects.
 """
+
 import email.utils
 import json
 import logging
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Callable, Iterator
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase
-from tenacity import (RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt,
-                      stop_before_delay, wait_exponential_jitter)
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
 from tenacity.wait import wait_base
 
-from ingestion.billing.errors import (BillingAuthError, BillingConfigError, BillingPaginationError,
-                                      BillingRequestError, BillingResponseError, BillingRetryError)
+from ingestion.billing.errors import (
+    BillingAuthError,
+    BillingConfigError,
+    BillingPaginationError,
+    BillingRequestError,
+    BillingResponseError,
+    BillingRetryError,
+)
 from ingestion.billing.pages import InvalidJson, PageFormatError, ParsedPage, parse_page
 from ingestion.billing.provider import Endpoint, Provider
 from ingestion.billing.secret import ApiKey
@@ -43,13 +56,13 @@ class HttpSettings:
     """Timeouts and retry budget; tests shrink the waits, nothing else changes."""
 
     connect_timeout_s: float = 10.0
-    read_timeout_s: float = 60.0      # per socket read, not for the whole body
-    max_attempts: int = 6             # per page, first try included
-    max_elapsed_s: float = 300.0      # per page: no new wait starts past this
+    read_timeout_s: float = 60.0  # per socket read, not for the whole body
+    max_attempts: int = 6  # per page, first try included
+    max_elapsed_s: float = 300.0  # per page: no new wait starts past this
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
     max_retry_after_s: float = 120.0  # a server hint above this is cut to it
-    max_pages: int = 1000             # per endpoint and window
+    max_pages: int = 1000  # per endpoint and window
 
     @classmethod
     def from_env(cls, environ: "dict[str, str] | None" = None) -> "HttpSettings":
@@ -76,8 +89,8 @@ class HttpSettings:
 
 @dataclass(frozen=True)
 class FetchedPage:
-    number: int          # 1-based position in the chain
-    source_page: str     # where the exact bytes were saved
+    number: int  # 1-based position in the chain
+    source_page: str  # where the exact bytes were saved
     parsed: ParsedPage
 
 
@@ -140,19 +153,27 @@ def retry_after_s(headers: requests.structures.CaseInsensitiveDict | dict) -> fl
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 class PageClient:
     """One provider source: a session, its key and the retry policy. Use as a context manager."""
 
-    def __init__(self, provider: Provider, key: ApiKey, base_url: str, settings: HttpSettings | None = None,
-                 *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        provider: Provider,
+        key: ApiKey,
+        base_url: str,
+        settings: HttpSettings | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise BillingConfigError(f"{provider.name} base URL {base_url!r} is not an http(s) URL; "
-                                     f"fix {provider.base_url_env} or unset it")
+            raise BillingConfigError(
+                f"{provider.name} base URL {base_url!r} is not an http(s) URL; fix {provider.base_url_env} or unset it"
+            )
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.settings = settings or HttpSettings()
@@ -174,8 +195,9 @@ class PageClient:
     def __repr__(self) -> str:
         return f"PageClient({self.provider.name}, {self.base_url})"
 
-    def fetch_pages(self, endpoint: Endpoint, start: date, end: date,
-                    save: Callable[[int, bytes], str]) -> Iterator[FetchedPage]:
+    def fetch_pages(
+        self, endpoint: Endpoint, start: date, end: date, save: Callable[[int, bytes], str]
+    ) -> Iterator[FetchedPage]:
         """Every page of buckets [start, end], following next_page; `save(n, body)` stores each
         body before it is parsed and returns where."""
         params = [*self.provider.window_params(start, end), *endpoint.params]
@@ -191,29 +213,39 @@ class PageClient:
             if cursor is None:
                 raise BillingPaginationError(
                     f"{self._what(endpoint, number)} says has_more but gives no next_page; "
-                    f"the page is saved at {page.source_page}: report it to {self.provider.name}")
+                    f"the page is saved at {page.source_page}: report it to {self.provider.name}"
+                )
             if cursor in seen:
                 raise BillingPaginationError(
                     f"{self._what(endpoint, number)} returned a next_page cursor it already gave; "
-                    f"the API is looping, so costline stopped: retry later or load a shorter window")
+                    f"the API is looping, so costline stopped: retry later or load a shorter window"
+                )
             seen.add(cursor)
         raise BillingPaginationError(
             f"{self.provider.name} {endpoint.name} still has more after {self.settings.max_pages} pages; "
-            f"load a shorter window or raise HttpSettings.max_pages")
+            f"load a shorter window or raise HttpSettings.max_pages"
+        )
 
-    def _fetch_page(self, endpoint: Endpoint, number: int, params: list[tuple[str, str]],
-                    save: Callable[[int, bytes], str]) -> FetchedPage:
+    def _fetch_page(
+        self, endpoint: Endpoint, number: int, params: list[tuple[str, str]], save: Callable[[int, bytes], str]
+    ) -> FetchedPage:
         s = self.settings
         retrying = Retrying(
             retry=retry_if_exception_type(_Transient),
             stop=stop_after_attempt(s.max_attempts) | stop_before_delay(s.max_elapsed_s),
             wait=_RetryAfterOrBackoff(
                 wait_exponential_jitter(initial=s.backoff_initial_s, max=s.backoff_max_s, jitter=s.backoff_initial_s),
-                cap_s=s.max_retry_after_s),
+                cap_s=s.max_retry_after_s,
+            ),
             sleep=self._sleep,
             before_sleep=lambda state: log.warning(
-                "%s: %s; retry %d/%d in %.2fs", self._what(endpoint, number), state.outcome.exception(),
-                state.attempt_number, s.max_attempts - 1, state.upcoming_sleep),
+                "%s: %s; retry %d/%d in %.2fs",
+                self._what(endpoint, number),
+                state.outcome.exception(),
+                state.attempt_number,
+                s.max_attempts - 1,
+                state.upcoming_sleep,
+            ),
             reraise=True,
         )
         started = time.monotonic()
@@ -223,35 +255,46 @@ class PageClient:
             raise BillingRetryError(
                 f"{self._what(endpoint, number)}: gave up after {retrying.statistics.get('attempt_number', '?')} "
                 f"attempts in {time.monotonic() - started:.1f}s, last: {last.reason}; the provider may be down "
-                f"or rate limiting: run again later (the lookback window re-reads these days)") from None
+                f"or rate limiting: run again later (the lookback window re-reads these days)"
+            ) from None
 
-    def _attempt(self, endpoint: Endpoint, number: int, params: list[tuple[str, str]],
-                 save: Callable[[int, bytes], str]) -> FetchedPage:
+    def _attempt(
+        self, endpoint: Endpoint, number: int, params: list[tuple[str, str]], save: Callable[[int, bytes], str]
+    ) -> FetchedPage:
         what = self._what(endpoint, number)
         timeout = (self.settings.connect_timeout_s, self.settings.read_timeout_s)
         try:
-            response = self._session.get(self.base_url + endpoint.path, params=params, timeout=timeout,
-                                         allow_redirects=False)
+            response = self._session.get(
+                self.base_url + endpoint.path, params=params, timeout=timeout, allow_redirects=False
+            )
             body = response.content
         except requests.Timeout:
             raise _Transient(f"no response within {timeout[0]:g}s connect / {timeout[1]:g}s read") from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
+        except (
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
             raise _Transient(f"connection failed ({type(exc).__name__})") from None
         except requests.RequestException as exc:
-            raise BillingConfigError(f"{what}: cannot send the request ({type(exc).__name__}); "
-                                     f"check {self.provider.base_url_env}") from None
+            raise BillingConfigError(
+                f"{what}: cannot send the request ({type(exc).__name__}); check {self.provider.base_url_env}"
+            ) from None
         status = response.status_code
         if status in (401, 403):
             raise BillingAuthError(f"{what}: HTTP {status}, {self.provider.key_advice}")
         if status in RETRYABLE_STATUS:
             raise _Transient(f"HTTP {status}{self._error_text(body)}", retry_after_s(response.headers))
         if 300 <= status < 400:
-            raise BillingRequestError(f"{what}: HTTP {status} redirect refused (the key would follow it); "
-                                      f"set {self.provider.base_url_env} to the API's final URL")
+            raise BillingRequestError(
+                f"{what}: HTTP {status} redirect refused (the key would follow it); "
+                f"set {self.provider.base_url_env} to the API's final URL"
+            )
         if status != 200:
-            raise BillingRequestError(f"{what}: HTTP {status}{self._error_text(body)}; check "
-                                      f"{self.provider.base_url_env} and that this costline version matches the API")
+            raise BillingRequestError(
+                f"{what}: HTTP {status}{self._error_text(body)}; check "
+                f"{self.provider.base_url_env} and that this costline version matches the API"
+            )
         source_page = save(number, body)
         try:
             parsed = parse_page(self.provider, endpoint, body)
@@ -259,8 +302,14 @@ class PageClient:
             raise _Transient(str(exc)) from None
         except PageFormatError as exc:
             raise BillingResponseError(f"{what}: {exc}; the body is saved at {source_page}") from None
-        log.info("%s: %d bytes, %d buckets, %d lines, saved at %s", what, len(body), len(parsed.days),
-                 len(parsed.lines), source_page)
+        log.info(
+            "%s: %d bytes, %d buckets, %d lines, saved at %s",
+            what,
+            len(body),
+            len(parsed.days),
+            len(parsed.lines),
+            source_page,
+        )
         return FetchedPage(number, source_page, parsed)
 
     def _what(self, endpoint: Endpoint, number: int) -> str:

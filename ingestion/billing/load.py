@@ -15,11 +15,12 @@ reads folders from `start` to `end + horizon_days` (default 31). Reading past `e
 re-run of an old window sees the restatements saved after it and never puts an older
 version back. Only buckets inside [start, end] are loaded; the rest belong to other windows.
 """
+
 import logging
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,28 +47,38 @@ _CHAIN_NAME = re.compile(r"^(?P<prefix>.+)-(?P<n>\d+)\.json$")
 @dataclass(frozen=True)
 class BillingLoad:
     provider: str
-    source: str          # 'api' | 'files' | 'skipped'
+    source: str  # 'api' | 'files' | 'skipped'
     pages: int
     cost_rows: int
     usage_rows: int
-    days: tuple[date, ...]   # bucket days whose raw rows were replaced: rebuild these downstream
-    billed_usd: Decimal      # sum of the cost rows now loaded for those days
-    quarantined: int = 0     # bad pages and results, in raw.quarantine with reasons
+    days: tuple[date, ...]  # bucket days whose raw rows were replaced: rebuild these downstream
+    billed_usd: Decimal  # sum of the cost rows now loaded for those days
+    quarantined: int = 0  # bad pages and results, in raw.quarantine with reasons
 
 
 @dataclass(frozen=True)
 class _PageRead:
     source_page: str
     source_folder: date
-    fetched_at: datetime          # naive UTC, as the warehouse stores times
-    parsed: ParsedPage | None     # None: the whole page was unreadable (see problems)
+    fetched_at: datetime  # naive UTC, as the warehouse stores times
+    parsed: ParsedPage | None  # None: the whole page was unreadable (see problems)
     problems: tuple[Problem, ...]
 
 
-def load_billing(con: duckdb.DuckDBPyConnection, paths: Paths, provider: str, start: date, end: date, *,
-                 api_key: str | None, base_url: str | None = None, now: datetime | None = None,
-                 load_id: str | None = None, http_settings: HttpSettings | None = None,
-                 horizon_days: int = DEFAULT_HORIZON_DAYS) -> BillingLoad:
+def load_billing(
+    con: duckdb.DuckDBPyConnection,
+    paths: Paths,
+    provider: str,
+    start: date,
+    end: date,
+    *,
+    api_key: str | None,
+    base_url: str | None = None,
+    now: datetime | None = None,
+    load_id: str | None = None,
+    http_settings: HttpSettings | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+) -> BillingLoad:
     """Load one provider's bills for bucket days [start, end] (inclusive).
 
     `api_key` None or blank reads saved pages; no pages means source 'skipped', not an error.
@@ -79,7 +90,7 @@ def load_billing(con: duckdb.DuckDBPyConnection, paths: Paths, provider: str, st
         raise BillingConfigError(f"unknown billing provider {provider!r}; use one of {', '.join(PROVIDERS)}")
     if end < start:
         raise BillingConfigError(f"billing window ends ({end}) before it starts ({start})")
-    now = _utc_naive(now or datetime.now(timezone.utc))
+    now = _utc_naive(now or datetime.now(UTC))
     load_id = load_id or f"billing-{provider}-{now:%Y%m%dT%H%M%S}"
 
     if api_key and api_key.strip():
@@ -90,33 +101,53 @@ def load_billing(con: duckdb.DuckDBPyConnection, paths: Paths, provider: str, st
         pages = _read_saved_pages(spec, paths, start, end + timedelta(days=horizon_days))
         source = "files"
         if not pages:
-            log.info("%s billing: no key (%s) and no saved pages under %s; skipped",
-                     provider, spec.key_env, paths.billing_dir / provider)
+            log.info(
+                "%s billing: no key (%s) and no saved pages under %s; skipped",
+                provider,
+                spec.key_env,
+                paths.billing_dir / provider,
+            )
             return BillingLoad(provider, "skipped", 0, 0, 0, (), Decimal("0.000000"))
     result = _store(con, spec, start, end, pages, load_id, now, source)
-    log.debug("%s billing from %s: %d pages, %d cost rows ($%s), %d usage rows, %d quarantined, days %s",
-             provider, source, result.pages, result.cost_rows, result.billed_usd, result.usage_rows,
-             result.quarantined, ", ".join(d.isoformat() for d in result.days) or "none")
+    log.debug(
+        "%s billing from %s: %d pages, %d cost rows ($%s), %d usage rows, %d quarantined, days %s",
+        provider,
+        source,
+        result.pages,
+        result.cost_rows,
+        result.billed_usd,
+        result.usage_rows,
+        result.quarantined,
+        ", ".join(d.isoformat() for d in result.days) or "none",
+    )
     return result
 
 
 # --- reading --------------------------------------------------------------------------
 
 
-def _fetch_from_api(spec: Provider, key: ApiKey, base_url: str, paths: Paths, start: date, end: date,
-                    now: datetime, settings: HttpSettings | None) -> list[_PageRead]:
+def _fetch_from_api(
+    spec: Provider,
+    key: ApiKey,
+    base_url: str,
+    paths: Paths,
+    start: date,
+    end: date,
+    now: datetime,
+    settings: HttpSettings | None,
+) -> list[_PageRead]:
     folder = paths.landing_dir / spec.name / now.date().isoformat()
     pages: list[_PageRead] = []
     with PageClient(spec, key, base_url, settings) as client:
         for endpoint in spec.endpoints:
+
             def save(number: int, body: bytes, _endpoint=endpoint) -> str:
                 target = folder / f"{_endpoint.name}-{start.isoformat()}-{number}.json"
                 write_atomic(target, body)
                 return target.relative_to(paths.warehouse_dir).as_posix()
 
             for page in client.fetch_pages(endpoint, start, end, save):
-                pages.append(_PageRead(page.source_page, now.date(), now, page.parsed,
-                                       tuple(page.parsed.problems)))
+                pages.append(_PageRead(page.source_page, now.date(), now, page.parsed, tuple(page.parsed.problems)))
     return pages
 
 
@@ -128,8 +159,9 @@ def _read_saved_pages(spec: Provider, paths: Paths, first_folder: date, last_fol
     for folder, day in _day_folders(root):
         if not first_folder <= day <= last_folder:
             continue
-        files = sorted((f for f in folder.iterdir() if f.is_file() and f.suffix == ".json"),
-                       key=lambda f: _natural(f.name))
+        files = sorted(
+            (f for f in folder.iterdir() if f.is_file() and f.suffix == ".json"), key=lambda f: _natural(f.name)
+        )
         names = {f.name for f in files}
         for path in files:
             pages.append(_read_page(spec, paths, path, day, names))
@@ -142,21 +174,41 @@ def _read_page(spec: Provider, paths: Paths, path: Path, day: date, folder_names
     endpoint = spec.endpoint_for_file(path.name)
     if endpoint is None:
         names = ", ".join(e.name for e in spec.endpoints)
-        return _PageRead(source_page, day, fetched_at, None, (Problem(
-            "file", f"name does not start with a {spec.name} endpoint ({names}): rename it after the endpoint "
-                    f"it came from, or move it to the right provider folder"),))
+        return _PageRead(
+            source_page,
+            day,
+            fetched_at,
+            None,
+            (
+                Problem(
+                    "file",
+                    f"name does not start with a {spec.name} endpoint ({names}): rename it after the endpoint "
+                    f"it came from, or move it to the right provider folder",
+                ),
+            ),
+        )
     try:
         parsed = parse_page(spec, endpoint, path.read_bytes())
     except PageFormatError as exc:
-        return _PageRead(source_page, day, fetched_at, None, (Problem(
-            "file", f"{exc}: save the page again exactly as the API returned it"),))
+        return _PageRead(
+            source_page,
+            day,
+            fetched_at,
+            None,
+            (Problem("file", f"{exc}: save the page again exactly as the API returned it"),),
+        )
     problems = list(parsed.problems)
     chain = _CHAIN_NAME.match(path.name)
     if parsed.has_more and chain:
         following = f"{chain['prefix']}-{int(chain['n']) + 1}.json"
         if following not in folder_names:
-            problems.append(Problem("has_more", f"the page says has_more but {following} is not in this folder: "
-                                                f"save the remaining pages (request again with page=next_page)"))
+            problems.append(
+                Problem(
+                    "has_more",
+                    f"the page says has_more but {following} is not in this folder: "
+                    f"save the remaining pages (request again with page=next_page)",
+                )
+            )
     return _PageRead(source_page, day, fetched_at, parsed, tuple(problems))
 
 
@@ -178,26 +230,57 @@ def _natural(name: str) -> list:
 
 # --- storing ----------------------------------------------------------------------------
 
-_COST_STAGE = pa.schema([
-    ("version", pa.int64()), ("bucket_day", pa.date32()), ("group_key", pa.string()),
-    ("scope_id", pa.string()), ("model", pa.string()), ("line_item", pa.string()),
-    ("amount_usd", pa.decimal128(18, 6)), ("source_page", pa.string()), ("fetched_at", pa.timestamp("us")),
-])
-_USAGE_STAGE = pa.schema([
-    ("version", pa.int64()), ("bucket_day", pa.date32()), ("group_key", pa.string()),
-    ("scope_id", pa.string()), ("model", pa.string()), ("api_key_id", pa.string()), ("requests", pa.int64()),
-    ("input_tokens", pa.int64()), ("output_tokens", pa.int64()), ("cache_read_input_tokens", pa.int64()),
-    ("cache_creation_input_tokens", pa.int64()), ("source_page", pa.string()), ("fetched_at", pa.timestamp("us")),
-])
-_QUARANTINE_STAGE = pa.schema([
-    ("source_folder", pa.date32()), ("source_file", pa.string()), ("record_key", pa.string()),
-    ("reason", pa.string()),
-])
+_COST_STAGE = pa.schema(
+    [
+        ("version", pa.int64()),
+        ("bucket_day", pa.date32()),
+        ("group_key", pa.string()),
+        ("scope_id", pa.string()),
+        ("model", pa.string()),
+        ("line_item", pa.string()),
+        ("amount_usd", pa.decimal128(18, 6)),
+        ("source_page", pa.string()),
+        ("fetched_at", pa.timestamp("us")),
+    ]
+)
+_USAGE_STAGE = pa.schema(
+    [
+        ("version", pa.int64()),
+        ("bucket_day", pa.date32()),
+        ("group_key", pa.string()),
+        ("scope_id", pa.string()),
+        ("model", pa.string()),
+        ("api_key_id", pa.string()),
+        ("requests", pa.int64()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cache_read_input_tokens", pa.int64()),
+        ("cache_creation_input_tokens", pa.int64()),
+        ("source_page", pa.string()),
+        ("fetched_at", pa.timestamp("us")),
+    ]
+)
+_QUARANTINE_STAGE = pa.schema(
+    [
+        ("source_folder", pa.date32()),
+        ("source_file", pa.string()),
+        ("record_key", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
 _DAYS = pa.schema([("day", pa.date32())])
 
 
-def _store(con: duckdb.DuckDBPyConnection, spec: Provider, start: date, end: date, pages: list[_PageRead],
-           load_id: str, now: datetime, source: str) -> BillingLoad:
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    spec: Provider,
+    start: date,
+    end: date,
+    pages: list[_PageRead],
+    load_id: str,
+    now: datetime,
+    source: str,
+) -> BillingLoad:
     costs: dict[str, list] = {name: [] for name in _COST_STAGE.names}
     usage: dict[str, list] = {name: [] for name in _USAGE_STAGE.names}
     quarantine: dict[str, list] = {name: [] for name in _QUARANTINE_STAGE.names}
@@ -206,8 +289,11 @@ def _store(con: duckdb.DuckDBPyConnection, spec: Provider, start: date, end: dat
     version = 0
     for page in pages:
         for problem in page.problems:
-            for column, value in zip(_QUARANTINE_STAGE.names,
-                                     (page.source_folder, page.source_page, problem.record_key, problem.reason)):
+            for column, value in zip(
+                _QUARANTINE_STAGE.names,
+                (page.source_folder, page.source_page, problem.record_key, problem.reason),
+                strict=True,
+            ):
                 quarantine[column].append(value)
         if page.parsed is None:
             continue
@@ -224,11 +310,19 @@ def _store(con: duckdb.DuckDBPyConnection, spec: Provider, start: date, end: dat
                 target = costs
             else:
                 assert isinstance(line, UsageLine)
-                row = (*common, line.api_key_id, line.requests, line.input_tokens, line.output_tokens,
-                       line.cache_read_input_tokens, line.cache_creation_input_tokens, page.source_page,
-                       page.fetched_at)
+                row = (
+                    *common,
+                    line.api_key_id,
+                    line.requests,
+                    line.input_tokens,
+                    line.output_tokens,
+                    line.cache_read_input_tokens,
+                    line.cache_creation_input_tokens,
+                    page.source_page,
+                    page.fetched_at,
+                )
                 target = usage
-            for column, value in zip(target, row):
+            for column, value in zip(target, row, strict=True):
                 target[column].append(value)
 
     ensure_raw_schema(con)
@@ -257,23 +351,36 @@ def _store(con: duckdb.DuckDBPyConnection, spec: Provider, start: date, end: dat
                        cache_read_input_tokens, cache_creation_input_tokens, source_page, fetched_at
                 from _billing_usage_stage
                 qualify row_number() over (partition by bucket_day, group_key order by version desc) = 1""")
-            con.execute("delete from raw.billing_costs where provider = ? and bucket_day in "
-                        "(select day from _billing_cost_days)", [spec.name])
+            con.execute(
+                "delete from raw.billing_costs where provider = ? and bucket_day in "
+                "(select day from _billing_cost_days)",
+                [spec.name],
+            )
             pause_for_test("billing-store")  # a kill here, days deleted, must lose no bill
             con.execute("insert into raw.billing_costs select ?, * from _billing_costs_new", [spec.name])
-            con.execute("delete from raw.billing_usage where provider = ? and bucket_day in "
-                        "(select day from _billing_usage_days)", [spec.name])
+            con.execute(
+                "delete from raw.billing_usage where provider = ? and bucket_day in "
+                "(select day from _billing_usage_days)",
+                [spec.name],
+            )
             con.execute("insert into raw.billing_usage select ?, * from _billing_usage_new", [spec.name])
             # Reading a page again replaces what it quarantined before, so re-runs add nothing.
-            con.execute("delete from raw.quarantine where input = ? and source_file in "
-                        "(select source_file from _billing_pages_read)", [QUARANTINE_INPUT])
-            con.execute("""
+            con.execute(
+                "delete from raw.quarantine where input = ? and source_file in "
+                "(select source_file from _billing_pages_read)",
+                [QUARANTINE_INPUT],
+            )
+            con.execute(
+                """
                 insert into raw.quarantine (input, source_folder, source_file, source_line, record_key, reason,
                                             load_id, loaded_at)
                 select ?, source_folder, source_file, null, record_key, reason, ?, ?
-                from _billing_quarantine_stage""", [QUARANTINE_INPUT, load_id, now])
+                from _billing_quarantine_stage""",
+                [QUARANTINE_INPUT, load_id, now],
+            )
             cost_rows, billed = con.execute(
-                "select count(*), coalesce(sum(amount_usd), 0) from _billing_costs_new").fetchone()
+                "select count(*), coalesce(sum(amount_usd), 0) from _billing_costs_new"
+            ).fetchone()
             usage_rows = con.execute("select count(*) from _billing_usage_new").fetchone()[0]
             con.execute("commit")
         except BaseException:
@@ -285,7 +392,11 @@ def _store(con: duckdb.DuckDBPyConnection, spec: Provider, start: date, end: dat
         con.execute("drop table if exists _billing_costs_new")
         con.execute("drop table if exists _billing_usage_new")
     return BillingLoad(
-        provider=spec.name, source=source, pages=len(pages), cost_rows=cost_rows, usage_rows=usage_rows,
+        provider=spec.name,
+        source=source,
+        pages=len(pages),
+        cost_rows=cost_rows,
+        usage_rows=usage_rows,
         days=tuple(sorted(cost_days | usage_days)),
         billed_usd=Decimal(billed).quantize(Decimal("0.000001")),
         quarantined=len(quarantine["reason"]),
@@ -294,5 +405,5 @@ def _store(con: duckdb.DuckDBPyConnection, spec: Provider, start: date, end: dat
 
 def _utc_naive(moment: datetime) -> datetime:
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment

@@ -4,8 +4,9 @@ Costs come as float dollars (`amount.value`), grouped by project and line item; 
 such as "gpt-4o-2024-08-06, input" names the model before the comma. Usage `input_tokens`
 already include cached and cache-write tokens, as costline's input_tokens do.
 """
+
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from ingestion.billing.provider import Endpoint, Provider
 from ingestion.billing.records import CostLine, RecordError, UsageLine, group_key, optional_str, tokens, usd
@@ -41,11 +42,13 @@ def parse_cost(result: dict) -> CostLine:
 def parse_usage(result: dict) -> UsageLine:
     input_tokens = tokens(result, "input_tokens")
     cached = tokens(result, "input_cached_tokens", required=False)
-    written = (tokens(result, "input_cache_write_tokens", required=False)
-               + tokens(result, "input_cache_write_12h_tokens", required=False))
+    written = tokens(result, "input_cache_write_tokens", required=False) + tokens(
+        result, "input_cache_write_12h_tokens", required=False
+    )
     if cached + written > input_tokens:
-        raise RecordError(f"input_cached_tokens + cache writes ({cached + written}) exceed "
-                          f"input_tokens ({input_tokens})")
+        raise RecordError(
+            f"input_cached_tokens + cache writes ({cached + written}) exceed input_tokens ({input_tokens})"
+        )
     return UsageLine(
         scope_id=optional_str(result, "project_id"),
         model=optional_str(result, "model"),
@@ -60,7 +63,7 @@ def parse_usage(result: dict) -> UsageLine:
 
 
 def _unix(day: date) -> str:
-    return str(int(datetime.combine(day, time(), timezone.utc).timestamp()))
+    return str(int(datetime.combine(day, time(), UTC).timestamp()))
 
 
 def window_params(start: date, end: date) -> list[tuple[str, str]]:
@@ -71,7 +74,7 @@ def bucket_bounds(bucket: dict) -> tuple[datetime, datetime]:
     start, end = bucket.get("start_time"), bucket.get("end_time")
     if isinstance(start, bool) or isinstance(end, bool) or not isinstance(start, int) or not isinstance(end, int):
         raise RecordError(f"bucket start_time/end_time are {start!r}/{end!r}, expected Unix seconds")
-    return (datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc))
+    return (datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
 
 
 OPENAI = Provider(
@@ -80,18 +83,30 @@ OPENAI = Provider(
     base_url_env="OPENAI_BASE_URL",
     default_base_url="https://api.openai.com/v1",
     endpoints=(
-        Endpoint("costs", "/organization/costs", "costs",
-                 (("bucket_width", "1d"), ("group_by[]", "project_id"), ("group_by[]", "line_item"),
-                  ("limit", PAGE_LIMIT)),
-                 parse_cost),
-        Endpoint("usage_completions", "/organization/usage/completions", "usage",
-                 (("bucket_width", "1d"), ("group_by[]", "project_id"), ("group_by[]", "model"),
-                  ("group_by[]", "api_key_id"), ("limit", PAGE_LIMIT)),
-                 parse_usage),
+        Endpoint(
+            "costs",
+            "/organization/costs",
+            "costs",
+            (("bucket_width", "1d"), ("group_by[]", "project_id"), ("group_by[]", "line_item"), ("limit", PAGE_LIMIT)),
+            parse_cost,
+        ),
+        Endpoint(
+            "usage_completions",
+            "/organization/usage/completions",
+            "usage",
+            (
+                ("bucket_width", "1d"),
+                ("group_by[]", "project_id"),
+                ("group_by[]", "model"),
+                ("group_by[]", "api_key_id"),
+                ("limit", PAGE_LIMIT),
+            ),
+            parse_usage,
+        ),
     ),
     window_params=window_params,
     bucket_bounds=bucket_bounds,
     auth_headers=lambda key: {"Authorization": f"Bearer {key}"},
     key_advice="the key is wrong or is not an admin key; set OPENAI_ADMIN_KEY to an organization "
-               "admin key (platform.openai.com > Settings > Admin keys)",
+    "admin key (platform.openai.com > Settings > Admin keys)",
 )

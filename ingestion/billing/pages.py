@@ -5,9 +5,10 @@ and API mode cannot disagree. A page that is not a page (not JSON, no `data` lis
 `PageFormatError`; a bad bucket or result inside a good page becomes a `Problem` (quarantined
 by the loader) and the rest of the page still loads.
 """
+
 import json
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta, timezone
+from datetime import UTC, date, time, timedelta
 from decimal import Decimal
 
 from ingestion.billing.anthropic import ANTHROPIC
@@ -28,7 +29,7 @@ class InvalidJson(PageFormatError):
 
 @dataclass(frozen=True)
 class Problem:
-    record_key: str   # where in the page, and which bucket
+    record_key: str  # where in the page, and which bucket
     reason: str
 
 
@@ -86,7 +87,7 @@ def parse_page(provider: Provider, endpoint: Endpoint, body: bytes) -> ParsedPag
 
 
 def _bucket_day(provider: Provider, bucket: dict) -> date:
-    start, end = (t.astimezone(timezone.utc) for t in provider.bucket_bounds(bucket))
+    start, end = (t.astimezone(UTC) for t in provider.bucket_bounds(bucket))
     if start.time() != time(0) or end - start != timedelta(days=1):
         raise RecordError(f"bucket {start.isoformat()}..{end.isoformat()} is not one UTC day")
     return start.date()

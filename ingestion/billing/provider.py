@@ -3,9 +3,11 @@
 `openai.py` and `anthropic.py` each build one `Provider`; everything else (HTTP, pages,
 loading) is generic over it.
 """
+
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Callable, Literal
+from typing import Literal
 
 from ingestion.billing.records import CostLine, UsageLine
 
@@ -14,8 +16,8 @@ Kind = Literal["costs", "usage"]
 
 @dataclass(frozen=True)
 class Endpoint:
-    name: str               # file-name prefix of saved pages, e.g. "costs"
-    path: str               # appended to the base URL
+    name: str  # file-name prefix of saved pages, e.g. "costs"
+    path: str  # appended to the base URL
     kind: Kind
     params: tuple[tuple[str, str], ...]  # fixed query parameters (grouping, bucket width, limit)
     parse_result: Callable[[dict], CostLine | UsageLine]

@@ -5,6 +5,7 @@ float dollars never pass through binary floating point. Amounts are quantized to
 warehouse's 6 decimals with ROUND_HALF_EVEN (banker's rounding), so rounding errors do not
 drift in one direction when thousands of lines are summed.
 """
+
 import json
 from dataclasses import dataclass
 from datetime import date

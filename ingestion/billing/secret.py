@@ -1,4 +1,5 @@
 """An API key that cannot leak through repr, str, logging or pickling by accident."""
+
 from dataclasses import dataclass, field
 
 

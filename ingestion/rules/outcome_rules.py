@@ -2,6 +2,7 @@
 
 The kinds and their allowed values are `fields.OUTCOME_VALUES`.
 """
+
 from datetime import date
 
 from ingestion.fields import OUTCOME_FIELDS, OUTCOME_VALUES, TEXT
@@ -21,28 +22,28 @@ def outcome_checks_sql(folder: date) -> str:
         case
             when pre_reason is not null then pre_reason
             {malformed_reason()}
-            {missing_reasons(tuple(f for f in fields if f.name != 'value'))}
+            {missing_reasons(tuple(f for f in fields if f.name != "value"))}
             when value_j is null then 'missing_field: value is required and was absent'
             {invalid_text_reasons(tuple(f for f in fields if f.kind == TEXT))}
-            {timestamp_reasons('recorded_at', folder)}
+            {timestamp_reasons("recorded_at", folder)}
             when kind not in ('thumbs', 'resolution', 'eval') then 'unknown_kind: kind must be '
-                 || 'thumbs, resolution or eval, got "' || {echo('kind')} || '"'
+                 || 'thumbs, resolution or eval, got "' || {echo("kind")} || '"'
             when kind = 'thumbs' and coalesce(lower({value_text}) not in ({thumbs}), true) then
-                 'invalid_value: a thumbs value must be up or down, got ' || {echo('value_j')}
+                 'invalid_value: a thumbs value must be up or down, got ' || {echo("value_j")}
             when kind = 'resolution' and coalesce(lower({value_text}) not in ({resolution}), true) then
                  'invalid_value: a resolution value must be resolved or unresolved, got '
-                 || {echo('value_j')}
+                 || {echo("value_j")}
             when kind = 'eval' and not coalesce(isfinite({eval_num}) and {eval_num} between 0 and 1, false)
                  then 'invalid_value: an eval value must be a JSON number from 0 to 1, got '
-                 || {echo('value_j')}
+                 || {echo("value_j")}
         end"""
     return f"""
     with typed as (
         select *,
-               {text_value('request_id_j')} as request_id,
-               {timestamp_utc(timestamp_parts('recorded_at_j'))} as recorded_at,
-               lower({text_value('kind_j')}) as kind,
-               {text_value('source_j')} as source
+               {text_value("request_id_j")} as request_id,
+               {timestamp_utc(timestamp_parts("recorded_at_j"))} as recorded_at,
+               lower({text_value("kind_j")}) as kind,
+               {text_value("source_j")} as source
         from {EXTRACTED}
     )
     select source_line, sub_seq, is_blank, request_id, recorded_at, kind,

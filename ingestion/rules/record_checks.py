@@ -3,6 +3,7 @@ quarantine reason are a stable code, the rest says what to fix.
 
 Limits on time live here, once: the reference loader applies the same earliest date.
 """
+
 from datetime import date
 
 from ingestion.fields import TEXT, Field
@@ -18,12 +19,15 @@ EARLIEST_CALL = "2020-01-01"
 # day the file was written, so anything later is from the future (one day of clock slack).
 FUTURE_SLACK_DAYS = 2
 
+
 def malformed_reason() -> str:
-    return (f"when not is_json then {sql_str(NOT_JSON)} "
-            f"when not is_object then 'malformed_json: line is JSON but ' || "
-            f"(case top_type when 'ARRAY' then 'an array' when 'VARCHAR' then 'a string' "
-            f"when 'BOOLEAN' then 'a boolean' when 'NULL' then 'null' else 'a number' end) "
-            f"|| ', not an object; write one JSON object per record' ")
+    return (
+        f"when not is_json then {sql_str(NOT_JSON)} "
+        f"when not is_object then 'malformed_json: line is JSON but ' || "
+        f"(case top_type when 'ARRAY' then 'an array' when 'VARCHAR' then 'a string' "
+        f"when 'BOOLEAN' then 'a boolean' when 'NULL' then 'null' else 'a number' end) "
+        f"|| ', not an object; write one JSON object per record' "
+    )
 
 
 def aliases_hint(field: Field) -> str:
@@ -36,12 +40,15 @@ def missing_reasons(fields: tuple[Field, ...]) -> str:
         if not f.required:
             continue
         if f.kind == TEXT:
-            out.append(f"when {f.name}_j is null or ({f.name} is null and not {text_bad(f.name + '_j')}) "
-                       f"then 'missing_field: {f.name} is required{aliases_hint(f)} and was "
-                       f"' || case when {f.name}_j is null then 'absent' else 'empty' end ")
+            out.append(
+                f"when {f.name}_j is null or ({f.name} is null and not {text_bad(f.name + '_j')}) "
+                f"then 'missing_field: {f.name} is required{aliases_hint(f)} and was "
+                f"' || case when {f.name}_j is null then 'absent' else 'empty' end "
+            )
         else:
-            out.append(f"when {f.name}_j is null then 'missing_field: {f.name} is required"
-                       f"{aliases_hint(f)} and was absent' ")
+            out.append(
+                f"when {f.name}_j is null then 'missing_field: {f.name} is required{aliases_hint(f)} and was absent' "
+            )
     return "".join(out)
 
 
@@ -49,7 +56,9 @@ def invalid_text_reasons(fields: tuple[Field, ...]) -> str:
     return "".join(
         f"when {text_bad(f.name + '_j')} then 'invalid_field: {f.name} must be a string, got ' "
         f"|| {json_kind(f.name + '_j')} "
-        for f in fields if f.kind == TEXT)
+        for f in fields
+        if f.kind == TEXT
+    )
 
 
 def timestamp_reasons(name: str, folder: date) -> str:
@@ -66,4 +75,3 @@ def timestamp_reasons(name: str, folder: date) -> str:
         f"' is after {last_day}, the day after its folder; a file cannot hold events from the "
         f"future, check the clock of the writer' "
     )
-

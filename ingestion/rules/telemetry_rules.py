@@ -4,11 +4,19 @@ One stage row per line of EXTRACTED; `reason` NULL means valid. The field list, 
 defaults come from `ingestion/fields.py`; the rules particular to a call (token arithmetic,
 attempt, status) are here.
 """
+
 from datetime import date
 
 from ingestion.fields import INTEGER, MONEY, NUMBER, TAGS, TELEMETRY_FIELDS, TEXT, TIMESTAMP, TOKEN_FIELDS
 from ingestion.json_sql import (
-    echo, integer_value, money_value, number_value, tag_entries, tags_json, text_value, timestamp_parts,
+    echo,
+    integer_value,
+    money_value,
+    number_value,
+    tag_entries,
+    tags_json,
+    text_value,
+    timestamp_parts,
     timestamp_utc,
 )
 from ingestion.readers import EXTRACTED
@@ -39,16 +47,17 @@ def telemetry_checks_sql(folder: date) -> str:
 
     token_reasons = "".join(
         f"when {t}_j is not null and ({t} is null or {t} < 0) then 'invalid_tokens: {t} must be a "
-        f"non-negative integer, got ' || {echo(t + '_j')} " for t in TOKEN_FIELDS)
-    cache_sum = ("(coalesce(cache_read_input_tokens, 0)::hugeint "
-                 "+ coalesce(cache_creation_input_tokens, 0))")
+        f"non-negative integer, got ' || {echo(t + '_j')} "
+        for t in TOKEN_FIELDS
+    )
+    cache_sum = "(coalesce(cache_read_input_tokens, 0)::hugeint + coalesce(cache_creation_input_tokens, 0))"
     reason = f"""
         case
             when pre_reason is not null then pre_reason
             {malformed_reason()}
             {missing_reasons(fields)}
             {invalid_text_reasons(fields)}
-            {timestamp_reasons('started_at', folder)}
+            {timestamp_reasons("started_at", folder)}
             {token_reasons}
             when {cache_sum} > input_tokens then 'cache_exceeds_input: cache_read_input_tokens + '
                  || 'cache_creation_input_tokens (' || {cache_sum} || ') exceed input_tokens ('
@@ -59,19 +68,19 @@ def telemetry_checks_sql(folder: date) -> str:
                  || '); output_tokens must include reasoning tokens'
             when attempt_j is not null and (attempt is null or attempt < 1 or attempt > 2147483647)
                  then 'invalid_attempt: attempt must be an integer >= 1 (1 for the first try), got '
-                 || {echo('attempt_j')}
+                 || {echo("attempt_j")}
             when duration_ms_j is not null and not coalesce(isfinite(duration_ms) and duration_ms >= 0, false)
                  then 'invalid_number: duration_ms must be a non-negative number of milliseconds, got '
-                 || {echo('duration_ms_j')}
+                 || {echo("duration_ms_j")}
             when cost_usd_j is not null and not coalesce(cost_usd >= 0, false)
                  then 'invalid_number: cost_usd must be a non-negative dollar amount below 10^12 '
-                 || '(a number or a decimal string), got ' || {echo('cost_usd_j')}
+                 || '(a number or a decimal string), got ' || {echo("cost_usd_j")}
             when status is not null and lower(status) not in ('ok', 'error')
-                 then 'unknown_status: status must be ok or error, got "' || {echo('status')} || '"'
+                 then 'unknown_status: status must be ok or error, got "' || {echo("status")} || '"'
         end"""
     stored = ",\n           ".join(
-        f"{tags_json('_tag_entries')} as tags" if f.kind == TAGS else f"{f.stored_sql} as {f.name}"
-        for f in fields)
+        f"{tags_json('_tag_entries')} as tags" if f.kind == TAGS else f"{f.stored_sql} as {f.name}" for f in fields
+    )
     return f"""
     with typed as (
         select *,
@@ -82,9 +91,7 @@ def telemetry_checks_sql(folder: date) -> str:
            {stored},
            case when not is_blank then {reason} end as reason,
            left(call_id, 200) as record_key,
-           {KEY_SQL.format('call_id')} as call_key,
-           {KEY_SQL.format('request_id')} as request_key
+           {KEY_SQL.format("call_id")} as call_key,
+           {KEY_SQL.format("request_id")} as request_key
     from typed
     """
-
-

@@ -9,6 +9,7 @@ to the source that writes each table, so lineage in the UI is the real data path
 To add a source: one module in this package with a `Source` subclass, its tests, and one line
 in the registry. Nothing here imports Dagster: sources are plain Python and testable alone.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -28,8 +29,8 @@ LEDGER_TABLES = ("quarantine", "source_files")
 class SourceLoad:
     """What one load of a source did, for logs, asset metadata and the run summary."""
 
-    rows: int                            # records accepted into the source's raw tables
-    quarantined: int = 0                 # records refused, each in raw.quarantine with a reason
+    rows: int  # records accepted into the source's raw tables
+    quarantined: int = 0  # records refused, each in raw.quarantine with a reason
     metadata: dict[str, str | int] = field(default_factory=dict)
     # Problems that do not stop the run (a provider API down): a WARN check names them.
     warnings: tuple[str, ...] = ()
@@ -38,9 +39,9 @@ class SourceLoad:
 class Source(ABC):
     """One input of costline (subclasses set the class attributes and implement `load`)."""
 
-    name: ClassVar[str]                  # asset `raw/<name>`; unique in the registry
-    kind: ClassVar[str]                  # telemetry | outcomes | reference | prices | billing
-    tables: ClassVar[tuple[str, ...]]    # raw tables it writes (besides LEDGER_TABLES)
+    name: ClassVar[str]  # asset `raw/<name>`; unique in the registry
+    kind: ClassVar[str]  # telemetry | outcomes | reference | prices | billing
+    tables: ClassVar[tuple[str, ...]]  # raw tables it writes (besides LEDGER_TABLES)
     description: ClassVar[str]
     # Sources whose raw rows this one reads while loading (prices are looked up for the
     # models telemetry saw): they load first, and the asset graph shows why.

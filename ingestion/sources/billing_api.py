@@ -10,6 +10,7 @@ config, metadata, logs or the warehouse. A provider that cannot be reached does 
 run: the mart is published with estimates for those days, the source's WARN check says why,
 and the next run's lookback fetches the days again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,29 +44,60 @@ class BillingApi(Source):
         self.lookback_days = lookback_days
         self.name = f"{provider.name}_billing"
         self.settings_env = (provider.key_env, provider.base_url_env, f"{SETTINGS_ENV_PREFIX}*")
-        self.description = (f"{provider.name} cost and usage for the run window plus {lookback_days} days of "
-                            f"lookback (providers restate recent days), from its admin API when "
-                            f"{provider.key_env} is set, else saved pages in billing/{provider.name}/.")
+        self.description = (
+            f"{provider.name} cost and usage for the run window plus {lookback_days} days of "
+            f"lookback (providers restate recent days), from its admin API when "
+            f"{provider.key_env} is set, else saved pages in billing/{provider.name}/."
+        )
 
     def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
         provider = self.provider.name
         start, end = days[0] - timedelta(days=self.lookback_days), days[-1]
         try:
-            loaded = load_billing(con, paths, provider, start, end,
-                                  api_key=os.environ.get(self.provider.key_env) or None,
-                                  base_url=os.environ.get(self.provider.base_url_env) or None,
-                                  load_id=load_id, http_settings=HttpSettings.from_env())
+            loaded = load_billing(
+                con,
+                paths,
+                provider,
+                start,
+                end,
+                api_key=os.environ.get(self.provider.key_env) or None,
+                base_url=os.environ.get(self.provider.base_url_env) or None,
+                load_id=load_id,
+                http_settings=HttpSettings.from_env(),
+            )
         except BillingError as error:
             # Telemetry still gets processed and published with estimates; the next run's
             # lookback re-reads these days once the provider answers again.
             log.warning("%s billing not loaded: %s", provider, error)
             return SourceLoad(rows=0, metadata={"source": "failed"}, warnings=(f"{provider}: {error}",))
         # A ledger row so the dbt step rebuilds every day whose bill this run loaded or restated.
-        write_fetch_row(con, f"billing_{provider}", f"billing/{provider}", loaded.source,
-                        loaded.cost_rows + loaded.usage_rows, loaded.days, load_id)
+        write_fetch_row(
+            con,
+            f"billing_{provider}",
+            f"billing/{provider}",
+            loaded.source,
+            loaded.cost_rows + loaded.usage_rows,
+            loaded.days,
+            load_id,
+        )
         if loaded.source != "skipped":  # the loader already said why it skipped
-            log.info("%s billing from %s: %d pages, %d cost rows, $%s billed over %d days",
-                     provider, loaded.source, loaded.pages, loaded.cost_rows, loaded.billed_usd, len(loaded.days))
-        return SourceLoad(rows=loaded.cost_rows + loaded.usage_rows, quarantined=loaded.quarantined, metadata={
-            "source": loaded.source, "pages": loaded.pages, "cost_rows": loaded.cost_rows,
-            "usage_rows": loaded.usage_rows, "billed_usd": str(loaded.billed_usd)})
+            log.info(
+                "%s billing from %s: %d pages, %d cost rows, $%s billed over %d days",
+                provider,
+                loaded.source,
+                loaded.pages,
+                loaded.cost_rows,
+                loaded.billed_usd,
+                len(loaded.days),
+            )
+        return SourceLoad(
+            rows=loaded.cost_rows + loaded.usage_rows,
+            quarantined=loaded.quarantined,
+            metadata={
+                "source": loaded.source,
+                "pages": loaded.pages,
+                "cost_rows": loaded.cost_rows,
+                "usage_rows": loaded.usage_rows,
+                "billed_usd": str(loaded.billed_usd),
+            },
+        )

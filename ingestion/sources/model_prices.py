@@ -53,6 +53,7 @@ so a newer price-data version reprices history on the next dbt rebuild. `price_d
 (package version plus a short hash of the snapshot) is stored on every row; rows from the
 override file carry `prices.csv sha256:<hash of the file>` instead.
 """
+
 from __future__ import annotations
 
 import csv
@@ -80,8 +81,15 @@ log = logging.getLogger("costline.ingestion")
 OPEN_START = datetime(1970, 1, 1)
 OPEN_END = datetime(9999, 12, 31)
 QUARANTINE_INPUT = "prices"
-OVERRIDE_COLUMNS = ("provider", "model", "effective_from", "input_mtok", "output_mtok",
-                    "cache_read_mtok", "cache_write_mtok")
+OVERRIDE_COLUMNS = (
+    "provider",
+    "model",
+    "effective_from",
+    "input_mtok",
+    "output_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+)
 REQUIRED_OVERRIDE_COLUMNS = OVERRIDE_COLUMNS[:5]
 
 # raw.model_prices stores DECIMAL(18, 9); DuckDB rounds half away from zero when casting.
@@ -159,8 +167,15 @@ def _genai_periods(provider: str, model: str) -> tuple[tuple[ModelPricePeriod, .
         if columns is None:
             notes.append(f"{label}: {price_model_id} has no token prices; left unpriced")
             return (), tuple(dict.fromkeys(notes))
-        row = ModelPricePeriod(provider=provider, model=model, price_model_id=price_model_id,
-                               effective_from=start, effective_to=end, price_data_version=version, **columns)
+        row = ModelPricePeriod(
+            provider=provider,
+            model=model,
+            price_model_id=price_model_id,
+            effective_from=start,
+            effective_to=end,
+            price_data_version=version,
+            **columns,
+        )
         if rows and _same_prices(rows[-1], row):
             rows[-1] = dataclasses.replace(rows[-1], effective_to=end)
         else:
@@ -246,6 +261,7 @@ def _naive_utc(at: datetime) -> datetime:
 
 # --- user overrides ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Override:
     provider: str
@@ -292,8 +308,14 @@ def _read_overrides(path: Path) -> tuple[list[_Override], list[_Problem]]:
             continue
         ident = (override.provider, override.model, override.effective_from)
         if ident in seen:
-            problems.append(_Problem(line, key, f"duplicate of line {seen[ident]} (same provider, model and "
-                                                f"effective_from); line {seen[ident]} is used"))
+            problems.append(
+                _Problem(
+                    line,
+                    key,
+                    f"duplicate of line {seen[ident]} (same provider, model and "
+                    f"effective_from); line {seen[ident]} is used",
+                )
+            )
             continue
         seen[ident] = line
         overrides.append(override)
@@ -326,27 +348,47 @@ def _parse_override(values: dict[str, str], line: int) -> _Override:
             raise ValueError(f"{column} {raw!r} is too large for dollars per million tokens")
         return _rate(value)
 
-    return _Override(provider=provider.lower(), model=model.lower(), effective_from=effective_from,
-                     input_mtok=rate("input_mtok", True), output_mtok=rate("output_mtok", True),
-                     cache_read_mtok=rate("cache_read_mtok", False),
-                     cache_write_mtok=rate("cache_write_mtok", False), line=line)
+    return _Override(
+        provider=provider.lower(),
+        model=model.lower(),
+        effective_from=effective_from,
+        input_mtok=rate("input_mtok", True),
+        output_mtok=rate("output_mtok", True),
+        cache_read_mtok=rate("cache_read_mtok", False),
+        cache_write_mtok=rate("cache_write_mtok", False),
+        line=line,
+    )
 
 
-def _apply_overrides(provider: str, model: str, genai: tuple[ModelPricePeriod, ...],
-                     overrides: list[_Override], version: str) -> tuple[ModelPricePeriod, ...]:
-    mine = sorted((o for o in overrides if (o.provider, o.model) == (provider.lower(), model.lower())),
-                  key=lambda o: o.effective_from)
+def _apply_overrides(
+    provider: str, model: str, genai: tuple[ModelPricePeriod, ...], overrides: list[_Override], version: str
+) -> tuple[ModelPricePeriod, ...]:
+    mine = sorted(
+        (o for o in overrides if (o.provider, o.model) == (provider.lower(), model.lower())),
+        key=lambda o: o.effective_from,
+    )
     if not mine:
         return genai
     first = mine[0].effective_from
-    before = [dataclasses.replace(p, effective_to=min(p.effective_to, first))
-              for p in genai if p.effective_from < first]
+    before = [
+        dataclasses.replace(p, effective_to=min(p.effective_to, first)) for p in genai if p.effective_from < first
+    ]
     ends = [o.effective_from for o in mine[1:]] + [OPEN_END]
-    after = [ModelPricePeriod(provider=provider, model=model, price_model_id="prices.csv",
-                              effective_from=o.effective_from, effective_to=end, input_mtok=o.input_mtok,
-                              output_mtok=o.output_mtok, cache_read_mtok=o.cache_read_mtok,
-                              cache_write_mtok=o.cache_write_mtok, price_data_version=version)
-             for o, end in zip(mine, ends)]
+    after = [
+        ModelPricePeriod(
+            provider=provider,
+            model=model,
+            price_model_id="prices.csv",
+            effective_from=o.effective_from,
+            effective_to=end,
+            input_mtok=o.input_mtok,
+            output_mtok=o.output_mtok,
+            cache_read_mtok=o.cache_read_mtok,
+            cache_write_mtok=o.cache_write_mtok,
+            price_data_version=version,
+        )
+        for o, end in zip(mine, ends, strict=True)
+    ]
     return tuple(before + after)
 
 
@@ -359,16 +401,21 @@ _INSERT_PRICE = f"""
 """
 
 
-def refresh_model_prices(con: duckdb.DuckDBPyConnection, overrides_csv: Path | None = None,
-                         load_id: str | None = None) -> PriceRefresh:
+def refresh_model_prices(
+    con: duckdb.DuckDBPyConnection, overrides_csv: Path | None = None, load_id: str | None = None
+) -> PriceRefresh:
     """Rewrite `raw.model_prices` for every (provider, model) in `raw.telemetry_calls`.
 
     `overrides_csv`: a user price file whose rows win (see the module docstring); None = none.
     `load_id` tags quarantine rows for bad override lines (default `model_prices`).
     """
     version = price_data_version()
-    seen = [(p, m) for p, m in con.execute(
-        "select distinct provider, model from raw.telemetry_calls order by provider, model").fetchall()]
+    seen = [
+        (p, m)
+        for p, m in con.execute(
+            "select distinct provider, model from raw.telemetry_calls order by provider, model"
+        ).fetchall()
+    ]
     overrides, problems = _read_overrides(Path(overrides_csv)) if overrides_csv is not None else ([], [])
     override_version = ""
     if overrides_csv is not None and Path(overrides_csv).is_file():
@@ -398,23 +445,44 @@ def refresh_model_prices(con: duckdb.DuckDBPyConnection, overrides_csv: Path | N
         if rows:
             con.executemany(_INSERT_PRICE, [_row_values(r, loaded_at) for r in rows])
         if problems:
-            con.executemany("insert into raw.quarantine values (?, null, ?, ?, ?, ?, ?, ?)",
-                            [(QUARANTINE_INPUT, str(overrides_csv), p.line, p.key, p.reason, load_id, loaded_at)
-                             for p in problems])
-    return PriceRefresh(models_seen=len(seen), models_priced=len(seen) - len(unpriced), unpriced=tuple(unpriced),
-                        price_data_version=version, overridden=tuple(overridden), quarantined=len(problems),
-                        notes=tuple(dict.fromkeys(notes)))
+            con.executemany(
+                "insert into raw.quarantine values (?, null, ?, ?, ?, ?, ?, ?)",
+                [(QUARANTINE_INPUT, str(overrides_csv), p.line, p.key, p.reason, load_id, loaded_at) for p in problems],
+            )
+    return PriceRefresh(
+        models_seen=len(seen),
+        models_priced=len(seen) - len(unpriced),
+        unpriced=tuple(unpriced),
+        price_data_version=version,
+        overridden=tuple(overridden),
+        quarantined=len(problems),
+        notes=tuple(dict.fromkeys(notes)),
+    )
 
 
 def _row_values(row: ModelPricePeriod, loaded_at: datetime) -> tuple:
     def text(value: Decimal | None) -> str | None:
         return None if value is None else str(value)
 
-    return (row.provider, row.model, row.price_model_id, row.effective_from, row.effective_to,
-            text(row.input_mtok), text(row.output_mtok), text(row.cache_read_mtok), text(row.cache_write_mtok),
-            text(row.reasoning_mtok), row.long_context_threshold, text(row.input_mtok_long),
-            text(row.output_mtok_long), text(row.cache_read_mtok_long), text(row.cache_write_mtok_long),
-            row.price_data_version, loaded_at)
+    return (
+        row.provider,
+        row.model,
+        row.price_model_id,
+        row.effective_from,
+        row.effective_to,
+        text(row.input_mtok),
+        text(row.output_mtok),
+        text(row.cache_read_mtok),
+        text(row.cache_write_mtok),
+        text(row.reasoning_mtok),
+        row.long_context_threshold,
+        text(row.input_mtok_long),
+        text(row.output_mtok_long),
+        text(row.cache_read_mtok_long),
+        text(row.cache_write_mtok_long),
+        row.price_data_version,
+        loaded_at,
+    )
 
 
 class ModelPrices(Source):
@@ -431,9 +499,13 @@ class ModelPrices(Source):
         unpriced = ", ".join(f"{p}/{m}" for p, m in refresh.unpriced)
         if refresh.unpriced:
             log.warning("no price for %s: priced at zero until prices.csv or genai-prices knows them", unpriced)
-        return SourceLoad(rows=refresh.models_priced, quarantined=refresh.quarantined, metadata={
-            "models_seen": refresh.models_seen,
-            "models_priced": refresh.models_priced,
-            "unpriced": unpriced or "none",
-            "price_data_version": refresh.price_data_version,
-        })
+        return SourceLoad(
+            rows=refresh.models_priced,
+            quarantined=refresh.quarantined,
+            metadata={
+                "models_seen": refresh.models_seen,
+                "models_priced": refresh.models_priced,
+                "unpriced": unpriced or "none",
+                "price_data_version": refresh.price_data_version,
+            },
+        )

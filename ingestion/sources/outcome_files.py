@@ -8,11 +8,11 @@ loaded for is accepted: feedback may arrive before its call. The same outcome se
 An outcome's event day, for the ledger, is the UTC day of the first call of its request (that
 is the day whose success figures it changes), else its own recorded_at day.
 """
+
+import logging
 from datetime import date
 
 import duckdb
-
-import logging
 
 from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, WindowLoad, load_day_folder
 from ingestion.fields import OUTCOME_FIELDS, OUTCOME_STAGE_COLUMNS
@@ -40,8 +40,7 @@ def file_format(name: str) -> str | None:
 def stage_file(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, folder: date) -> None:
     try:
         extract_file_lines(con, f.path, OUTCOME_FIELDS)
-        con.execute(f"insert into {STAGE} select $file_seq, * from ({outcome_checks_sql(folder)})",
-                    {"file_seq": seq})
+        con.execute(f"insert into {STAGE} select $file_seq, * from ({outcome_checks_sql(folder)})", {"file_seq": seq})
     finally:
         drop_extracted(con)
 
@@ -57,7 +56,8 @@ def insert_outcomes(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         select o.* from raw.outcomes o
         semi join (select request_id from {STAGE} where reason is null and not is_blank) s
                on o.request_id = s.request_id""")
-    con.execute(f"""
+    con.execute(
+        f"""
         insert into raw.outcomes
         select s.request_id, s.recorded_at, s.kind, s.value, s.source,
                $folder, f.source_file, s.source_line, $load_id, $loaded_at
@@ -67,12 +67,16 @@ def insert_outcomes(con: duckdb.DuckDBPyConnection, params: dict) -> None:
           and not exists (select 1 from _cl_existing o where {same})
         qualify row_number() over (partition by {keys}
                                    order by s.file_seq, s.source_line) = 1""",
-        {k: params[k] for k in ("folder", "load_id", "loaded_at")})
+        {k: params[k] for k in ("folder", "load_id", "loaded_at")},
+    )
     con.execute("drop table _cl_existing")
 
 
 def outcomes_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
-    return {name: (n, lo, hi) for name, n, lo, hi in con.execute(f"""
+    return {
+        name: (n, lo, hi)
+        for name, n, lo, hi in con.execute(
+            f"""
         with mine as (
             select source_file, request_id, recorded_at from raw.outcomes
             where source_folder = $folder
@@ -83,15 +87,18 @@ def outcomes_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
         first_calls as (
             select t.request_key, min(t.started_at)::date as first_day
             from raw.telemetry_calls t
-            semi join (select {KEY_SQL.format('request_id')} as request_key from mine) k
+            semi join (select {KEY_SQL.format("request_id")} as request_key from mine) k
                    on t.request_key = k.request_key
             group by t.request_key
         )
         select m.source_file, count(*),
                min(coalesce(c.first_day, m.recorded_at::date)),
                max(coalesce(c.first_day, m.recorded_at::date))
-        from mine m left join first_calls c on c.request_key = {KEY_SQL.format('m.request_id')}
-        group by m.source_file""", {"folder": day}).fetchall()}
+        from mine m left join first_calls c on c.request_key = {KEY_SQL.format("m.request_id")}
+        group by m.source_file""",
+            {"folder": day},
+        ).fetchall()
+    }
 
 
 OUTCOMES_LOADER = DayFolderLoader(
@@ -105,11 +112,9 @@ OUTCOMES_LOADER = DayFolderLoader(
 )
 
 
-def load_outcomes_folder(con: duckdb.DuckDBPyConnection, paths: Paths, day: date,
-                         load_id: str) -> FolderLoad:
+def load_outcomes_folder(con: duckdb.DuckDBPyConnection, paths: Paths, day: date, load_id: str) -> FolderLoad:
     """Load `$input/outcomes/<day>/`; a missing folder is an empty load and changes nothing."""
-    return load_day_folder(con, OUTCOMES_LOADER, paths.input_dir,
-                           paths.outcomes_dir / day.isoformat(), day, load_id)
+    return load_day_folder(con, OUTCOMES_LOADER, paths.input_dir, paths.outcomes_dir / day.isoformat(), day, load_id)
 
 
 class OutcomeFiles(Source):
@@ -124,6 +129,11 @@ class OutcomeFiles(Source):
         window = WindowLoad()
         for day in days:
             window.add(load_outcomes_folder(con, paths, day, load_id))
-        log.info("outcomes: %d files, %d records (%d accepted, %d quarantined)", window.files,
-                 window.records_read, window.accepted, window.quarantined)
+        log.info(
+            "outcomes: %d files, %d records (%d accepted, %d quarantined)",
+            window.files,
+            window.records_read,
+            window.accepted,
+            window.quarantined,
+        )
         return SourceLoad(rows=window.accepted, quarantined=window.quarantined, metadata=window.metadata())

@@ -8,16 +8,17 @@ input 'deployments' / 'budgets' / 'workspaces', the file, the line and a reason.
 Ledger rows (raw.source_files) have no folder and no event days: reference data is not
 partitioned by day, and the marts that use it are rebuilt whole on every run.
 """
+
 import csv
 import io
 import json
 import logging
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Callable, Iterator
 
 import duckdb
 
@@ -72,18 +73,19 @@ def parse_rfc3339(name: str, text: str) -> datetime:
         except ValueError:
             parsed = None
     if parsed is None:
-        raise BadRow(f"invalid_timestamp: {name} must be an RFC 3339 time with a UTC offset "
-                     f"(e.g. 2026-10-01T12:00:00Z or +02:00), got \"{echo(text)}\"")
+        raise BadRow(
+            f"invalid_timestamp: {name} must be an RFC 3339 time with a UTC offset "
+            f'(e.g. 2026-10-01T12:00:00Z or +02:00), got "{echo(text)}"'
+        )
     if parsed < datetime.fromisoformat(EARLIEST_EVENT):
-        raise BadRow(f"invalid_timestamp: {name} \"{echo(text)}\" is before {EARLIEST_EVENT}")
+        raise BadRow(f'invalid_timestamp: {name} "{echo(text)}" is before {EARLIEST_EVENT}')
     return parsed
 
 
 def required(row: dict, name: str) -> str:
     value = row.get(name)
     if value is None or not str(value).strip():
-        raise BadRow(f"missing_field: {name} is required and was "
-                     f"{'absent' if value is None else 'empty'}")
+        raise BadRow(f"missing_field: {name} is required and was {'absent' if value is None else 'empty'}")
     if not isinstance(value, str):
         raise BadRow(f"invalid_field: {name} must be a string, got {type(value).__name__}")
     return value.strip()
@@ -103,18 +105,19 @@ def parse_budget(text: str) -> Decimal:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise BadRow(f"invalid_number: monthly_budget_usd {problem}, got \"{echo(text)}\"") from None
+        raise BadRow(f'invalid_number: monthly_budget_usd {problem}, got "{echo(text)}"') from None
     if not amount.is_finite() or amount < 0 or amount >= MAX_BUDGET:
-        raise BadRow(f"invalid_number: monthly_budget_usd {problem}, got \"{echo(text)}\"")
+        raise BadRow(f'invalid_number: monthly_budget_usd {problem}, got "{echo(text)}"')
     if amount != amount.quantize(Decimal("0.000001")):
         # Rounding a budget would change money silently: refuse it instead.
-        raise BadRow(f"invalid_number: monthly_budget_usd {problem}, got \"{echo(text)}\"")
+        raise BadRow(f'invalid_number: monthly_budget_usd {problem}, got "{echo(text)}"')
     return amount.quantize(Decimal("0.000001"))
 
 
 # --------------------------------------------------------------------------------------------
 # Reading rows
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Rows:
@@ -143,16 +146,21 @@ def read_csv_rows(path: Path, source_file: str, columns: tuple[str, ...]) -> Row
             missing = [c for c in columns if c not in header]
             if missing:
                 found = ", ".join(echo(h) for h in header)
-                out.refused.append((line, None, f"missing_column: {path.name} needs the columns "
-                                    f"{', '.join(columns)}; missing {', '.join(missing)} "
-                                    f"(header: {found})"))
+                out.refused.append(
+                    (
+                        line,
+                        None,
+                        f"missing_column: {path.name} needs the columns "
+                        f"{', '.join(columns)}; missing {', '.join(missing)} "
+                        f"(header: {found})",
+                    )
+                )
                 return out
             continue
         if any(_has_surrogates(c) for c in cells):
             out.refused.append((line, None, INVALID_UTF8))
             continue
-        out.rows.append((line, {name: (cells[i] if i < len(cells) else None)
-                                for i, name in enumerate(header)}))
+        out.rows.append((line, {name: (cells[i] if i < len(cells) else None) for i, name in enumerate(header)}))
     return out
 
 
@@ -178,8 +186,9 @@ def read_jsonl_rows(path: Path, source_file: str) -> Rows:
             out.refused.append((number, None, NOT_JSON))
             continue
         if not isinstance(obj, dict):
-            out.refused.append((number, None, "malformed_json: line is JSON but not an object; "
-                                              "write one JSON object per record"))
+            out.refused.append(
+                (number, None, "malformed_json: line is JSON but not an object; write one JSON object per record")
+            )
             continue
         out.rows.append((number, obj))
     return out
@@ -188,6 +197,7 @@ def read_jsonl_rows(path: Path, source_file: str) -> Rows:
 # --------------------------------------------------------------------------------------------
 # Checking rows
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Checked:
@@ -198,8 +208,13 @@ class Checked:
     quarantine: list[tuple[str, int | None, str | None, str]] = field(default_factory=list)
 
 
-def check(files: list[Rows], check_row: Callable[[dict], tuple], key: Callable[[tuple], tuple],
-          key_text: Callable[[dict], str | None], duplicate: str) -> Checked:
+def check(
+    files: list[Rows],
+    check_row: Callable[[dict], tuple],
+    key: Callable[[tuple], tuple],
+    key_text: Callable[[dict], str | None],
+    duplicate: str,
+) -> Checked:
     """Apply `check_row` to every row; a later row with an already seen key is refused."""
     out = Checked()
     seen: dict[tuple, tuple[str, int]] = {}
@@ -211,8 +226,9 @@ def check(files: list[Rows], check_row: Callable[[dict], tuple], key: Callable[[
                 values = check_row(row)
                 first = seen.get(key(values))
                 if first is not None:
-                    raise BadRow(f"{duplicate}: the same key was already given in {first[0]} "
-                                 f"line {first[1]}; keep one row")
+                    raise BadRow(
+                        f"{duplicate}: the same key was already given in {first[0]} line {first[1]}; keep one row"
+                    )
             except BadRow as exc:
                 quarantine.append((f.source_file, line, key_text(row), str(exc)))
                 continue
@@ -221,27 +237,26 @@ def check(files: list[Rows], check_row: Callable[[dict], tuple], key: Callable[[
             accepted += 1
         out.quarantine.extend(quarantine)
         records = len(f.rows) + len(f.refused)
-        out.ledger.append((FileLoad(f.source_file, f.file_format, records, accepted,
-                                    records - accepted, 0, None, None), f.file_bytes))
+        out.ledger.append(
+            (FileLoad(f.source_file, f.file_format, records, accepted, records - accepted, 0, None, None), f.file_bytes)
+        )
     return out
 
 
 def deployment_row(row: dict) -> tuple:
     deployed_at = parse_rfc3339("deployed_at", required(row, "deployed_at"))
-    return (deployed_at, required(row, "scope"), required(row, "version"),
-            optional(row, "description"))
+    return (deployed_at, required(row, "scope"), required(row, "version"), optional(row, "description"))
 
 
 def budget_row(row: dict) -> tuple:
     workspace = required(row, "workspace")
     month = required(row, "month")
     if month != "*" and not MONTH.match(month):
-        raise BadRow(f"invalid_month: month must be YYYY-MM or *, got \"{echo(month)}\"")
+        raise BadRow(f'invalid_month: month must be YYYY-MM or *, got "{echo(month)}"')
     amount = parse_budget(required(row, "monthly_budget_usd"))
     flag = (row.get("hard_limit") or "").strip().lower()
     if flag not in BOOLEANS:
-        raise BadRow("invalid_boolean: hard_limit must be true/false, 1/0, yes/no or empty, "
-                     f"got \"{echo(flag)}\"")
+        raise BadRow(f'invalid_boolean: hard_limit must be true/false, 1/0, yes/no or empty, got "{echo(flag)}"')
     return (workspace, month, amount, BOOLEANS[flag])
 
 
@@ -287,15 +302,27 @@ def single_csv(paths: Paths, name: str, columns: tuple[str, ...]) -> list[Rows]:
 def load_reference_inputs(con: duckdb.DuckDBPyConnection, paths: Paths, load_id: str) -> ReferenceLoad:
     """Replace deployments, budgets and the workspace map with what the input dir holds now."""
     loaded_at = utc_now()
-    deployments = check(list(deployment_files(paths)), deployment_row,
-                        key=lambda v: (v[0], v[1], v[2]), key_text=lambda r: _text(r, "scope", "version"),
-                        duplicate="duplicate_deployment")
-    budgets = check(single_csv(paths, "budgets.csv", BUDGET_COLUMNS), budget_row,
-                    key=lambda v: (v[0], v[1]), key_text=lambda r: _text(r, "workspace", "month"),
-                    duplicate="duplicate_budget")
-    workspaces = check(single_csv(paths, "workspaces.csv", WORKSPACE_COLUMNS), workspace_row,
-                       key=lambda v: (v[0], v[1]), key_text=lambda r: _text(r, "provider", "project_id"),
-                       duplicate="duplicate_mapping")
+    deployments = check(
+        list(deployment_files(paths)),
+        deployment_row,
+        key=lambda v: (v[0], v[1], v[2]),
+        key_text=lambda r: _text(r, "scope", "version"),
+        duplicate="duplicate_deployment",
+    )
+    budgets = check(
+        single_csv(paths, "budgets.csv", BUDGET_COLUMNS),
+        budget_row,
+        key=lambda v: (v[0], v[1]),
+        key_text=lambda r: _text(r, "workspace", "month"),
+        duplicate="duplicate_budget",
+    )
+    workspaces = check(
+        single_csv(paths, "workspaces.csv", WORKSPACE_COLUMNS),
+        workspace_row,
+        key=lambda v: (v[0], v[1]),
+        key_text=lambda r: _text(r, "provider", "project_id"),
+        duplicate="duplicate_mapping",
+    )
     inputs = {"deployments": deployments, "budgets": budgets, "workspaces": workspaces}
 
     with transaction(con):
@@ -307,24 +334,32 @@ def load_reference_inputs(con: duckdb.DuckDBPyConnection, paths: Paths, load_id:
             con.executemany("insert into raw.deployments values (?, ?, ?, ?, ?, ?)", deployments.accepted)
         if budgets.accepted:
             # raw.budgets has no source_file column: the file is always budgets.csv.
-            con.executemany("insert into raw.budgets values (?, ?, ?, ?, ?)",
-                            [(*v[:4], v[5]) for v in budgets.accepted])
+            con.executemany(
+                "insert into raw.budgets values (?, ?, ?, ?, ?)", [(*v[:4], v[5]) for v in budgets.accepted]
+            )
         if workspaces.accepted:
-            con.executemany("insert into raw.workspaces values (?, ?, ?, ?)",
-                            [(*v[:3], v[4]) for v in workspaces.accepted])
+            con.executemany(
+                "insert into raw.workspaces values (?, ?, ?, ?)", [(*v[:3], v[4]) for v in workspaces.accepted]
+            )
         for name, checked in inputs.items():
             if checked.quarantine:
                 con.executemany(
                     "insert into raw.quarantine values (?, null, ?, ?, ?, ?, ?, ?)",
-                    [(name, f, line, k, reason, load_id, loaded_at)
-                     for f, line, k, reason in checked.quarantine])
+                    [(name, f, line, k, reason, load_id, loaded_at) for f, line, k, reason in checked.quarantine],
+                )
             write_ledger_rows(con, name, None, checked.ledger, load_id, loaded_at)
     for checked in inputs.values():
         for fl, _ in checked.ledger:
-            log.debug("%s: %d records, %d accepted / %d quarantined", fl.source_file,
-                     fl.records_read, fl.accepted, fl.quarantined)
+            log.debug(
+                "%s: %d records, %d accepted / %d quarantined",
+                fl.source_file,
+                fl.records_read,
+                fl.accepted,
+                fl.quarantined,
+            )
     return ReferenceLoad(
-        deployments=len(deployments.accepted), budgets=len(budgets.accepted),
+        deployments=len(deployments.accepted),
+        budgets=len(budgets.accepted),
         workspaces=len(workspaces.accepted),
         quarantined=sum(len(c.quarantine) for c in inputs.values()),
     )
@@ -339,9 +374,20 @@ class ReferenceFiles(Source):
 
     def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
         loaded = load_reference_inputs(con, paths, load_id)
-        log.info("reference inputs: %d deployments, %d budgets, %d workspace mappings, %d quarantined",
-                 loaded.deployments, loaded.budgets, loaded.workspaces, loaded.quarantined)
-        return SourceLoad(rows=loaded.deployments + loaded.budgets + loaded.workspaces,
-                          quarantined=loaded.quarantined,
-                          metadata={"deployments": loaded.deployments, "budgets": loaded.budgets,
-                                    "workspaces": loaded.workspaces, "quarantined": loaded.quarantined})
+        log.info(
+            "reference inputs: %d deployments, %d budgets, %d workspace mappings, %d quarantined",
+            loaded.deployments,
+            loaded.budgets,
+            loaded.workspaces,
+            loaded.quarantined,
+        )
+        return SourceLoad(
+            rows=loaded.deployments + loaded.budgets + loaded.workspaces,
+            quarantined=loaded.quarantined,
+            metadata={
+                "deployments": loaded.deployments,
+                "budgets": loaded.budgets,
+                "workspaces": loaded.workspaces,
+                "quarantined": loaded.quarantined,
+            },
+        )

@@ -4,6 +4,7 @@ Adding a source is one line here (after its module and tests). `check_registry` 
 code location loads, so a name used twice, an unknown `after`, or a raw table nobody declares
 fails at start-up with a message, not half-way through a run.
 """
+
 from ingestion.billing.anthropic import ANTHROPIC
 from ingestion.billing.openai import OPENAI
 from ingestion.sources.base import Source

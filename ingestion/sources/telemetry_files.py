@@ -6,6 +6,7 @@ OTLP/JSON export requests are flattened in Python (`otlp.py`). `call_id` is uniq
 raw.telemetry_calls: within a folder the first copy (file name order, then line) wins, and a
 call_id another folder already loaded wins over this folder's copy.
 """
+
 import json
 import logging
 import time
@@ -21,8 +22,15 @@ from ingestion.json_sql import sql_str
 from ingestion.ledger import FolderLoad
 from ingestion.otlp import MalformedExport, flatten_export_request
 from ingestion.readers import (
-    EXTRACTED, INVALID_UTF8, LINES_SCHEMA, NOT_JSON, UnreadableFile, drop_extracted, extract_arrow,
-    extract_file_lines, iter_raw_lines,
+    EXTRACTED,
+    INVALID_UTF8,
+    LINES_SCHEMA,
+    NOT_JSON,
+    UnreadableFile,
+    drop_extracted,
+    extract_arrow,
+    extract_file_lines,
+    iter_raw_lines,
 )
 from ingestion.rules.telemetry_rules import telemetry_checks_sql
 from ingestion.settings import Paths
@@ -80,13 +88,16 @@ def parquet_extract_sql(schema: list[tuple[str, str]]) -> str:
             return "null::json"
         return alts[0] if len(alts) == 1 else f"coalesce({', '.join(alts)})"
 
-    aliases = [name for name in columns
-               if name.startswith(TAG_ALIAS_PREFIX) and len(name) > len(TAG_ALIAS_PREFIX)]
+    aliases = [name for name in columns if name.startswith(TAG_ALIAS_PREFIX) and len(name) > len(TAG_ALIAS_PREFIX)]
     alias_entries = ", ".join(
-        f"{{'k': {sql_str(name[len(TAG_ALIAS_PREFIX):])}, 'p': 1, 'v': {parquet_json_value(name, columns[name])}}}"
-        for name in aliases)
-    alias_list = (f"[{alias_entries}]::struct(k varchar, p integer, v json)[]" if aliases
-                  else "null::struct(k varchar, p integer, v json)[]")
+        f"{{'k': {sql_str(name[len(TAG_ALIAS_PREFIX) :])}, 'p': 1, 'v': {parquet_json_value(name, columns[name])}}}"
+        for name in aliases
+    )
+    alias_list = (
+        f"[{alias_entries}]::struct(k varchar, p integer, v json)[]"
+        if aliases
+        else "null::struct(k varchar, p integer, v json)[]"
+    )
     js = ",\n           ".join(f"{first_present(f.keys)} as {f.name}_j" for f in TELEMETRY_FIELDS)
     return f"""
     select file_row_number + 1 as source_line, 0 as sub_seq, null::varchar as pre_reason,
@@ -98,14 +109,13 @@ def parquet_extract_sql(schema: list[tuple[str, str]]) -> str:
 
 def extract_parquet(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
     try:
-        schema = con.execute("select column_name, column_type from "
-                             "(describe select * from read_parquet($path))",
-                             {"path": str(f.path)}).fetchall()
+        schema = con.execute(
+            "select column_name, column_type from (describe select * from read_parquet($path))", {"path": str(f.path)}
+        ).fetchall()
     except duckdb.Error as exc:
         raise UnreadableFile(str(exc).splitlines()[0][:160]) from exc
     try:
-        con.execute(f"create or replace temp table {EXTRACTED} as {parquet_extract_sql(schema)}",
-                    {"path": str(f.path)})
+        con.execute(f"create or replace temp table {EXTRACTED} as {parquet_extract_sql(schema)}", {"path": str(f.path)})
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
         raise UnreadableFile(str(exc).splitlines()[0][:160]) from exc
 
@@ -152,8 +162,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, folder: d
             extract_parquet(con, f)
         else:
             extract_arrow(con, otlp_lines_table(f.path), TELEMETRY_FIELDS, tag_aliases=True)
-        con.execute(f"insert into {STAGE} select $file_seq, * from ({telemetry_checks_sql(folder)})",
-                    {"file_seq": seq})
+        con.execute(f"insert into {STAGE} select $file_seq, * from ({telemetry_checks_sql(folder)})", {"file_seq": seq})
     finally:
         drop_extracted(con)
 
@@ -167,10 +176,12 @@ def _first_difference(a: str, b: str) -> str:
     return f"(case {whens} end)"
 
 
-CONFLICT_REASON = ("'duplicate_conflict: call_id ' || left(s.call_id, 40) || ' was already loaded from ' "
-                   "|| w.winner_file || ' line ' || w.winner_line || ' with a different ' || w.field "
-                   "|| '; the first copy counts and this one is not loaded. Give a different call a new "
-                   "call_id, or make the writer re-send identical records'")
+CONFLICT_REASON = (
+    "'duplicate_conflict: call_id ' || left(s.call_id, 40) || ' was already loaded from ' "
+    "|| w.winner_file || ' line ' || w.winner_line || ' with a different ' || w.field "
+    "|| '; the first copy counts and this one is not loaded. Give a different call a new "
+    "call_id, or make the writer re-send identical records'"
+)
 
 
 def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
@@ -204,7 +215,7 @@ def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         semi join _cl_existing_keys k on t.call_key = k.call_key
         semi join (select call_id from {STAGE} where reason is null and not is_blank) s
                on t.call_id = s.call_id
-        {'' if found else 'limit 0'}""")
+        {"" if found else "limit 0"}""")
     # Conflicts: repeats whose content differs from the winning copy (within the folder: its
     # first copy; across folders: the row already loaded). Both sides are the few repeats.
     con.execute(f"""
@@ -221,12 +232,12 @@ def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         ),
         in_folder as (
             select l.file_seq, l.source_line, l.sub_seq, w.source_file as winner_file,
-                   w.source_line as winner_line, {_first_difference('l', 'w')} as field
+                   w.source_line as winner_line, {_first_difference("l", "w")} as field
             from later l join firsts w on l.call_id = w.call_id
         ),
         across as (
             select s.file_seq, s.source_line, s.sub_seq, w.source_file as winner_file,
-                   w.source_line as winner_line, {_first_difference('s', 'w')} as field
+                   w.source_line as winner_line, {_first_difference("s", "w")} as field
             from {STAGE} s join _cl_existing w on s.call_id = w.call_id
             where s.reason is null and not s.is_blank
         )
@@ -238,7 +249,8 @@ def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         from _cl_conflicts w
         where s.file_seq = w.file_seq and s.source_line is not distinct from w.source_line
           and s.sub_seq = w.sub_seq""")
-    con.execute(f"""
+    con.execute(
+        f"""
         insert into raw.telemetry_calls
         select {cols}, $folder, f.source_file, s.source_line, $load_id, $loaded_at, s.call_key, s.request_key
         from {STAGE} s
@@ -246,16 +258,22 @@ def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         anti join _cl_existing e on s.call_id = e.call_id
         anti join _cl_repeats r using (file_seq, source_line, sub_seq)
         where s.reason is null and not s.is_blank""",
-        {k: params[k] for k in ("folder", "load_id", "loaded_at")})
+        {k: params[k] for k in ("folder", "load_id", "loaded_at")},
+    )
     for table in ("_cl_existing_keys", "_cl_existing", "_cl_repeats", "_cl_conflicts"):
         con.execute(f"drop table {table}")
 
 
 def calls_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
-    return {name: (n, lo, hi) for name, n, lo, hi in con.execute("""
+    return {
+        name: (n, lo, hi)
+        for name, n, lo, hi in con.execute(
+            """
         select source_file, count(*), min(started_at)::date, max(started_at)::date
         from raw.telemetry_calls where source_folder = $folder group by source_file""",
-        {"folder": day}).fetchall()}
+            {"folder": day},
+        ).fetchall()
+    }
 
 
 TELEMETRY_LOADER = DayFolderLoader(
@@ -269,19 +287,19 @@ TELEMETRY_LOADER = DayFolderLoader(
 )
 
 
-def load_telemetry_folder(con: duckdb.DuckDBPyConnection, paths: Paths, day: date,
-                          load_id: str) -> FolderLoad:
+def load_telemetry_folder(con: duckdb.DuckDBPyConnection, paths: Paths, day: date, load_id: str) -> FolderLoad:
     """Load `$input/telemetry/<day>/`; a missing folder is an empty load and changes nothing."""
-    return load_day_folder(con, TELEMETRY_LOADER, paths.input_dir,
-                           paths.telemetry_dir / day.isoformat(), day, load_id)
+    return load_day_folder(con, TELEMETRY_LOADER, paths.input_dir, paths.telemetry_dir / day.isoformat(), day, load_id)
 
 
 class TelemetryFiles(Source):
     name = "telemetry_files"
     kind = "telemetry"
     tables = ("telemetry_calls",)
-    description = ("Telemetry call records of the day folders in the run window (JSONL, gzip, Parquet, "
-                   "OTLP), validated, deduplicated on call_id; bad records go to raw.quarantine.")
+    description = (
+        "Telemetry call records of the day folders in the run window (JSONL, gzip, Parquet, "
+        "OTLP), validated, deduplicated on call_id; bad records go to raw.quarantine."
+    )
 
     def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
         window = WindowLoad()
@@ -289,7 +307,14 @@ class TelemetryFiles(Source):
             started = time.monotonic()
             folder = load_telemetry_folder(con, paths, day, load_id)
             window.add(folder)
-            log.info("telemetry %s: %d files, %d records (%d accepted, %d quarantined, %d duplicates) in %.1fs",
-                     day, len(folder.files), folder.records_read, folder.accepted, folder.quarantined,
-                     folder.duplicates, time.monotonic() - started)
+            log.info(
+                "telemetry %s: %d files, %d records (%d accepted, %d quarantined, %d duplicates) in %.1fs",
+                day,
+                len(folder.files),
+                folder.records_read,
+                folder.accepted,
+                folder.quarantined,
+                folder.duplicates,
+                time.monotonic() - started,
+            )
         return SourceLoad(rows=window.accepted, quarantined=window.quarantined, metadata=window.metadata())
