@@ -41,8 +41,8 @@ workspace_first_days as (
 lookbacks as (
 
     {% for days_back in range(1, baseline_days + 1) -%}
-    select {{ days_back }} as days_back
-    {% if not loop.last %}union all{% endif %}
+        select {{ days_back }} as days_back
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -54,7 +54,8 @@ observations as (
     inner join workspace_first_days
         on workspace_first_days.workspace = workspace_hours.workspace
     where workspace_hours.cost_usd > 0
-        and workspace_hours.day >= cast({{ dbt.dateadd('day', baseline_days, 'workspace_first_days.first_day') }} as date)
+        and workspace_hours.day
+        >= cast({{ dbt.dateadd('day', baseline_days, 'workspace_first_days.first_day') }} as date)
 
 ),
 
@@ -70,7 +71,7 @@ baseline_points as (
     cross join lookbacks
     left join workspace_hours as previous
         on previous.workspace = observations.workspace
-        and previous.hour = {{ dbt.dateadd('day', '-1 * lookbacks.days_back', 'observations.hour') }}
+            and previous.hour = {{ dbt.dateadd('day', '-1 * lookbacks.days_back', 'observations.hour') }}
 
 ),
 
@@ -106,7 +107,7 @@ feature_costs as (
     from hourly
     inner join spikes
         on spikes.hour = hourly.hour
-        and spikes.workspace = hourly.workspace
+            and spikes.workspace = hourly.workspace
     group by hourly.hour, hourly.workspace, hourly.feature
 
 ),
@@ -116,7 +117,7 @@ top_features as (
     select
         feature_costs.*,
         row_number() over (
-            partition by hour, workspace order by cost_usd desc, feature
+            partition by hour, workspace order by cost_usd desc, feature asc
         ) as feature_rank
     from feature_costs
 
@@ -133,14 +134,14 @@ select
     cast(spikes.baseline as decimal(18, 6)) as baseline,
     {{ costline_fraction('spikes.observed - spikes.baseline', 'spikes.baseline') }} as increase_pct,
     'hourly cost $' || cast(cast(spikes.observed as decimal(18, 2)) as {{ dbt.type_string() }})
-        || ' vs $' || cast(cast(spikes.baseline as decimal(18, 2)) as {{ dbt.type_string() }})
-        || ' median of the same hour over the previous {{ baseline_days }} days (+$'
-        || cast(cast(spikes.observed - spikes.baseline as decimal(18, 2)) as {{ dbt.type_string() }})
-        || '); top feature ' || top_features.feature
-        || ' $' || cast(cast(top_features.cost_usd as decimal(18, 2)) as {{ dbt.type_string() }})
+    || ' vs $' || cast(cast(spikes.baseline as decimal(18, 2)) as {{ dbt.type_string() }})
+    || ' median of the same hour over the previous {{ baseline_days }} days (+$'
+    || cast(cast(spikes.observed - spikes.baseline as decimal(18, 2)) as {{ dbt.type_string() }})
+    || '); top feature ' || top_features.feature
+    || ' $' || cast(cast(top_features.cost_usd as decimal(18, 2)) as {{ dbt.type_string() }})
         as detail
 from spikes
 left join top_features
     on top_features.hour = spikes.hour
-    and top_features.workspace = spikes.workspace
-    and top_features.feature_rank = 1
+        and top_features.workspace = spikes.workspace
+        and top_features.feature_rank = 1

@@ -37,10 +37,10 @@ select
     cast({{ var('retry_rate_threshold') }} as decimal(18, 6)) as baseline,
     {{ costline_fraction('retry_calls', 'api_calls') }} / {{ var('retry_rate_threshold') }} - 1 as increase_pct,
     'retry rate ' || cast(cast(100.0 * retry_calls / api_calls as decimal(9, 1)) as {{ dbt.type_string() }})
-        || '% (' || cast(retry_calls as {{ dbt.type_string() }}) || ' of '
-        || cast(api_calls as {{ dbt.type_string() }}) || ' calls) above the '
-        || cast(cast(100.0 * {{ var('retry_rate_threshold') }} as decimal(9, 1)) as {{ dbt.type_string() }})
-        || '% threshold; retries and failed calls cost $'
-        || cast(cast(retry_cost_usd as decimal(18, 2)) as {{ dbt.type_string() }})
+    || '% (' || cast(retry_calls as {{ dbt.type_string() }}) || ' of '
+    || cast(api_calls as {{ dbt.type_string() }}) || ' calls) above the '
+    || cast(cast(100.0 * {{ var('retry_rate_threshold') }} as decimal(9, 1)) as {{ dbt.type_string() }})
+    || '% threshold; retries and failed calls cost $'
+    || cast(cast(retry_cost_usd as decimal(18, 2)) as {{ dbt.type_string() }})
         as detail
 from flagged

@@ -24,7 +24,7 @@ deployment_changes as (
         case
             when labelled_before > 0 and labelled_after > 0 then
                 cast(successful_after as decimal(38, 6)) * labelled_before
-                    - cast(successful_before as decimal(38, 6)) * labelled_after
+                - cast(successful_before as decimal(38, 6)) * labelled_after
                 >= cast({{ var('success_gain_points') }} as decimal(9, 6)) * labelled_before * labelled_after
         end as success_gained
     from {{ ref('int_deployments_compared') }} as deployments
@@ -34,8 +34,8 @@ deployment_changes as (
         and tokens_before > 0
         -- tokens/request after > tokens/request before * (1 + pct)
         and cast(tokens_after as decimal(38, 6)) * requests_before
-            > cast(tokens_before as decimal(38, 6)) * requests_after
-                * cast(1 + {{ var('token_inflation_pct') }} as decimal(9, 6))
+        > cast(tokens_before as decimal(38, 6)) * requests_after
+        * cast(1 + {{ var('token_inflation_pct') }} as decimal(9, 6))
 
 ),
 
@@ -52,13 +52,18 @@ from_prompts as (
         cast(avg_tokens_per_call as decimal(18, 6)) as observed_now,
         token_change_pct as increase_pct,
         'prompt ' || prompt_version || ' averages '
-            || cast(cast(avg_tokens_per_call as decimal(18, 1)) as {{ dbt.type_string() }})
-            || ' tokens per call vs ' || cast(cast(previous_avg_tokens_per_call as decimal(18, 1)) as {{ dbt.type_string() }})
-            || ' for ' || previous_version
-            || ' (+' || cast(cast(100 * token_change_pct as decimal(18, 1)) as {{ dbt.type_string() }}) || '%); success rate '
-            || coalesce(cast(cast(100 * previous_success_rate as decimal(9, 1)) as {{ dbt.type_string() }}) || '%', 'unknown')
-            || ' -> '
-            || coalesce(cast(cast(100 * success_rate as decimal(9, 1)) as {{ dbt.type_string() }}) || '%', 'unknown')
+        || cast(cast(avg_tokens_per_call as decimal(18, 1)) as {{ dbt.type_string() }})
+        || ' tokens per call vs '
+        || cast(cast(previous_avg_tokens_per_call as decimal(18, 1)) as {{ dbt.type_string() }})
+        || ' for ' || previous_version
+        || ' (+'
+        || cast(cast(100 * token_change_pct as decimal(18, 1)) as {{ dbt.type_string() }})
+        || '%); success rate '
+        || coalesce(
+            cast(cast(100 * previous_success_rate as decimal(9, 1)) as {{ dbt.type_string() }}) || '%', 'unknown'
+        )
+        || ' -> '
+        || coalesce(cast(cast(100 * success_rate as decimal(9, 1)) as {{ dbt.type_string() }}) || '%', 'unknown')
             as detail
     from prompt_changes
 
@@ -79,13 +84,17 @@ from_deployments as (
             'cast(tokens_after as decimal(38, 6)) * requests_before - cast(tokens_before as decimal(38, 6)) * requests_after',
             'cast(tokens_before as decimal(38, 6)) * requests_after') }} as increase_pct,
         'after deployment ' || version || ' of ' || scope || ' '
-            || cast(cast(cast(tokens_after as decimal(38, 6)) / requests_after as decimal(18, 1)) as {{ dbt.type_string() }})
-            || ' tokens per request vs '
-            || cast(cast(cast(tokens_before as decimal(38, 6)) / requests_before as decimal(18, 1)) as {{ dbt.type_string() }})
-            || ' in the {{ var("deployment_window_hours") }} hours before; success rate '
-            || coalesce(cast(cast(100 * success_rate_before as decimal(9, 1)) as {{ dbt.type_string() }}) || '%', 'unknown')
-            || ' -> '
-            || coalesce(cast(cast(100 * success_rate_after as decimal(9, 1)) as {{ dbt.type_string() }}) || '%', 'unknown')
+        || cast(
+            cast(cast(tokens_after as decimal(38, 6)) / requests_after as decimal(18, 1)) as {{ dbt.type_string() }}
+        )
+        || ' tokens per request vs '
+        || cast(
+            cast(cast(tokens_before as decimal(38, 6)) / requests_before as decimal(18, 1)) as {{ dbt.type_string() }}
+        )
+        || ' in the {{ var("deployment_window_hours") }} hours before; success rate '
+        || coalesce(cast(cast(100 * success_rate_before as decimal(9, 1)) as {{ dbt.type_string() }}) || '%', 'unknown')
+        || ' -> '
+        || coalesce(cast(cast(100 * success_rate_after as decimal(9, 1)) as {{ dbt.type_string() }}) || '%', 'unknown')
             as detail
     from deployment_changes
     where not coalesce(success_gained, false)

@@ -62,9 +62,9 @@ select
 from bill_lines
 left join scopes_with_calls
     on scopes_with_calls.provider = bill_lines.provider
-    and scopes_with_calls.day = bill_lines.day
-    and scopes_with_calls.scope_key = bill_lines.scope_key
+        and scopes_with_calls.day = bill_lines.day
+        and scopes_with_calls.scope_key = bill_lines.scope_key
 left join workspace_map
     on workspace_map.provider = bill_lines.provider
-    and workspace_map.project_id = bill_lines.scope_id
+        and workspace_map.project_id = bill_lines.scope_id
 where scopes_with_calls.scope_key is null

@@ -39,7 +39,7 @@ scoped as (
     from calls
     left join workspace_scopes
         on workspace_scopes.provider = calls.provider
-        and workspace_scopes.workspace = calls.workspace
+            and workspace_scopes.workspace = calls.workspace
 
 ),
 
@@ -69,7 +69,7 @@ scope_models as (
     from scoped
     inner join billed_days
         on billed_days.provider = scoped.provider
-        and billed_days.day = scoped.day
+            and billed_days.day = scoped.day
 
 ),
 
@@ -95,13 +95,13 @@ line_targets as (
     from bill_lines
     left join scope_models
         on scope_models.provider = bill_lines.provider
-        and scope_models.day = bill_lines.day
-        and scope_models.scope_key = bill_lines.scope_key
-        and (
-            scope_models.model = bill_lines.bill_model
-            or substr(bill_lines.bill_model, 1, length(scope_models.model) + 1)
+            and scope_models.day = bill_lines.day
+            and scope_models.scope_key = bill_lines.scope_key
+            and (
+                scope_models.model = bill_lines.bill_model
+                or substr(bill_lines.bill_model, 1, length(scope_models.model) + 1)
                 = scope_models.model || '-'
-        )
+            )
 
 ),
 
@@ -121,28 +121,28 @@ allocation_groups as (
 
 memberships as (
 
-    -- Two equi-joins rather than one join on "model or (all)": an OR join condition would
-    -- not hash.
+        -- Two equi-joins rather than one join on "model or (all)": an OR join condition would
+        -- not hash.
     {%- for target_model in ['scoped.model', "'(all)'"] %}
-    {%- if not loop.first %}
+        {%- if not loop.first %}
 
-    union all
-    {% endif %}
+            union all
+        {% endif %}
 
-    select
-        scoped.call_id,
-        scoped.estimated_cost_usd,
-        allocation_groups.provider,
-        allocation_groups.day,
-        allocation_groups.scope_key,
-        allocation_groups.target_model,
-        allocation_groups.amount_usd
-    from scoped
-    inner join allocation_groups
-        on allocation_groups.provider = scoped.provider
-        and allocation_groups.day = scoped.day
-        and allocation_groups.scope_key = scoped.scope_key
-        and allocation_groups.target_model = {{ target_model }}
+        select
+            scoped.call_id,
+            scoped.estimated_cost_usd,
+            allocation_groups.provider,
+            allocation_groups.day,
+            allocation_groups.scope_key,
+            allocation_groups.target_model,
+            allocation_groups.amount_usd
+        from scoped
+        inner join allocation_groups
+            on allocation_groups.provider = scoped.provider
+                and allocation_groups.day = scoped.day
+                and allocation_groups.scope_key = scoped.scope_key
+                and allocation_groups.target_model = {{ target_model }}
     {%- endfor %}
 
 ),
@@ -189,9 +189,9 @@ shares as (
     from weighted
     inner join group_weights
         on group_weights.provider = weighted.provider
-        and group_weights.day = weighted.day
-        and group_weights.scope_key = weighted.scope_key
-        and group_weights.target_model = weighted.target_model
+            and group_weights.day = weighted.day
+            and group_weights.scope_key = weighted.scope_key
+            and group_weights.target_model = weighted.target_model
 
 ),
 
@@ -236,14 +236,14 @@ ranked as (
         leftovers.leftover_micros,
         row_number() over (
             partition by remainders.provider, remainders.day, remainders.scope_key, remainders.target_model
-            order by remainders.remainder desc, remainders.call_id
+            order by remainders.remainder desc, remainders.call_id asc
         ) as remainder_rank
     from remainders
     inner join leftovers
         on leftovers.provider = remainders.provider
-        and leftovers.day = remainders.day
-        and leftovers.scope_key = remainders.scope_key
-        and leftovers.target_model = remainders.target_model
+            and leftovers.day = remainders.day
+            and leftovers.scope_key = remainders.scope_key
+            and leftovers.target_model = remainders.target_model
 
 ),
 
@@ -302,6 +302,6 @@ select
 from scoped
 left join billed_days
     on billed_days.provider = scoped.provider
-    and billed_days.day = scoped.day
+        and billed_days.day = scoped.day
 left join allocated
     on allocated.call_id = scoped.call_id

@@ -53,12 +53,12 @@ matched as (
     from calls
     left join prices
         on prices.provider = calls.provider
-        and prices.model = calls.model
-        and calls.started_at >= prices.effective_from
-        and calls.started_at < prices.effective_to
+            and prices.model = calls.model
+            and calls.started_at >= prices.effective_from
+            and calls.started_at < prices.effective_to
     left join tiers
         on tiers.provider = calls.provider
-        and tiers.service_tier = calls.service_tier
+            and tiers.service_tier = calls.service_tier
 
 ),
 
@@ -103,8 +103,10 @@ costed as (
                         cast(uncached_input_tokens as decimal(38, 0)) * input_rate
                         + cast(cache_read_input_tokens as decimal(38, 0)) * cache_read_rate
                         + cast(cache_creation_input_tokens as decimal(38, 0)) * cache_write_rate
-                        + cast(greatest(output_tokens - reasoning_tokens_at_reasoning_rate, 0) as decimal(38, 0)) * output_rate
-                        + cast(reasoning_tokens_at_reasoning_rate as decimal(38, 0)) * coalesce(reasoning_mtok, output_rate)
+                        + cast(greatest(output_tokens - reasoning_tokens_at_reasoning_rate, 0) as decimal(38, 0))
+                        * output_rate
+                        + cast(reasoning_tokens_at_reasoning_rate as decimal(38, 0))
+                        * coalesce(reasoning_mtok, output_rate)
                     )
                     * service_tier_multiplier
                     * cast(0.000001 as decimal(7, 6)),

@@ -61,6 +61,18 @@ hourly as (
 
 ),
 
+scope_features as (
+
+    select distinct feature from hourly
+
+),
+
+scope_workspaces as (
+
+    select distinct workspace from hourly
+
+),
+
 in_scope as (
 
     select
@@ -108,11 +120,11 @@ select
 from deployments
 left join in_scope
     on in_scope.deployed_at = deployments.deployed_at
-    and in_scope.scope = deployments.scope
-    and in_scope.version = deployments.version
-left join (select distinct feature from hourly) as scope_feature
+        and in_scope.scope = deployments.scope
+        and in_scope.version = deployments.version
+left join scope_features as scope_feature
     on scope_feature.feature = deployments.scope
-left join (select distinct workspace from hourly) as scope_workspace
+left join scope_workspaces as scope_workspace
     on scope_workspace.workspace = deployments.scope
 group by
     deployments.deployed_at,

@@ -31,9 +31,15 @@ sequenced as (
         versions.*,
         lag(prompt_version) over (partition by feature order by first_seen, prompt_version) as previous_version,
         lag(api_calls) over (partition by feature order by first_seen, prompt_version) as previous_api_calls,
-        lag(input_tokens + output_tokens) over (partition by feature order by first_seen, prompt_version) as previous_tokens,
-        lag(successful_requests) over (partition by feature order by first_seen, prompt_version) as previous_successful_requests,
-        lag(labelled_requests) over (partition by feature order by first_seen, prompt_version) as previous_labelled_requests
+        lag(input_tokens + output_tokens)
+            over (partition by feature order by first_seen, prompt_version)
+            as previous_tokens,
+        lag(successful_requests)
+            over (partition by feature order by first_seen, prompt_version)
+            as previous_successful_requests,
+        lag(labelled_requests)
+            over (partition by feature order by first_seen, prompt_version)
+            as previous_labelled_requests
     from versions
 
 ),
@@ -45,16 +51,18 @@ judged as (
         -- tokens/call > previous tokens/call * (1 + pct)
         coalesce(
             cast(input_tokens + output_tokens as decimal(38, 6)) * previous_api_calls
-                > cast(previous_tokens as decimal(38, 6)) * api_calls
-                    * cast(1 + {{ var('token_inflation_pct') }} as decimal(9, 6)),
+            > cast(previous_tokens as decimal(38, 6)) * api_calls
+            * cast(1 + {{ var('token_inflation_pct') }} as decimal(9, 6)),
             false
         ) as tokens_rose,
         -- success rate now - before >= gain points; unknown when either side has no labels
         case
             when labelled_requests > 0 and previous_labelled_requests > 0 then
                 cast(successful_requests as decimal(38, 6)) * previous_labelled_requests
-                    - cast(previous_successful_requests as decimal(38, 6)) * labelled_requests
-                >= cast({{ var('success_gain_points') }} as decimal(9, 6)) * labelled_requests * previous_labelled_requests
+                - cast(previous_successful_requests as decimal(38, 6)) * labelled_requests
+                >= cast({{ var('success_gain_points') }} as decimal(9, 6))
+                * labelled_requests
+                * previous_labelled_requests
         end as success_gained
     from sequenced
 

@@ -36,14 +36,18 @@ bad_outcomes as (
                     || min(source_file) || ' line ' || cast(min(source_line) as {{ dbt.type_string() }}) || ')'
             else kind || ' value ''' || coalesce(value, '') || ''' is not '
                 || case when kind = 'thumbs' then 'up or down' else 'resolved or unresolved' end
-                || '; ignored (e.g. ' || min(source_file) || ' line ' || cast(min(source_line) as {{ dbt.type_string() }}) || ')'
+                || '; ignored (e.g. '
+                || min(source_file)
+                || ' line '
+                || cast(min(source_line) as {{ dbt.type_string() }})
+                || ')'
         end as reason
     from outcomes
     where not (
-        (kind = 'resolution' and value in ('resolved', 'unresolved'))
-        or (kind = 'thumbs' and value in ('up', 'down'))
-        or (kind = 'eval' and eval_score between 0 and 1)
-    )
+            (kind = 'resolution' and value in ('resolved', 'unresolved'))
+            or (kind = 'thumbs' and value in ('up', 'down'))
+            or (kind = 'eval' and eval_score between 0 and 1)
+        )
     group by kind, value
 
 ),
@@ -57,8 +61,8 @@ unpriced_models as (
         min(day) as day,
         count(*) as occurrences,
         'no list price for ' || provider || ' model ''' || model || ''' at the calls'' start time and no cost_usd '
-            || 'from the caller: ' || cast(count(*) as {{ dbt.type_string() }})
-            || ' calls estimated at $0 (add the model to the price data or send cost_usd)' as reason
+        || 'from the caller: ' || cast(count(*) as {{ dbt.type_string() }})
+        || ' calls estimated at $0 (add the model to the price data or send cost_usd)' as reason
     from {{ ref('int_calls_priced') }}
     where not is_priced
     {%- if has_window %}
@@ -85,8 +89,8 @@ unmatched_deployments as (
         cast(deployments.deployed_at as date) as day,
         count(*) as occurrences,
         'deployment scope ''' || deployments.scope || ''' (line '
-            || cast(min(deployments.source_line) as {{ dbt.type_string() }})
-            || ') matches no workspace or feature with spend; its impact is not measured' as reason
+        || cast(min(deployments.source_line) as {{ dbt.type_string() }})
+        || ') matches no workspace or feature with spend; its impact is not measured' as reason
     from {{ ref('stg_config__deployments') }} as deployments
     left join known_names
         on known_names.name = deployments.scope
@@ -101,8 +105,10 @@ bad_budgets as (
     select
         'budgets' as input,
         case
-            when not (budgets.budget_month = '*'
-                      or (length(budgets.budget_month) = 7 and substr(budgets.budget_month, 5, 1) = '-'))
+            when not (
+                    budgets.budget_month = '*'
+                    or (length(budgets.budget_month) = 7 and substr(budgets.budget_month, 5, 1) = '-')
+                )
                 then 'budget_month_invalid'
             when budgets.monthly_budget_usd < 0 then 'budget_negative'
             else 'budget_workspace_unknown'
@@ -111,8 +117,10 @@ bad_budgets as (
         cast(null as date) as day,
         1 as occurrences,
         case
-            when not (budgets.budget_month = '*'
-                      or (length(budgets.budget_month) = 7 and substr(budgets.budget_month, 5, 1) = '-'))
+            when not (
+                    budgets.budget_month = '*'
+                    or (length(budgets.budget_month) = 7 and substr(budgets.budget_month, 5, 1) = '-')
+                )
                 then 'budgets.csv line ' || cast(budgets.source_line as {{ dbt.type_string() }}) || ': month '''
                     || budgets.budget_month || ''' is neither YYYY-MM nor *; the row never applies'
             when budgets.monthly_budget_usd < 0
@@ -124,9 +132,11 @@ bad_budgets as (
     from {{ ref('stg_config__budgets') }} as budgets
     left join known_names
         on known_names.name = budgets.workspace
-        and known_names.kind = 'workspace'
-    where not (budgets.budget_month = '*'
-               or (length(budgets.budget_month) = 7 and substr(budgets.budget_month, 5, 1) = '-'))
+            and known_names.kind = 'workspace'
+    where not (
+            budgets.budget_month = '*'
+            or (length(budgets.budget_month) = 7 and substr(budgets.budget_month, 5, 1) = '-')
+        )
         or budgets.monthly_budget_usd < 0
         or known_names.name is null
 
@@ -141,8 +151,8 @@ ambiguous_workspace_map as (
         cast(null as date) as day,
         count(*) as occurrences,
         'workspaces.csv maps ' || provider || ' project ''' || project_id || ''' to '
-            || cast(count(distinct workspace) as {{ dbt.type_string() }})
-            || ' workspaces; unattributed bills go to the first by name (' || min(workspace) || ')' as reason
+        || cast(count(distinct workspace) as {{ dbt.type_string() }})
+        || ' workspaces; unattributed bills go to the first by name (' || min(workspace) || ')' as reason
     from {{ ref('stg_config__workspaces') }}
     group by provider, project_id
     having count(distinct workspace) > 1

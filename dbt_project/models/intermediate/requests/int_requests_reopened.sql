@@ -17,11 +17,11 @@
 
 {%- if previous is none %}
 
-select
-    cast(null as {{ dbt.type_string() }}) as request_id,
-    cast(null as date) as previous_day,
-    cast(null as {{ dbt.type_string() }}) as reason
-where 1 = 0
+    select
+        cast(null as {{ dbt.type_string() }}) as request_id,
+        cast(null as date) as previous_day,
+        cast(null as {{ dbt.type_string() }}) as reason
+    where 1 = 0
 
 {%- else %}
 

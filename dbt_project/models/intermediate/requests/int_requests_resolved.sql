@@ -22,12 +22,14 @@
 {%- set request_call_columns = ['call_id', 'request_id', 'attempt', 'started_at', 'day', 'hour', 'month',
     'workspace', 'feature', 'provider', 'model', 'prompt_version', 'environment', 'user_segment', 'status'] %}
 
-with reopened as (
+-- In a full build nothing is re-opened and `reopened` is unused; incremental runs read it.
+with reopened as (  -- noqa: ST03
 
     {% if incremental -%}
     select request_id from {{ ref('int_requests_reopened') }}
     {%- else -%}
-    select cast(null as {{ dbt.type_string() }}) as request_id where 1 = 0
+        select cast(null as {{ dbt.type_string() }}) as request_id
+        where 1 = 0
     {%- endif %}
 
 ),
@@ -62,7 +64,8 @@ neighbour_calls as (
         and request_id in (select request_id from window_calls)
         and request_id not in (select request_id from reopened)
     {%- else -%}
-    select * from window_calls where 1 = 0
+        select * from window_calls
+        where 1 = 0
     {%- endif %}
 
 ),
@@ -95,7 +98,7 @@ attempts as (
         case when status = 'error' then 1 else 0 end as error_attempts,
         started_at as last_started_at
     from calls
-    where request_id not in (select request_id from multi_call_requests)
+    where request_id not in (select multi_call_requests.request_id from multi_call_requests)
 
     union all
 
@@ -110,7 +113,7 @@ attempts as (
         sum(case when status = 'error' then 1 else 0 end) over (partition by request_id) as error_attempts,
         max(started_at) over (partition by request_id) as last_started_at
     from calls
-    where request_id in (select request_id from multi_call_requests)
+    where request_id in (select multi_call_requests.request_id from multi_call_requests)
 
 ),
 
@@ -156,8 +159,8 @@ outcomes as (
         source_file,
         source_line
     from {{ ref('stg_telemetry__outcomes') }}
-    where request_id in (select request_id from requests)
-    {%- if incremental %}
+    where request_id in (select requests.request_id from requests)
+        {%- if incremental %}
         -- Outcomes follow their request; one day of clock skew is tolerated.
         and recorded_at >= {{ costline_timestamp_literal(costline_shift_day(earliest_day, -1)) }}
     {%- endif %}

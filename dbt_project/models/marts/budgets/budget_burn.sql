@@ -43,13 +43,14 @@ budget_candidates as (
         budgets.budget_month,
         row_number() over (
             partition by budgets.workspace, loaded_months.month
-            order by case when budgets.budget_month = loaded_months.month then 0 else 1 end,
+            order by
+                case when budgets.budget_month = loaded_months.month then 0 else 1 end,
                 budgets.source_line desc
         ) as specificity_rank
     from loaded_months
     inner join budgets
         on budgets.budget_month = loaded_months.month
-        or budgets.applies_to_every_month
+            or budgets.applies_to_every_month
 
 ),
 
@@ -78,7 +79,8 @@ spine as (
 
     select
         workspace_months.*,
-        cast({{ dbt.dateadd('day', 'day_numbers.generated_number - 1', 'workspace_months.month_start') }} as date) as day
+        cast({{ dbt.dateadd('day', 'day_numbers.generated_number - 1', 'workspace_months.month_start') }} as date)
+            as day
     from workspace_months
     inner join day_numbers
         on day_numbers.generated_number <= {{ costline_day_of_month('workspace_months.last_loaded_day') }}
@@ -105,7 +107,7 @@ burn as (
     from spine
     left join daily
         on daily.workspace = spine.workspace
-        and daily.day = spine.day
+            and daily.day = spine.day
 
 )
 
@@ -136,5 +138,6 @@ select
             when spend_to_date_usd * days_in_month > monthly_budget_usd * day_of_month then 'at_risk'
             else 'ok'
         end
-    as {{ dbt.type_string() }}) as status
+        as {{ dbt.type_string() }}
+    ) as status
 from burn

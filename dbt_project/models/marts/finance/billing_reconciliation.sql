@@ -59,10 +59,10 @@ joined as (
     from bills
     left join telemetry
         on telemetry.day = bills.day
-        and telemetry.provider = bills.provider
+            and telemetry.provider = bills.provider
     left join usage
         on usage.day = bills.day
-        and usage.provider = bills.provider
+            and usage.provider = bills.provider
 
 )
 
@@ -85,19 +85,23 @@ select
     cast(billed_output_tokens as bigint) as billed_output_tokens,
     cast(billed_requests as bigint) as billed_requests,
     -- Share of the provider's reported tokens that telemetry saw (null without usage pages).
-    {{ costline_fraction('telemetry_input_tokens + telemetry_output_tokens', 'billed_input_tokens + billed_output_tokens') }}
-        as token_coverage_pct,
+    {{ costline_fraction(
+        'telemetry_input_tokens + telemetry_output_tokens',
+        'billed_input_tokens + billed_output_tokens'
+    ) }} as token_coverage_pct,
     cast(
         estimated_cost_usd > 0
         and abs(billed_cost_usd - estimated_cost_usd)
-            <= estimated_cost_usd * cast({{ var('estimate_vs_bill_warn_pct') }} as decimal(9, 6))
-    as boolean) as estimate_within_tolerance,
+        <= estimated_cost_usd * cast({{ var('estimate_vs_bill_warn_pct') }} as decimal(9, 6))
+        as boolean
+    ) as estimate_within_tolerance,
     -- Telemetry that sees too little of the provider's traffic attributes the bill on thin
     -- evidence (no usage pages: nothing to compare, so not a warning).
     cast(
         billed_input_tokens + billed_output_tokens is null
         or billed_input_tokens + billed_output_tokens = 0
         or (telemetry_input_tokens + telemetry_output_tokens)
-            >= (billed_input_tokens + billed_output_tokens) * {{ var('telemetry_coverage_warn_pct') }}
-    as boolean) as telemetry_coverage_ok
+        >= (billed_input_tokens + billed_output_tokens) * {{ var('telemetry_coverage_warn_pct') }}
+        as boolean
+    ) as telemetry_coverage_ok
 from joined

@@ -24,7 +24,7 @@ call_models as (
         count(*) as api_calls,
         sum(estimated_cost_usd) as estimated_cost_usd
     from {{ ref('int_calls_attributed') }}
-    where day in (select distinct day from bill_lines)
+    where day in (select distinct bill_lines.day from bill_lines)
     group by day, provider, model
 
 ),
@@ -45,11 +45,11 @@ matched as (
     from bill_lines
     left join call_models
         on call_models.day = bill_lines.day
-        and call_models.provider = bill_lines.provider
-        and (
-            call_models.model = bill_lines.bill_model
-            or substr(bill_lines.bill_model, 1, length(call_models.model) + 1) = call_models.model || '-'
-        )
+            and call_models.provider = bill_lines.provider
+            and (
+                call_models.model = bill_lines.bill_model
+                or substr(bill_lines.bill_model, 1, length(call_models.model) + 1) = call_models.model || '-'
+            )
 
 ),
 
@@ -75,5 +75,5 @@ select
 from billed
 left join call_models
     on call_models.day = billed.day
-    and call_models.provider = billed.provider
-    and call_models.model = billed.model
+        and call_models.provider = billed.provider
+        and call_models.model = billed.model

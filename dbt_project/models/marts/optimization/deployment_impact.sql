@@ -31,10 +31,11 @@ compared as (
                     'cost_before_usd * requests_after') }}
         end as change_pct,
         case
-            when requests_before > 0 and requests_after > 0 and cost_before_usd > 0 then
-                cost_after_usd * requests_before
+            when requests_before > 0 and requests_after > 0 and cost_before_usd > 0
+                then
+                    cost_after_usd * requests_before
                     > cost_before_usd * requests_after * cast(1 + {{ var('deployment_change_pct') }} as decimal(9, 6))
-                or cost_after_usd * requests_before
+                    or cost_after_usd * requests_before
                     < cost_before_usd * requests_after * cast(1 - {{ var('deployment_change_pct') }} as decimal(9, 6))
             else false
         end as flagged

@@ -37,23 +37,24 @@ alternatives as (
     from monthly as this
     inner join monthly as alternative
         on alternative.month = this.month
-        and alternative.feature = this.feature
-        and alternative.model <> this.model
+            and alternative.feature = this.feature
+            and alternative.model <> this.model
     where this.successful_requests > 0
         and alternative.successful_requests > 0
         and this.labelled_requests > 0
         and alternative.labelled_requests > 0
         and alternative.cost_usd * this.successful_requests < this.cost_usd * alternative.successful_requests
         and cast(alternative.successful_requests as decimal(38, 6)) * this.labelled_requests
-            - cast(this.successful_requests as decimal(38, 6)) * alternative.labelled_requests
-            >= -1 * cast({{ var('cheaper_alternative_max_success_drop') }} as decimal(9, 6))
-                * this.labelled_requests * alternative.labelled_requests
+        - cast(this.successful_requests as decimal(38, 6)) * alternative.labelled_requests
+        >= -1 * cast({{ var('cheaper_alternative_max_success_drop') }} as decimal(9, 6))
+        * this.labelled_requests * alternative.labelled_requests
 
 ),
 
 best as (
 
-    select * from alternatives where alternative_rank = 1
+    select * from alternatives
+    where alternative_rank = 1
 
 )
 
@@ -85,5 +86,5 @@ select
 from monthly
 left join best
     on best.month = monthly.month
-    and best.feature = monthly.feature
-    and best.model = monthly.model
+        and best.feature = monthly.feature
+        and best.model = monthly.model

@@ -6,7 +6,8 @@
 }}
 -- depends_on: {{ ref('int_requests_reopened') }}
 {%- set incremental = is_incremental() %}
-{%- set counts = ['api_calls', 'requests', 'successful_requests', 'labelled_requests', 'error_calls', 'retry_calls', 'input_tokens', 'output_tokens'] %}
+{%- set counts = ['api_calls', 'requests', 'successful_requests', 'labelled_requests', 'error_calls',
+    'retry_calls', 'input_tokens', 'output_tokens'] %}
 {%- set money = ['estimated_cost_usd', 'cost_usd', 'retry_cost_usd'] %}
 {%- set measures = counts + money %}
 
