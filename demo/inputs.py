@@ -1,6 +1,6 @@
 """Realistic demo inputs: a month of a small company's LLM traffic, with the problems costline finds.
 
-`generate_demo_inputs` writes an input directory exactly per CONTRACT.md section 1 (telemetry,
+`generate_demo_inputs` writes an input directory exactly per docs/CONTRACT.md section 1 (telemetry,
 outcomes, deployments.csv, budgets.csv, workspaces.csv) and returns what the providers would
 bill for it (`DemoSummary.usage`, priced at genai-prices list prices with the warehouse's rule),
 from which the billing module saves provider API pages. Deterministic for a seed: the same
