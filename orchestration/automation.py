@@ -1,4 +1,5 @@
 """The daily job and its schedule."""
+
 import dagster as dg
 
 from orchestration.partitions import daily_partitions
@@ -17,6 +18,9 @@ costline_daily_job = dg.define_asset_job(
 
 # 02:00 UTC for the day before: late uploads of the previous evening have landed by then.
 costline_daily_schedule = dg.build_schedule_from_partitioned_job(
-    costline_daily_job, hour_of_day=2, minute_of_hour=0, name="costline_daily_schedule",
+    costline_daily_job,
+    hour_of_day=2,
+    minute_of_hour=0,
+    name="costline_daily_schedule",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )

@@ -1,4 +1,5 @@
 """The costline code location: `dagster dev` (workspace.yaml) and the `costline` CLI load this."""
+
 import dagster as dg
 
 from orchestration.automation import costline_daily_job, costline_daily_schedule
@@ -16,8 +17,13 @@ def defs() -> dg.Definitions:
     manifest = prepare_dbt_manifest()
     mart_tables = mart_model_names(manifest)
     return dg.Definitions(
-        assets=[*source_assets, build_dbt_assets(manifest, writers_by_table()),
-                build_published_mart(mart_tables), build_postgres_mart(mart_tables), *delivery_assets],
+        assets=[
+            *source_assets,
+            build_dbt_assets(manifest, writers_by_table()),
+            build_published_mart(mart_tables),
+            build_postgres_mart(mart_tables),
+            *delivery_assets,
+        ],
         asset_checks=quality_checks,
         jobs=[costline_daily_job],
         schedules=[costline_daily_schedule],
@@ -25,4 +31,3 @@ def defs() -> dg.Definitions:
         resources={"dbt": dbt_resource(), "costline": CostlinePaths()},
         executor=dg.in_process_executor,
     )
-

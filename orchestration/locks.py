@@ -3,6 +3,7 @@
 A low-level module on purpose: the runner, `status` and delivery all take this lock, and none
 of them may import another's wiring to get it (that made an import circle).
 """
+
 from filelock import FileLock
 
 from ingestion.settings import Paths

@@ -1,4 +1,5 @@
 """The one partitions definition, and pure helpers that turn partition keys into day windows."""
+
 from datetime import date, datetime, timedelta
 
 import dagster as dg

@@ -9,6 +9,7 @@ Each check queries a narrow, aggregated frame for the days this run rebuilt (nev
 history, never the full call table in pandas) and validates it with GX. Blocking checks stop
 `published_mart`, so the previous mart stays published when one fails.
 """
+
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -56,10 +57,12 @@ def validate_frame(name: str, frame: pd.DataFrame, expectations: list[Expectatio
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = (context.data_sources.add_pandas(f"costline_{name}")
-             .add_dataframe_asset(name)
-             .add_batch_definition_whole_dataframe("run_window")
-             .get_batch(batch_parameters={"dataframe": frame}))
+    batch = (
+        context.data_sources.add_pandas(f"costline_{name}")
+        .add_dataframe_asset(name)
+        .add_batch_definition_whole_dataframe("run_window")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
     suite = gx.ExpectationSuite(name=name)
     for spec in expectations:
         suite.add_expectation(getattr(gx.expectations, spec.type)(**spec.kwargs))
@@ -69,9 +72,11 @@ def validate_frame(name: str, frame: pd.DataFrame, expectations: list[Expectatio
         if not item.success:
             detail = item.result or {}
             examples = detail.get("partial_unexpected_list") or detail.get("observed_value")
-            failures.append(f"{item.expectation_config.type}"
-                            f"({', '.join(f'{k}={v}' for k, v in item.expectation_config.kwargs.items() if k not in ('batch_id',))})"
-                            f": unexpected {examples}")
+            failures.append(
+                f"{item.expectation_config.type}"
+                f"({', '.join(f'{k}={v}' for k, v in item.expectation_config.kwargs.items() if k not in ('batch_id',))})"
+                f": unexpected {examples}"
+            )
     return Validation(bool(result.success), failures)
 
 
@@ -87,39 +92,67 @@ def _frame(warehouse_db: Path, sql: str, params: list) -> pd.DataFrame:
         return con.execute(sql, params).df()
 
 
-
-@dg.asset_check(asset=TELEMETRY, name=LEDGER_BALANCED, blocking=True,
-                description="Per telemetry file loaded in this run: records read = accepted + quarantined "
-                            "+ duplicates, and accepted equals the rows in raw.telemetry_calls.")
+@dg.asset_check(
+    asset=TELEMETRY,
+    name=LEDGER_BALANCED,
+    blocking=True,
+    description="Per telemetry file loaded in this run: records read = accepted + quarantined "
+    "+ duplicates, and accepted equals the rows in raw.telemetry_calls.",
+)
 def telemetry_ledger_balanced(context: dg.AssetCheckExecutionContext, costline: CostlinePaths):
     paths = costline.paths()
-    frame = _frame(paths.warehouse_db, """
+    frame = _frame(
+        paths.warehouse_db,
+        """
         select f.source_file,
                f.records_read - f.accepted - f.quarantined - f.duplicates as unaccounted,
                f.accepted - coalesce(c.rows_loaded, 0) as accepted_minus_loaded
         from raw.source_files f
         left join (select source_file, count(*) as rows_loaded from raw.telemetry_calls group by 1) c
           using (source_file)
-        where f.input = 'telemetry' and f.load_id = ?""", [context.run.run_id])
-    validation = validate_frame(LEDGER_BALANCED, frame, [
-        Expectation("ExpectColumnValuesToBeBetween", dict(column="unaccounted", min_value=0, max_value=0)),
-        Expectation("ExpectColumnValuesToBeBetween", dict(column="accepted_minus_loaded", min_value=0, max_value=0)),
-    ])
-    return dg.AssetCheckResult(passed=validation.success, description="; ".join(validation.failures) or None,
-                               metadata={"files_checked": len(frame)})
+        where f.input = 'telemetry' and f.load_id = ?""",
+        [context.run.run_id],
+    )
+    validation = validate_frame(
+        LEDGER_BALANCED,
+        frame,
+        [
+            Expectation("ExpectColumnValuesToBeBetween", dict(column="unaccounted", min_value=0, max_value=0)),
+            Expectation(
+                "ExpectColumnValuesToBeBetween", dict(column="accepted_minus_loaded", min_value=0, max_value=0)
+            ),
+        ],
+    )
+    return dg.AssetCheckResult(
+        passed=validation.success,
+        description="; ".join(validation.failures) or None,
+        metadata={"files_checked": len(frame)},
+    )
 
 
 @dg.multi_asset_check(
     specs=[
-        dg.AssetCheckSpec(COST_TOTALS_RECONCILE, asset=DAILY_SPEND, blocking=True,
-                          description="Per day: daily_spend, hourly_spend and the attributed calls (plus "
-                                      "unattributed billed spend) total the same cost_usd exactly, and "
-                                      "daily and hourly count the same calls and requests."),
-        dg.AssetCheckSpec(BILL_EQUALS_COST, asset=DAILY_SPEND, blocking=True,
-                          description="Per billed day and provider: sum(cost_usd) equals the bill exactly."),
-        dg.AssetCheckSpec(CALLS_PRICED, asset=CALLS_PRICED_ASSET, blocking=False,
-                          description="Every call has a price (or a caller-reported cost). Unknown models "
-                                      "are priced at zero: add them to prices.csv."),
+        dg.AssetCheckSpec(
+            COST_TOTALS_RECONCILE,
+            asset=DAILY_SPEND,
+            blocking=True,
+            description="Per day: daily_spend, hourly_spend and the attributed calls (plus "
+            "unattributed billed spend) total the same cost_usd exactly, and "
+            "daily and hourly count the same calls and requests.",
+        ),
+        dg.AssetCheckSpec(
+            BILL_EQUALS_COST,
+            asset=DAILY_SPEND,
+            blocking=True,
+            description="Per billed day and provider: sum(cost_usd) equals the bill exactly.",
+        ),
+        dg.AssetCheckSpec(
+            CALLS_PRICED,
+            asset=CALLS_PRICED_ASSET,
+            blocking=False,
+            description="Every call has a price (or a caller-reported cost). Unknown models "
+            "are priced at zero: add them to prices.csv.",
+        ),
     ],
 )
 def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths):
@@ -128,7 +161,9 @@ def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths):
     params = [window[0], window[1]]
 
     # Exact: every amount is DECIMAL(18, 6) and the bill split assigns whole micro-dollars.
-    totals = _frame(paths.warehouse_db, """
+    totals = _frame(
+        paths.warehouse_db,
+        """
         with d as (select day, sum(cost_usd) as c, sum(api_calls) as calls, sum(requests) as requests
                    from marts.daily_spend where day between ? and ? group by 1),
              h as (select cast(hour as date) as day, sum(cost_usd) as c, sum(api_calls) as calls,
@@ -144,38 +179,79 @@ def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths):
                coalesce(d.calls, 0) - coalesce(h.calls, 0) as daily_minus_hourly_calls,
                coalesce(d.requests, 0) - coalesce(h.requests, 0) as daily_minus_hourly_requests
         from d full join h using (day) full join calls using (day) full join unattributed using (day)
-        """, params * 4)
-    yield _check(COST_TOTALS_RECONCILE, totals, window, [
-        Expectation("ExpectColumnValuesToBeBetween", dict(column=c, min_value=0, max_value=0))
-        for c in ("daily_minus_hourly", "daily_minus_calls", "daily_minus_hourly_calls",
-                  "daily_minus_hourly_requests")])
+        """,
+        params * 4,
+    )
+    yield _check(
+        COST_TOTALS_RECONCILE,
+        totals,
+        window,
+        [
+            Expectation("ExpectColumnValuesToBeBetween", dict(column=c, min_value=0, max_value=0))
+            for c in (
+                "daily_minus_hourly",
+                "daily_minus_calls",
+                "daily_minus_hourly_calls",
+                "daily_minus_hourly_requests",
+            )
+        ],
+    )
 
-    billed = _frame(paths.warehouse_db, """
+    billed = _frame(
+        paths.warehouse_db,
+        """
         select b.day, b.provider, b.billed - coalesce(d.c, 0) as bill_minus_cost
         from (select day, provider, sum(amount_usd) as billed from staging.stg_billing__costs
               where day between ? and ? group by 1, 2) b
         left join (select day, provider, sum(cost_usd) as c from marts.daily_spend
-                   where day between ? and ? group by 1, 2) d using (day, provider)""", params * 2)
-    yield _check(BILL_EQUALS_COST, billed, window, [
-        Expectation("ExpectColumnValuesToBeBetween", dict(column="bill_minus_cost", min_value=0, max_value=0))])
+                   where day between ? and ? group by 1, 2) d using (day, provider)""",
+        params * 2,
+    )
+    yield _check(
+        BILL_EQUALS_COST,
+        billed,
+        window,
+        [Expectation("ExpectColumnValuesToBeBetween", dict(column="bill_minus_cost", min_value=0, max_value=0))],
+    )
 
-    unpriced = _frame(paths.warehouse_db, """
+    unpriced = _frame(
+        paths.warehouse_db,
+        """
         select provider, model, count(*) as calls from intermediate.int_calls_attributed
-        where day between ? and ? and not is_priced group by 1, 2 order by 3 desc""", params)
-    yield _check(CALLS_PRICED, unpriced, window, [Expectation("ExpectTableRowCountToEqual", dict(value=0))],
-                 severity=dg.AssetCheckSeverity.WARN,
-                 extra={"unpriced_models": ", ".join(f"{r.provider}/{r.model} ({r.calls} calls)"
-                                                     for r in unpriced.itertuples()) or "none"})
+        where day between ? and ? and not is_priced group by 1, 2 order by 3 desc""",
+        params,
+    )
+    yield _check(
+        CALLS_PRICED,
+        unpriced,
+        window,
+        [Expectation("ExpectTableRowCountToEqual", dict(value=0))],
+        severity=dg.AssetCheckSeverity.WARN,
+        extra={
+            "unpriced_models": ", ".join(f"{r.provider}/{r.model} ({r.calls} calls)" for r in unpriced.itertuples())
+            or "none"
+        },
+    )
 
 
-def _check(name: str, frame: pd.DataFrame, window: tuple[date, date], expectations: list[Expectation],
-           severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR, extra: dict | None = None):
+def _check(
+    name: str,
+    frame: pd.DataFrame,
+    window: tuple[date, date],
+    expectations: list[Expectation],
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    extra: dict | None = None,
+):
     validation = validate_frame(name, frame, expectations)
     asset = CALLS_PRICED_ASSET if name == CALLS_PRICED else DAILY_SPEND
     return dg.AssetCheckResult(
-        asset_key=asset, check_name=name, passed=validation.success, severity=severity,
+        asset_key=asset,
+        check_name=name,
+        passed=validation.success,
+        severity=severity,
         description="; ".join(validation.failures)[:2000] or None,
-        metadata={"window": f"{window[0]} .. {window[1]}", "rows_checked": len(frame), **(extra or {})})
+        metadata={"window": f"{window[0]} .. {window[1]}", "rows_checked": len(frame), **(extra or {})},
+    )
 
 
 quality_checks = [telemetry_ledger_balanced, spend_gate]

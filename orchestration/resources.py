@@ -1,4 +1,5 @@
 """Configuration resources. Values come from the environment at run time, never at import."""
+
 import dagster as dg
 
 from ingestion.settings import Paths

@@ -1,4 +1,5 @@
 """The dbt project as Dagster assets: one DbtProject, one translator, one partitioned build."""
+
 import json
 import logging
 import os
@@ -76,8 +77,11 @@ class CostlineDbtTranslator(DagsterDbtTranslator):
     """Asset keys mirror where tables live (<schema>.<model>); a dbt source resolves to the
     ingestion assets that write its raw table (`writers_by_table`: raw table -> asset keys)."""
 
-    def __init__(self, writers_by_table: Mapping[str, Sequence[dg.AssetKey]] | None = None,
-                 settings: DagsterDbtTranslatorSettings | None = None):
+    def __init__(
+        self,
+        writers_by_table: Mapping[str, Sequence[dg.AssetKey]] | None = None,
+        settings: DagsterDbtTranslatorSettings | None = None,
+    ):
         super().__init__(settings=settings)
         self._writers_by_table = {table: list(keys) for table, keys in (writers_by_table or {}).items()}
 
@@ -93,15 +97,17 @@ class CostlineDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return self.get_asset_key(dbt_resource_props).path[0]
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str,
-                       project: DbtProject | None) -> dg.AssetSpec:
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         if not any(dep.asset_key.path[0] == DBT_SOURCE_KEY_PREFIX for dep in spec.deps):
             return spec
         deps, seen = [], set()
         for dep in spec.deps:
-            keys = (self.writers_of(dep.asset_key.path[-1]) if dep.asset_key.path[0] == DBT_SOURCE_KEY_PREFIX
-                    else [dep.asset_key])
+            keys = (
+                self.writers_of(dep.asset_key.path[-1])
+                if dep.asset_key.path[0] == DBT_SOURCE_KEY_PREFIX
+                else [dep.asset_key]
+            )
             for key in keys:
                 if key not in seen:
                     seen.add(key)
@@ -111,8 +117,10 @@ class CostlineDbtTranslator(DagsterDbtTranslator):
     def writers_of(self, table: str) -> list[dg.AssetKey]:
         writers = self._writers_by_table.get(table)
         if not writers:
-            raise MissingWriter(f"dbt reads raw.{table}, but no ingestion source writes it: add the table "
-                                f"to the writing source's `tables` in ingestion/sources")
+            raise MissingWriter(
+                f"dbt reads raw.{table}, but no ingestion source writes it: add the table "
+                f"to the writing source's `tables` in ingestion/sources"
+            )
         return writers
 
 
@@ -153,18 +161,26 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 def mart_model_names(manifest_path: Path) -> list[str]:
     """Every dbt model in the marts schema: what gets published."""
     manifest = json.loads(Path(manifest_path).read_text())
-    return sorted(node["name"] for node in manifest["nodes"].values()
-                  if node["resource_type"] == "model" and node["config"].get("schema") == "marts")
+    return sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("schema") == "marts"
+    )
 
 
-def build_dbt_assets(manifest_path: Path,
-                     writers_by_table: Mapping[str, Sequence[dg.AssetKey]]) -> dg.AssetsDefinition:
-    translator = CostlineDbtTranslator(writers_by_table,
-                                       settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+def build_dbt_assets(manifest_path: Path, writers_by_table: Mapping[str, Sequence[dg.AssetKey]]) -> dg.AssetsDefinition:
+    translator = CostlineDbtTranslator(
+        writers_by_table, settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    )
 
-    @dbt_assets(manifest=manifest_path, project=dbt_project, partitions_def=daily_partitions,
-                backfill_policy=dg.BackfillPolicy.single_run(), dagster_dbt_translator=translator,
-                name="costline_dbt_models")
+    @dbt_assets(
+        manifest=manifest_path,
+        project=dbt_project,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+        name="costline_dbt_models",
+    )
     def costline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, costline: CostlinePaths):
         paths = costline.paths()
         partition_days = window_days(context.partition_time_window)
@@ -198,5 +214,3 @@ def dbt_resource() -> DbtCliResource:
     # dagster-dbt asks this executable for its version once per run (`dbt --version`, ~2 s);
     # costline keeps to its public API rather than override that private lookup.
     return DbtCliResource(project_dir=dbt_project, dbt_executable=executable)
-
-
