@@ -73,3 +73,6 @@ def test_lineage_runs_from_every_source_to_the_mart():
     # and each source of the registry is one raw asset.
     assert dbt_source_tables(dbt_project.manifest_path) >= {"telemetry_calls", "quarantine", "source_files"}
     assert raw_assets == {dg.AssetKey(["raw", source.name]) for source in SOURCES}
+    # Delivery hangs off the published mart: one connected graph from each source to the reader.
+    for delivered in ("alerts_sent", "stakeholder_report", "postgres_mart"):
+        assert published in graph.get(dg.AssetKey([delivered])).parent_keys, delivered
