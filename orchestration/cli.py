@@ -81,24 +81,20 @@ def _run(paths: Paths, start: date, end: date, wait: float) -> None:
     log.info("running %s%s (inputs %s, warehouse %s)", start, "" if start == end else f" .. {end}",
              paths.input_dir, paths.warehouse_dir)
     try:
-        report = run_days(paths, start, end, wait_seconds=wait)
+        summary = run_days(paths, start, end, wait_seconds=wait)
     except WarehouseBusy as busy:
         _fail(f"{busy}{f' (waited {wait:g}s)' if wait else ''}", code=1)
-    for warning in report.warnings:
+    for warning in summary.warned_checks:
         log.warning("warning: %s", warning)
-    if not report.success:
-        from orchestration.delivery import notify_run_failure
+    if not summary.success:
+        from reporting.alerts import alert_run_failure
+        from reporting.publication import publication_sentence
 
-        notify_run_failure(paths, report.run_id, report.failed_checks, report.failed_steps)
-        if report.published:
-            state = f"the new mart was published at {paths.mart_db}, but a later step failed"
-        elif paths.mart_db.exists():
-            state = f"the previous mart is still published at {paths.mart_db}"
-        else:
-            state = "no mart has been published yet"
-        _fail(f"{report.failure_reason()}; {state} (run {report.run_id})", code=1)
+        # The same door and the same words as the daemon's run-failure sensor.
+        alert_run_failure(paths, summary)
+        _fail(summary.failure_message(publication_sentence(paths.mart_db, summary.run_id)), code=1)
     log.info("published %s and %s/ in %.0fs (run %s)", paths.mart_db, paths.mart_parquet_dir,
-             time.monotonic() - started, report.run_id)
+             time.monotonic() - started, summary.run_id)
 
 
 @app.command()
@@ -134,7 +130,8 @@ def demo(days: Annotated[int, typer.Option(help="Days of demo history.")] = 30,
          calls_per_day: Annotated[int, typer.Option(help="Average calls per day.")] = 4000,
          input_dir: InputDir = None, warehouse_dir: WarehouseDir = None) -> None:
     """Generate realistic demo inputs, run every day, publish the mart and print the KPIs."""
-    from orchestration.demo import generate_demo, print_kpis
+    from orchestration.demo import generate_demo
+    from reporting.workspace_table import print_workspace_table
 
     _setup_logging()
     paths = Paths.from_env(input_dir, warehouse_dir)
@@ -145,7 +142,7 @@ def demo(days: Annotated[int, typer.Option(help="Days of demo history.")] = 30,
     except FileExistsError as exists:
         _fail(str(exists))
     _run(paths, first, last, wait=0)
-    print_kpis(paths)
+    print_workspace_table(paths)
 
 
 @app.command()

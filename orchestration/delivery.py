@@ -3,33 +3,33 @@
 - `alerts_sent`: after `published_mart`, budget and anomaly alerts to the webhook (or the log).
 - `stakeholder_report`: after `published_mart`, `$COSTLINE_WAREHOUSE_DIR/report.html`.
 - `run_failure_alert_sensor`: a failed daily run (blocking check or step) alerts, for runs the
-  daemon launched (`dagster dev`). The CLI calls `notify_run_failure` itself; both share the
-  alert key `run_failure|<run_id>`, so a run seen by both alerts once.
+  daemon launched (`dagster dev`). The CLI and the sensor both read the run's RunSummary
+  (orchestration/run_records.py) and send it through the one door,
+  `reporting.alerts.alert_run_failure`; its key `run_failure|<run_id>` makes a run seen by
+  both alert once.
 
+Delivery reads the published mart and keeps its own state (delivery.duckdb): it never opens
+warehouse.duckdb nor takes the warehouse lock, so it can run beside the next pipeline run.
 Alerts never fail a run: delivery problems are logged and shown in the asset's metadata.
 """
 import logging
 from pathlib import Path
 
 import dagster as dg
-from filelock import Timeout
 
 from ingestion.settings import Paths
 from orchestration.automation import DAILY_JOB, costline_daily_job
 from orchestration.partitions import daily_partitions
+from orchestration.publish import PUBLISHED_MART
 from orchestration.resources import CostlinePaths
-from orchestration.locks import warehouse_lock
-from reporting.alerts import AlertSettings, AlertSummary, alert_gate_failure, send_alerts
+from orchestration.run_records import run_summary
+from reporting.alerts import AlertSettings, AlertSummary, alert_run_failure, send_alerts
 from reporting.report import ReportError, write_report
 from reporting.report_data import EmptyMartError
 
 log = logging.getLogger("costline.alerts")
 
-PUBLISHED_MART = dg.AssetKey(["published_mart"])
 REPORT_FILE = "report.html"
-# The failure sensor runs outside the run's process; it waits this long for a CLI run that
-# holds the warehouse before giving up on the alert (the Dagster UI still shows the failure).
-SENSOR_LOCK_WAIT_S = 30.0
 
 
 def report_path(paths: Paths) -> Path:
@@ -39,22 +39,6 @@ def report_path(paths: Paths) -> Path:
 def report_command(paths: Paths, month: str | None = None, out: Path | None = None) -> Path:
     """`costline report [--month YYYY-MM] [--out FILE]`: raises ReportError with a one-line reason."""
     return write_report(paths, Path(out) if out else report_path(paths), month)
-
-
-def notify_run_failure(paths: Paths, run_id: str, failed_checks: list[str], failed_steps: list[str],
-                       lock_wait_s: float = SENSOR_LOCK_WAIT_S) -> AlertSummary:
-    """Alert a failed run once. Takes the costline lock: call it after the run released it."""
-    settings = AlertSettings.from_env()
-    try:
-        with warehouse_lock(paths, lock_wait_s):
-            return alert_gate_failure(paths, run_id=run_id, failed_checks=failed_checks,
-                                      failed_steps=failed_steps, webhook_url=settings.webhook_url,
-                                      generic_json=settings.generic_json)
-    except Timeout:
-        summary = AlertSummary(run_id=run_id, error=f"the warehouse stayed busy for {lock_wait_s:.0f}s; "
-                                                    f"failure alert for run {run_id} not sent")
-        log.error("%s", summary.error)
-        return summary
 
 
 def _summary_metadata(summary: AlertSummary, settings: AlertSettings) -> dict:
@@ -72,7 +56,7 @@ def _summary_metadata(summary: AlertSummary, settings: AlertSettings) -> dict:
           backfill_policy=dg.BackfillPolicy.single_run(), group_name="delivery",
           description="Budget thresholds, at-risk workspaces and new anomalies from the published mart, "
                       "posted once each to COSTLINE_ALERT_WEBHOOK_URL (or logged); remembered in "
-                      "ops.alert_log.")
+                      "delivery.duckdb beside the mart.")
 def alerts_sent(context: dg.AssetExecutionContext, costline: CostlinePaths) -> dg.MaterializeResult:
     settings = AlertSettings.from_env()
     summary = send_alerts(costline.paths(), run_id=context.run_id, webhook_url=settings.webhook_url,
@@ -100,30 +84,6 @@ def stakeholder_report(context: dg.AssetExecutionContext, costline: CostlinePath
                                           "bytes": out.stat().st_size})
 
 
-def failure_details(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], list[str], bool]:
-    """Failed blocking checks, failed steps, and whether the run published the mart."""
-    checks, steps, published = [], [], False
-    records = instance.get_records_for_run(run_id, of_type={
-        dg.DagsterEventType.ASSET_CHECK_EVALUATION, dg.DagsterEventType.STEP_FAILURE,
-        dg.DagsterEventType.ASSET_MATERIALIZATION}).records
-    for record in records:
-        event = record.event_log_entry.dagster_event
-        if event is None:
-            continue
-        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
-            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                line = f"{evaluation.check_name} on {evaluation.asset_key.to_user_string()}"
-                checks.append(line + (f" ({evaluation.description[:300]})" if evaluation.description else ""))
-        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            error = event.step_failure_data.error
-            message = (error.message if error else "failed").strip().splitlines()
-            steps.append(f"{event.step_key}: {message[0] if message else 'failed'}")
-        elif event.asset_key == PUBLISHED_MART:
-            published = True
-    return checks, steps, published
-
-
 @dg.run_failure_sensor(name="run_failure_alert_sensor", monitored_jobs=[costline_daily_job],
                        default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Alerts when a daily run fails: which blocking check or step, and that "
@@ -132,11 +92,9 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, costline: Cost
     run = context.dagster_run
     if run.job_name != DAILY_JOB:
         return dg.SkipReason(f"{run.job_name} is not the daily job")
-    checks, steps, published = failure_details(context.instance, run.run_id)
-    if published:
-        # The mart went out; what failed came after it (the report, say): still worth a line.
-        steps = [f"after publishing the new mart: {step}" for step in steps] or ["after publishing"]
-    summary = notify_run_failure(costline.paths(), run.run_id, checks, steps)
+    # A run that published and then failed (the report, say) is still worth a line: the
+    # summary's words say the new mart went out.
+    summary = alert_run_failure(costline.paths(), run_summary(context.instance, run.run_id))
     if summary.error:
         return dg.SkipReason(summary.error)
     return None

@@ -28,14 +28,15 @@ import duckdb
 from ingestion.settings import Paths
 from ingestion.warehouse import RAW_SCHEMA, RAW_TABLES
 from orchestration.partitions import daily_partitions
+from orchestration.publish import PUBLISHED_MART
 from orchestration.resources import CostlinePaths
+from reporting.publication import PUBLICATION_TABLE
 
 log = logging.getLogger("costline.postgres_publish")
 
 PUBLISH_URL_ENV = "COSTLINE_PUBLISH_POSTGRES_URL"
 MART_SCHEMA = "costline_mart"
 READER_ROLE = "costline_reader"
-PUBLICATION_TABLE = "mart_publication"
 COPY_CHUNK_BYTES = 1 << 20
 # Re-creating a table whose columns changed waits for readers holding it. Waiting forever would
 # hang the daily run; giving up rolls back and leaves the previous mart published.
@@ -210,7 +211,7 @@ def publish_mart_to_postgres(mart_db: Path, url: str, tables: list[str] | None =
 
 def build_postgres_mart(mart_tables: list[str]) -> dg.AssetsDefinition:
     """The Dagster step after `published_mart`; it materializes only when the URL is set."""
-    @dg.asset(key=["postgres_mart"], deps=[dg.AssetKey(["published_mart"])], partitions_def=daily_partitions,
+    @dg.asset(key=["postgres_mart"], deps=[PUBLISHED_MART], partitions_def=daily_partitions,
               backfill_policy=dg.BackfillPolicy.single_run(), group_name="publish", kinds={"postgres"},
               output_required=False,
               description=f"The published mart copied into Postgres schema {MART_SCHEMA} in one transaction, "

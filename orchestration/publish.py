@@ -25,10 +25,12 @@ import duckdb
 from ingestion.settings import Paths, pause_for_test
 from orchestration.partitions import daily_partitions
 from orchestration.resources import CostlinePaths
+from reporting.alert_log import adopt_legacy_log
+from reporting.publication import PUBLICATION_TABLE
 
 log = logging.getLogger("costline.publish")
 
-PUBLICATION_TABLE = "mart_publication"
+PUBLISHED_MART = dg.AssetKey(["published_mart"])
 
 
 @dataclass(frozen=True)
@@ -121,14 +123,26 @@ def _remove_staging_leftovers(warehouse_dir: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def _hand_over_alert_log(paths: Paths) -> None:
+    """A warehouse from before delivery had its own store kept the alert log inside; the
+    pipeline (which holds the warehouse) hands it over once, so delivery never opens it."""
+    try:
+        adopt_legacy_log(paths.warehouse_dir, paths.warehouse_db)
+    except Exception as exc:  # alerts may repeat once; never worth failing a published run
+        log.warning("old alert log not carried over (%s: %s); recent alerts may be sent again once",
+                    type(exc).__name__, exc)
+
+
 def build_published_mart(mart_tables: list[str]) -> dg.AssetsDefinition:
-    @dg.asset(key=["published_mart"], deps=[dg.AssetKey(["marts", t]) for t in mart_tables],
+    @dg.asset(key=PUBLISHED_MART, deps=[dg.AssetKey(["marts", t]) for t in mart_tables],
               partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
               group_name="publish", kinds={"duckdb", "parquet"},
               description="mart.duckdb and mart/<table>.parquet for BI tools, replaced atomically "
                           "only after every blocking quality check passed.")
     def published_mart(context: dg.AssetExecutionContext, costline: CostlinePaths) -> dg.MaterializeResult:
-        publication = publish_mart(costline.paths(), mart_tables, context.run_id)
+        paths = costline.paths()
+        publication = publish_mart(paths, mart_tables, context.run_id)
+        _hand_over_alert_log(paths)
         return dg.MaterializeResult(metadata={
             "mart_db": dg.MetadataValue.path(str(publication.mart_db)),
             "parquet_dir": dg.MetadataValue.path(str(publication.parquet_dir)),

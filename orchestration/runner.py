@@ -8,9 +8,7 @@ import logging
 import os
 import threading
 import warnings
-from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 from filelock import Timeout
@@ -19,6 +17,8 @@ from ingestion.settings import INPUT_DIR_ENV, WAREHOUSE_DIR_ENV, Paths
 from orchestration.automation import DAILY_JOB
 from orchestration.locks import warehouse_lock
 from orchestration.partitions import range_tags
+from orchestration.run_records import run_summary
+from reporting.run_summary import RunSummary
 
 log = logging.getLogger("costline")
 
@@ -29,23 +29,6 @@ DAGSTER_YAML = "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_con
 
 class WarehouseBusy(RuntimeError):
     pass
-
-
-@dataclass
-class RunReport:
-    run_id: str
-    success: bool
-    failed_checks: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    failed_steps: list[str] = field(default_factory=list)
-    published: bool = False
-
-    def failure_reason(self) -> str:
-        if self.failed_checks:
-            return "blocking quality check failed: " + "; ".join(self.failed_checks)
-        if self.failed_steps:
-            return "step failed: " + "; ".join(self.failed_steps)
-        return "the run did not complete"
 
 
 # DuckDB's own default is 80% of RAM; a cap makes it spill instead. Measured on a 10M-call day:
@@ -71,7 +54,7 @@ def dagster_instance(paths: Paths) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0) -> RunReport:
+def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0) -> RunSummary:
     """One run of the daily job over [start, end] (a single-run backfill when start < end)."""
     use_paths(paths)
     lock = warehouse_lock(paths, wait_seconds)
@@ -100,7 +83,7 @@ def _import_gx_in_background() -> None:
     threading.Thread(target=load, name="costline-gx-import", daemon=True).start()
 
 
-def _execute(paths: Paths, start: date, end: date) -> RunReport:
+def _execute(paths: Paths, start: date, end: date) -> RunSummary:
     # dbt's own progress (one line per model and test) goes to a log file, not the terminal.
     log_path = paths.warehouse_dir / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -113,26 +96,8 @@ def _execute(paths: Paths, start: date, end: date) -> RunReport:
         _import_gx_in_background()
         selection = (dict(partition_key=start.isoformat()) if start == end
                      else dict(tags=range_tags(start, end)))
-        result = job.execute_in_process(instance=dagster_instance(paths), raise_on_error=False,
+        instance = dagster_instance(paths)
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config=QUIET_RUN_CONFIG, **selection)
-    report = RunReport(run_id=result.run_id, success=result.success)
-    for evaluation in result.get_asset_check_evaluations():
-        if evaluation.passed:
-            continue
-        line = f"{evaluation.check_name} on {evaluation.asset_key.to_user_string()}"
-        if evaluation.description:
-            line += f" ({evaluation.description[:300]})"
-        if evaluation.severity == dg.AssetCheckSeverity.ERROR:
-            report.failed_checks.append(line)
-        else:
-            report.warnings.append(line)
-    for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        while error is not None and error.cause is not None:  # the user-code error, not Dagster's wrapper
-            error = error.cause
-        message = (error.message if error else "unknown error").strip().splitlines()
-        report.failed_steps.append(f"{event.step_key}: {message[0] if message else 'failed'}")
-    report.published = any(event.asset_key == dg.AssetKey(["published_mart"])
-                           for event in result.get_asset_materialization_events())
-    report.success = result.success and report.published and not report.failed_checks
-    return report
+    # Read back from the run's event log, as the failure sensor and `status` read it.
+    return run_summary(instance, result.run_id)

@@ -1,4 +1,9 @@
-"""`costline status`: what is loaded, the last runs and their checks, where the mart is."""
+"""`costline status`: what is loaded, the last runs and their checks, where the mart is.
+
+Each run is described from its RunSummary (orchestration/run_records.py), the same one the
+CLI's error line and the failure alert word.
+"""
+import dataclasses
 
 import dagster as dg
 import duckdb
@@ -6,10 +11,13 @@ from filelock import Timeout
 from rich.console import Console
 
 from ingestion.settings import Paths
-from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
-from orchestration.publish import PUBLICATION_TABLE
 from orchestration.locks import warehouse_lock
+from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
+from orchestration.run_records import run_summary
 from orchestration.runner import dagster_instance
+from reporting.formatting import count
+from reporting.publication import PUBLICATION_TABLE, read_publication
+from reporting.run_summary import DIED, STARTED
 
 LOADED_SQL = """
 select (select count(*) from raw.telemetry_calls),
@@ -39,9 +47,9 @@ def _print_loaded(paths: Paths, console: Console) -> None:
     except duckdb.IOException:
         console.print("  the warehouse is busy (a run is in progress); try again when it finishes")
         return
-    console.print(f"  calls loaded: {calls:,} from {files:,} files, days {first} .. {last}")
-    console.print(f"  quarantined records: {quarantined:,} (see raw.quarantine for file, line and reason)")
-    console.print(f"  billing rows: {bill_rows:,}")
+    console.print(f"  calls loaded: {count(calls)} from {count(files)} files, days {first} .. {last}")
+    console.print(f"  quarantined records: {count(quarantined)} (see raw.quarantine for file, line and reason)")
+    console.print(f"  billing rows: {count(bill_rows)}")
 
 
 def _warehouse_locked(paths: Paths) -> bool:
@@ -67,34 +75,32 @@ def _print_runs(paths: Paths, console: Console) -> None:
         started = stats.start_time and _fmt_ts(stats.start_time)
         days = run.tags.get("dagster/partition") or (
             f"{run.tags.get(RANGE_START_TAG)} .. {run.tags.get(RANGE_END_TAG)}")
-        state = run.status.value
-        if run.status == dg.DagsterRunStatus.STARTED and not running:
-            state = "DIED"
-        console.print(f"  {run.run_id[:8]}  {state:<9} started {started}  days {days}")
-        if state == "DIED":
-            console.print("      the process stopped without finishing (killed?); nothing it did was "
-                          "published: run the same days again")
-        evaluations = [record.dagster_event.event_specific_data for record in
-                       instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
-        failed = [e.check_name for e in evaluations if not e.passed and e.severity.value == "ERROR"]
-        warned = [e.check_name for e in evaluations if not e.passed and e.severity.value != "ERROR"]
-        if evaluations:
-            console.print(f"      checks: {len(evaluations) - len(failed) - len(warned)} passed, "
-                          f"{len(warned)} warnings, {len(failed)} failed")
-        for name in failed:
-            console.print(f"      FAIL  {name}")
-        for name in warned:
-            console.print(f"      warn  {name}")
+        summary = run_summary(instance, run.run_id)
+        if summary.status == STARTED and not running:
+            summary = dataclasses.replace(summary, status=DIED)
+        console.print(f"  {run.run_id[:8]}  {summary.status:<9} started {started}  days {days}")
+        if summary.status == DIED:
+            console.print(f"      {summary.failure_reason()}: run the same days again")
+        if summary.passed_checks or summary.failed_checks or summary.warned_checks:
+            console.print(f"      {summary.checks_line()}")
+        for line in summary.failed_checks:
+            console.print(f"      FAIL  {line}")
+        for line in summary.warned_checks:
+            console.print(f"      warn  {line}")
+        if not summary.success and not summary.failed_checks and summary.status not in (STARTED, DIED):
+            console.print(f"      {summary.failure_reason()}")  # the checks' FAIL lines say it otherwise
 
 
 def _print_mart(paths: Paths, console: Console) -> None:
     if not paths.mart_db.exists():
         console.print("[bold]mart[/bold] not published yet")
         return
-    with duckdb.connect(str(paths.mart_db), read_only=True) as con:
-        published_at, run_id = con.execute(
-            "select published_at, run_id from mart_publication").fetchone()
-    console.print(f"[bold]mart[/bold] {paths.mart_db} (published {published_at} UTC by run {run_id[:8]})")
+    publication = read_publication(paths.mart_db)
+    if publication is None:
+        console.print(f"[bold]mart[/bold] {paths.mart_db} (published before costline recorded publications)")
+        return
+    run_id = publication.run_id
+    console.print(f"[bold]mart[/bold] {paths.mart_db} (published {publication.published_at} UTC by run {run_id[:8]})")
     console.print(f"  Parquet: {paths.mart_parquet_dir}/<table>.parquet")
     parquet_run = _parquet_publication_run(paths)
     if parquet_run is not None and parquet_run != run_id:

@@ -1,4 +1,10 @@
-"""`ops.alert_log` in warehouse.duckdb: what was alerted, so each alert fires once.
+"""The alert log: what was alerted, so each alert fires once. Delivery's own state.
+
+It lives in `<warehouse>/delivery.duckdb`, not in warehouse.duckdb: delivery reads the
+published mart and writes only here, so it never waits for (or blocks) a pipeline run, and the
+warehouse lock stays the pipeline's. `.delivery.lock` beside it makes one delivery at a time
+across processes (the CLI and the daemon's failure sensor may report the same run together):
+it is held from reading the log to recording the outcome, so an alert is posted once.
 
 One row per alert key. `status`:
 - `sent`: the webhook accepted it; never sent again.
@@ -10,14 +16,25 @@ One row per alert key. `status`:
 `attempts` counts the runs that tried to deliver it. `summary` is the alert's one-line text
 (workspace, numbers): no webhook URL or other secret is ever stored.
 """
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
+from filelock import FileLock
 
-SCHEMA = "ops"
-TABLE = f"{SCHEMA}.alert_log"
+log = logging.getLogger("costline.alerts")
+
+STORE_FILE = "delivery.duckdb"
+LOCK_FILE = ".delivery.lock"
+TABLE = "alert_log"
+# Where the log lived before it had a store of its own (adopted once, see adopt_legacy_log).
+LEGACY_TABLE = "ops.alert_log"
 DONE_STATUSES = ("sent", "logged", "superseded")
 
 DDL = f"""
@@ -45,9 +62,26 @@ class LogEntry:
     error: str | None = None
 
 
-def ensure_alert_log(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(DDL)
+def store_path(warehouse_dir: Path) -> Path:
+    return Path(warehouse_dir) / STORE_FILE
+
+
+def delivery_lock(warehouse_dir: Path, wait_seconds: float) -> FileLock:
+    """One delivery at a time; `acquire()` raises filelock.Timeout after `wait_seconds`."""
+    Path(warehouse_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    return FileLock(str(Path(warehouse_dir) / LOCK_FILE), timeout=wait_seconds)
+
+
+@contextmanager
+def open_alert_log(warehouse_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store, read-write, with its table; closed on exit (hold the delivery lock)."""
+    Path(warehouse_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    con = duckdb.connect(str(store_path(warehouse_dir)))
+    try:
+        con.execute(DDL)
+        yield con
+    finally:
+        con.close()
 
 
 def done_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> set[str]:
@@ -90,3 +124,27 @@ def record(con: duckdb.DuckDBPyConnection, entries: list[LogEntry], run_id: str,
                 last_error = excluded.last_error""", [now, now, run_id])
     finally:
         con.unregister("alert_log_batch")
+
+
+def adopt_legacy_log(warehouse_dir: Path, warehouse_db: Path) -> int:
+    """Copy `ops.alert_log` of a warehouse from before the store existed, once, so an upgrade
+    does not send every recent alert again. The pipeline calls it while it holds the
+    warehouse (delivery itself never opens warehouse.duckdb); returns the rows adopted."""
+    if store_path(warehouse_dir).exists() or not Path(warehouse_db).exists():
+        return 0
+    with delivery_lock(warehouse_dir, wait_seconds=0), open_alert_log(warehouse_dir) as con:
+        quoted = "'" + str(warehouse_db).replace("'", "''") + "'"
+        con.execute(f"attach {quoted} as legacy (read_only)")
+        try:
+            found = con.execute("select count(*) from duckdb_tables() where database_name = 'legacy' "
+                                "and schema_name = 'ops' and table_name = 'alert_log'").fetchone()[0]
+            if not found:
+                return 0
+            before = con.execute(f"select count(*) from {TABLE}").fetchone()[0]
+            con.execute(f"insert into {TABLE} select * from legacy.{LEGACY_TABLE} on conflict do nothing")
+            adopted = con.execute(f"select count(*) from {TABLE}").fetchone()[0] - before
+        finally:
+            con.execute("detach legacy")
+    log.info("alert log: adopted %d rows of %s from %s into %s", adopted, LEGACY_TABLE, warehouse_db,
+             store_path(warehouse_dir))
+    return adopted

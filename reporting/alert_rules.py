@@ -5,9 +5,9 @@ run, while it is still inside the lookback window) is recognised and not sent tw
 
 | kind              | key                                              | from                         |
 |-------------------|--------------------------------------------------|------------------------------|
-| budget_threshold  | budget_threshold|<workspace>|<month>|<threshold>  | budget_burn, latest day      |
-| budget_at_risk    | budget_status|<workspace>|<month>|at_risk         | budget_burn.status           |
-| budget_exceeded   | budget_status|<workspace>|<month>|exceeded        | budget_burn.status           |
+| budget_threshold  | budget_threshold|<workspace>|<month>|<threshold>  | budget_month_status          |
+| budget_at_risk    | budget_status|<workspace>|<month>|at_risk         | budget_month_status.status   |
+| budget_exceeded   | budget_status|<workspace>|<month>|exceeded        | budget_month_status.status   |
 | cost_spike, retry_rate, token_inflation | anomaly|<kind>|<workspace>|<feature>|<detected_at> | cost_anomalies |
 | gate_failure, run_failure | run_failure|<run_id>                      | the failed run               |
 
@@ -17,6 +17,9 @@ the 50% key is recorded as superseded so it never fires later; `exceeded` supers
 
 Only facts inside the lookback window (default 7 days before the mart's latest day) alert:
 a first backfill of a year must not post a year of history into a channel.
+
+A threshold at or above the mart's `budget_at_risk_pct` (rule_thresholds) is a warning, 100%
+is critical, below is info; the default thresholds are 50%, budget_at_risk_pct and 100%.
 """
 import logging
 import os
@@ -26,11 +29,16 @@ from decimal import Decimal, InvalidOperation
 
 import duckdb
 
+from reporting.formatting import count, pct, usd
+from reporting.rule_thresholds import rule_threshold
+from reporting.run_summary import RunSummary
+
 log = logging.getLogger("costline.alerts")
 
 THRESHOLDS_ENV = "COSTLINE_BUDGET_ALERT_THRESHOLDS"
 LOOKBACK_ENV = "COSTLINE_ALERT_LOOKBACK_DAYS"
-DEFAULT_THRESHOLDS = (Decimal("0.5"), Decimal("0.85"), Decimal("1.0"))
+# The early heads-up and the budget itself; the middle default is the mart's at-risk share.
+FIRST_THRESHOLD, FULL_BUDGET = Decimal("0.5"), Decimal("1.0")
 DEFAULT_LOOKBACK_DAYS = 7
 
 # What usually causes each anomaly (the pitfalls the demo seeds), so the reader knows where to look.
@@ -68,11 +76,16 @@ def alert_key(*parts: object) -> str:
     return "|".join(str(p).replace("\\", "\\\\").replace("|", "\\|") for p in parts)
 
 
-def thresholds_from_env(environ=os.environ) -> tuple[Decimal, ...]:
+def default_thresholds(at_risk_pct: Decimal) -> tuple[Decimal, ...]:
+    return tuple(sorted({FIRST_THRESHOLD, Decimal(at_risk_pct), FULL_BUDGET}))
+
+
+def thresholds_from_env(at_risk_pct: Decimal, environ=os.environ) -> tuple[Decimal, ...]:
     """`COSTLINE_BUDGET_ALERT_THRESHOLDS="0.5,0.85,1.0"` (fractions of the budget)."""
+    defaults = default_thresholds(at_risk_pct)
     raw = environ.get(THRESHOLDS_ENV, "").strip()
     if not raw:
-        return DEFAULT_THRESHOLDS
+        return defaults
     try:
         values = tuple(sorted({Decimal(part.strip()) for part in raw.split(",") if part.strip()}))
         if not values or any(not (Decimal(0) < v <= Decimal(10)) for v in values):
@@ -80,8 +93,8 @@ def thresholds_from_env(environ=os.environ) -> tuple[Decimal, ...]:
         return values
     except InvalidOperation:
         log.error("%s=%r is not a comma-separated list of fractions like 0.5,0.85,1.0; using the "
-                  "defaults %s", THRESHOLDS_ENV, raw, ",".join(map(str, DEFAULT_THRESHOLDS)))
-        return DEFAULT_THRESHOLDS
+                  "defaults %s", THRESHOLDS_ENV, raw, ",".join(_fraction(t) for t in defaults))
+        return defaults
 
 
 def lookback_from_env(environ=os.environ) -> int:
@@ -94,39 +107,40 @@ def lookback_from_env(environ=os.environ) -> int:
     return DEFAULT_LOOKBACK_DAYS
 
 
-def mart_alerts(con: duckdb.DuckDBPyConnection, thresholds: tuple[Decimal, ...],
+def mart_alerts(con: duckdb.DuckDBPyConnection, thresholds: tuple[Decimal, ...] | None,
                 lookback_days: int) -> list[Alert]:
-    """Budget and anomaly alerts for the facts in the published mart's lookback window."""
+    """Budget and anomaly alerts for the facts in the published mart's lookback window;
+    thresholds None: COSTLINE_BUDGET_ALERT_THRESHOLDS, else the defaults."""
     latest = con.execute("select max(day) from daily_spend").fetchone()[0]
     if latest is None:
         return []
+    at_risk_pct = rule_threshold(con, "budget_at_risk_pct")
     since = latest - timedelta(days=lookback_days - 1)
-    alerts = _budget_alerts(con, since, thresholds) + _anomaly_alerts(con, since)
+    alerts = (_budget_alerts(con, since, thresholds or thresholds_from_env(at_risk_pct), at_risk_pct)
+              + _anomaly_alerts(con, since))
     return sorted(alerts, key=lambda a: (SEVERITY_ORDER[a.severity], a.key))
 
 
-# The latest budget_burn row per workspace and month in the window, with every threshold its
-# spend has reached (compared in exact decimals: 85.000000 of 100 is 85%, not 84.99999%).
+# Each workspace-month's budget as of its last loaded day in the window, with every threshold
+# its spend has reached (compared in exact decimals: 85.000000 of 100 is 85%, not 84.99999%).
 BUDGET_SQL = """
-with latest as (
-    select *, row_number() over (partition by workspace, month order by day desc) as newest
-    from budget_burn where day >= ?
-), thresholds as (
+with thresholds as (
     select unnest(cast(? as decimal(9, 4)[])) as threshold
 )
-select l.workspace, l.month, l.day, l.monthly_budget_usd, l.spend_to_date_usd, l.consumed_pct,
-       l.expected_pct, l.projected_month_end_usd, l.status,
+select b.workspace, b.month, b.as_of_day, b.monthly_budget_usd, b.spend_to_date_usd, b.consumed_pct,
+       b.expected_pct, b.projected_month_end_usd, b.status,
        list(t.threshold order by t.threshold) filter (where t.threshold is not null) as crossed
-from latest l
-left join thresholds t on l.spend_to_date_usd >= t.threshold * l.monthly_budget_usd
-where l.newest = 1 and l.monthly_budget_usd > 0
+from budget_month_status b
+left join thresholds t on b.spend_to_date_usd >= t.threshold * b.monthly_budget_usd
+where b.as_of_day >= ? and b.monthly_budget_usd > 0
 group by all
-order by l.workspace, l.month
+order by b.workspace, b.month
 """
 
 
-def _budget_alerts(con: duckdb.DuckDBPyConnection, since, thresholds: tuple[Decimal, ...]) -> list[Alert]:
-    rows = con.execute(BUDGET_SQL, [since, [str(t) for t in thresholds]]).fetchall()
+def _budget_alerts(con: duckdb.DuckDBPyConnection, since, thresholds: tuple[Decimal, ...],
+                   at_risk_pct: Decimal) -> list[Alert]:
+    rows = con.execute(BUDGET_SQL, [[str(t) for t in thresholds], since]).fetchall()
     alerts = []
     for (workspace, month, day, budget, spend, consumed, expected, projected, status, crossed) in rows:
         facts = {"workspace": workspace, "month": month, "as_of": day.isoformat(),
@@ -140,7 +154,7 @@ def _budget_alerts(con: duckdb.DuckDBPyConnection, since, thresholds: tuple[Deci
         said_exceeded = bool(crossed) and crossed[-1] >= 1 and status == "exceeded"
         if crossed:
             top = crossed[-1]
-            severity = "critical" if top >= 1 else "warning" if top >= Decimal("0.85") else "info"
+            severity = "critical" if top >= FULL_BUDGET else "warning" if top >= at_risk_pct else "info"
             alerts.append(Alert(
                 key=alert_key("budget_threshold", workspace, month, _fraction(top)),
                 kind="budget_threshold", severity=severity,
@@ -186,46 +200,25 @@ ANOMALY_TITLES = {"cost_spike": "Cost spike", "retry_rate": "High retry rate",
 
 
 def _anomaly_numbers(kind: str, observed, baseline, increase) -> str:
-    change = f" ({increase:+.0%})" if increase is not None else ""
+    change = f" ({pct(increase, signed=True, places=0)})" if increase is not None else ""
     if kind == "cost_spike":
         return f"{usd(observed)} in the hour vs a baseline of {usd(baseline)}{change}."
     if kind == "retry_rate":
         return f"retry rate {pct(observed)} vs {pct(baseline)}{change}."
     if kind == "token_inflation":
-        return f"{_num(observed)} tokens per request vs {_num(baseline)}{change}."
-    return f"observed {_num(observed)} vs baseline {_num(baseline)}{change}."
+        return f"{count(observed)} tokens per request vs {count(baseline)}{change}."
+    return f"observed {count(observed)} vs baseline {count(baseline)}{change}."
 
 
-def run_failure_alert(run_id: str, failed_checks: list[str], failed_steps: list[str],
-                      publication: str) -> Alert:
-    """A run that did not publish; `publication` says what readers see now."""
-    if failed_checks:
-        title = "Quality gate failed: the new mart was not published"
-        what = "Blocking checks failed: " + "; ".join(failed_checks)
-    else:
-        title = "Daily run failed"
-        what = "Failed steps: " + ("; ".join(failed_steps) or "unknown")
+def run_failure_alert(summary: RunSummary, publication: str) -> Alert:
+    """A failed run, in RunSummary's words; `publication` says what readers see now."""
     return Alert(
-        key=alert_key("run_failure", run_id), kind="gate_failure" if failed_checks else "run_failure",
-        severity="critical", title=title, text=f"{what}. {publication} (run {run_id})",
+        key=alert_key("run_failure", summary.run_id), kind=summary.kind, severity="critical",
+        title=summary.title(), text=summary.failure_message(publication),
         hint="Fix the input or the rule named above, then re-run the day (`costline run --date ...`); "
              "costline status shows the checks of the last runs.",
-        facts={"run_id": run_id, "failed_checks": list(failed_checks), "failed_steps": list(failed_steps),
-               "publication": publication})
-
-
-def usd(value) -> str:
-    if value is None:
-        return "n/a"
-    return f"${Decimal(str(value)):,.2f}"
-
-
-def pct(value) -> str:
-    return "n/a" if value is None else f"{float(value):.1%}"
-
-
-def _num(value) -> str:
-    return "n/a" if value is None else f"{float(value):,.0f}"
+        facts={"run_id": summary.run_id, "failed_checks": list(summary.failed_checks),
+               "failed_steps": list(summary.failed_steps), "publication": publication})
 
 
 def _fraction(value: Decimal) -> str:

@@ -1,4 +1,4 @@
-"""Alerts after each run: decide from the published mart, deliver once, remember in the warehouse.
+"""Alerts after each run: decide from the published mart, deliver once, remember in delivery.duckdb.
 
 Configuration (environment):
 - `COSTLINE_ALERT_WEBHOOK_URL`: where to POST. Unset: alerts are only logged
@@ -6,15 +6,20 @@ Configuration (environment):
   credential): it is never logged, stored or put in an error message.
 - `COSTLINE_ALERT_WEBHOOK_FORMAT`: `slack` (default; `text` + `blocks`, what Slack incoming
   webhooks accept) or `json` (`{"source": "costline", "run_id": ..., "alerts": [...]}`).
-- `COSTLINE_BUDGET_ALERT_THRESHOLDS`: fractions of the monthly budget, default `0.5,0.85,1.0`.
+- `COSTLINE_BUDGET_ALERT_THRESHOLDS`: fractions of the monthly budget, default 0.5, the mart's
+  `budget_at_risk_pct` (0.85) and 1.0.
 - `COSTLINE_ALERT_LOOKBACK_DAYS`: how far back from the mart's latest day facts still alert
   (default 7).
 
-Exactly once: `ops.alert_log` (see alert_log.py) holds one row per alert key. The warehouse is
-opened read-write twice, briefly (read the log; write the outcomes), never while POSTing:
-DuckDB allows one writer process per file and the caller holds the costline lock. If a
-process dies between a POST and the write, that alert is sent again next run (at least once
-in that window, exactly once otherwise).
+Exactly once: the alert log (alert_log.py, `<warehouse>/delivery.duckdb`) holds one row per
+alert key. Delivery holds the delivery lock from reading the log to recording the outcomes, so
+two processes reporting the same run post it once; it reads the published mart and never
+touches warehouse.duckdb or the warehouse lock. If a process dies between a POST and the
+write, that alert is sent again next run (at least once in that window, exactly once
+otherwise).
+
+Failure alerts leave from one door, `alert_run_failure`: the CLI and the daemon's run-failure
+sensor both call it with the run's RunSummary, and share the key `run_failure|<run_id>`.
 
 Nothing here raises into the pipeline: every failure is logged and returned in the summary.
 """
@@ -25,12 +30,13 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import duckdb
+from filelock import Timeout
 
 from ingestion.settings import Paths
-from ingestion.warehouse import connect
-from reporting.alert_log import LogEntry, done_keys, ensure_alert_log, record
-from reporting.alert_rules import (Alert, lookback_from_env, mart_alerts, run_failure_alert,
-                                   thresholds_from_env)
+from reporting.alert_log import LogEntry, delivery_lock, done_keys, open_alert_log, record, store_path
+from reporting.alert_rules import Alert, lookback_from_env, mart_alerts, run_failure_alert
+from reporting.publication import publication_sentence
+from reporting.run_summary import RunSummary
 from reporting.webhook import RetryPolicy, post_json
 
 log = logging.getLogger("costline.alerts")
@@ -39,6 +45,9 @@ WEBHOOK_URL_ENV = "COSTLINE_ALERT_WEBHOOK_URL"
 WEBHOOK_FORMAT_ENV = "COSTLINE_ALERT_WEBHOOK_FORMAT"
 # Slack allows 50 blocks per message; 20 alerts + header + context stay well inside it.
 ALERTS_PER_MESSAGE = 20
+# Another delivery (the CLI and the sensor on the same failed run) holds the log at most for
+# its POSTs; after this long the alerts wait for the next run instead.
+DELIVERY_LOCK_WAIT_S = 30.0
 SEVERITY_EMOJI = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}
 
 
@@ -74,7 +83,8 @@ class AlertSummary:
 
 def send_alerts(paths: Paths, *, run_id: str, webhook_url: str | None, generic_json: bool = False,
                 now: datetime | None = None, thresholds: tuple[Decimal, ...] | None = None,
-                lookback_days: int | None = None, retry: RetryPolicy = RetryPolicy()) -> AlertSummary:
+                lookback_days: int | None = None, retry: RetryPolicy = RetryPolicy(),
+                lock_wait_s: float = DELIVERY_LOCK_WAIT_S) -> AlertSummary:
     """Budget and anomaly alerts for the mart just published; never raises."""
     summary = AlertSummary(run_id=run_id)
     try:
@@ -83,58 +93,59 @@ def send_alerts(paths: Paths, *, run_id: str, webhook_url: str | None, generic_j
             log.warning("alerts: %s", summary.error)
             return summary
         with duckdb.connect(str(paths.mart_db), read_only=True) as con:
-            alerts = mart_alerts(con, thresholds or thresholds_from_env(),
-                                 lookback_days or lookback_from_env())
-        return _deliver(paths, alerts, summary, webhook_url, generic_json, now, retry)
+            alerts = mart_alerts(con, thresholds, lookback_days or lookback_from_env())
+        return _deliver(paths, alerts, summary, webhook_url, generic_json, now, retry, lock_wait_s)
     except Exception as exc:  # alerts never block the pipeline
         summary.error = f"alerts not evaluated: {type(exc).__name__}: {_scrub(str(exc), webhook_url)}"
         log.error("%s", summary.error)
         return summary
 
 
-def alert_gate_failure(paths: Paths, *, run_id: str, failed_checks: list[str], webhook_url: str | None,
-                       generic_json: bool = False, failed_steps: list[str] | None = None,
-                       now: datetime | None = None, retry: RetryPolicy = RetryPolicy()) -> AlertSummary:
-    """A run that failed (a blocking check, or a step): say which, and what readers see now."""
-    summary = AlertSummary(run_id=run_id)
+def alert_run_failure(paths: Paths, run: RunSummary, *, settings: AlertSettings | None = None,
+                      now: datetime | None = None, retry: RetryPolicy = RetryPolicy(),
+                      lock_wait_s: float = DELIVERY_LOCK_WAIT_S) -> AlertSummary:
+    """The one door for failure alerts (the CLI and the sensor): say what failed, in the run
+    summary's words, and what readers see now. Never raises; a run alerts once."""
+    settings = settings or AlertSettings.from_env()
+    summary = AlertSummary(run_id=run.run_id)
     try:
-        alert = run_failure_alert(run_id, list(failed_checks), list(failed_steps or []),
-                                  _publication(paths, run_id))
-        return _deliver(paths, [alert], summary, webhook_url, generic_json, now, retry)
+        alert = run_failure_alert(run, publication_sentence(paths.mart_db, run.run_id))
+        return _deliver(paths, [alert], summary, settings.webhook_url, settings.generic_json, now, retry,
+                        lock_wait_s)
     except Exception as exc:
-        summary.error = f"failure alert not sent: {type(exc).__name__}: {_scrub(str(exc), webhook_url)}"
+        summary.error = f"failure alert not sent: {type(exc).__name__}: {_scrub(str(exc), settings.webhook_url)}"
         log.error("%s", summary.error)
         return summary
 
 
-def _publication(paths: Paths, failed_run_id: str) -> str:
-    """What BI readers see now, in words."""
-    if not paths.mart_db.exists():
-        return "No mart has been published yet."
-    try:
-        with duckdb.connect(str(paths.mart_db), read_only=True) as con:
-            published_at, run_id = con.execute(
-                "select published_at, run_id from mart_publication order by published_at desc limit 1").fetchone()
-    except Exception:  # an older mart without the publication table is still the published one
-        return f"The previous mart is still published at {paths.mart_db}."
-    if run_id == failed_run_id:
-        return f"This run had already published the new mart at {paths.mart_db}."
-    return (f"The previous mart is still published at {paths.mart_db} "
-            f"(published {published_at:%Y-%m-%d %H:%M} UTC by run {run_id}).")
-
-
 def _deliver(paths: Paths, alerts: list[Alert], summary: AlertSummary, webhook_url: str | None,
-             generic_json: bool, now: datetime | None, retry: RetryPolicy) -> AlertSummary:
+             generic_json: bool, now: datetime | None, retry: RetryPolicy, lock_wait_s: float) -> AlertSummary:
     summary.decided = len(alerts)
     if not alerts:
         return summary
+    lock = delivery_lock(paths.warehouse_dir, lock_wait_s)
+    try:
+        lock.acquire()
+    except Timeout:
+        summary.error = (f"alert log {store_path(paths.warehouse_dir)} busy with another delivery for "
+                         f"{lock_wait_s:.0f}s; {len(alerts)} alerts not delivered this run, tried again next run")
+        log.error("%s", summary.error)
+        return summary
+    try:
+        return _deliver_locked(paths, alerts, summary, webhook_url, generic_json, now, retry)
+    finally:
+        lock.release()
+
+
+def _deliver_locked(paths: Paths, alerts: list[Alert], summary: AlertSummary, webhook_url: str | None,
+                    generic_json: bool, now: datetime | None, retry: RetryPolicy) -> AlertSummary:
+    store = store_path(paths.warehouse_dir)
     superseded = {key for a in alerts for key in a.supersedes}
     try:
-        with connect(paths.warehouse_db) as con:
-            ensure_alert_log(con)
+        with open_alert_log(paths.warehouse_dir) as con:
             done = done_keys(con, [a.key for a in alerts] + sorted(superseded))
     except Exception as exc:
-        summary.error = (f"alert log {paths.warehouse_db} unavailable ({type(exc).__name__}); "
+        summary.error = (f"alert log {store} unavailable ({type(exc).__name__}); "
                          f"{len(alerts)} alerts not delivered this run, tried again next run")
         log.error("%s", summary.error)
         return summary
@@ -169,11 +180,10 @@ def _deliver(paths: Paths, alerts: list[Alert], summary: AlertSummary, webhook_u
     summary.delivered_keys = [e.alert_key for e in entries if e.status in ("sent", "logged")]
     summary.failed_keys = [e.alert_key for e in entries if e.status == "failed"]
     try:
-        with connect(paths.warehouse_db) as con:
-            ensure_alert_log(con)
+        with open_alert_log(paths.warehouse_dir) as con:
             record(con, entries, summary.run_id, now or datetime.now(timezone.utc))
     except Exception as exc:
-        summary.error = (f"alerts delivered but not recorded in {paths.warehouse_db} "
+        summary.error = (f"alerts delivered but not recorded in {store} "
                          f"({type(exc).__name__}); they may be sent again next run")
         log.error("%s", summary.error)
     log.info("alerts: %d decided, %d already delivered, %d sent, %d logged, %d failed",

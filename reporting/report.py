@@ -28,6 +28,7 @@ import plotly.offline
 
 from ingestion.settings import Paths
 from reporting.alert_rules import HINTS
+from reporting.formatting import count, pct, usd
 from reporting.report_charts import build_charts
 from reporting.report_data import ReportData, ReportError, load_report_data
 from reporting.success_names import cost_per_success_label
@@ -84,7 +85,7 @@ def render_report(data: ReportData, mart_path: Path | None = None) -> str:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                                      autoescape=True, undefined=jinja2.StrictUndefined,
                                      trim_blocks=True, lstrip_blocks=True)
-    environment.filters.update(usd=usd, pct=pct, num=num)
+    environment.filters.update(usd=usd, pct=pct, count=count)
     template = environment.get_template("report.html.j2")
     return template.render(
         data=data, month_name=_month_name(data.month), headline=headline_sentence(data),
@@ -97,17 +98,15 @@ def render_report(data: ReportData, mart_path: Path | None = None) -> str:
 
 def headline_metrics(data: ReportData) -> list[Metric]:
     s = data.summary
-    over = (s.projected_month_end_usd - s.budget_usd
-            if s.projected_month_end_usd is not None and s.budget_usd else None)
+    over = s.projected_over_budget_usd
     return [
         Metric("month_spend_usd", f"Spend, {_month_name(data.month)}", s.spend_usd, usd(s.spend_usd),
-               f"through {data.last_day:%b %d}, {data.last_day.day} of {data.days_in_month} days"),
+               f"through {data.last_day:%b %d}, {data.loaded_day_of_month} of {data.days_in_month} days"),
         Metric("budget_usd", "Budget", s.budget_usd, usd(s.budget_usd) if s.budget_usd else "no budget",
-               f"{pct(s.consumed_pct)} used, {pct(data.last_day.day / data.days_in_month)} of the month gone"
+               f"{pct(s.consumed_pct)} used, {pct(s.month_elapsed_pct)} of the month gone"
                if s.consumed_pct is not None else "set budgets in budgets.csv"),
         Metric("consumed_pct", "Budget used", s.consumed_pct, pct(s.consumed_pct),
-               "of the monthly budget", _tone(s.consumed_pct is not None
-                                              and s.consumed_pct > data.last_day.day / data.days_in_month)),
+               "of the monthly budget", _tone(s.ahead_of_budget_pace)),
         Metric("projected_month_end_usd", "Projected month end", s.projected_month_end_usd,
                usd(s.projected_month_end_usd),
                (f"{usd(abs(over))} {'over' if over > 0 else 'under'} budget" if over is not None
@@ -116,12 +115,12 @@ def headline_metrics(data: ReportData) -> list[Metric]:
                usd(s.avg_cost_per_request_usd, small=True), "all attempts of a request included"),
         Metric("cost_per_success_usd", "Cost per successful request", s.cost_per_success_usd,
                usd(s.cost_per_success_usd, small=True), "all calls / requests with a good outcome"),
-        Metric("retry_waste_usd", "Retry waste", data.retry_waste_usd, usd(data.retry_waste_usd),
+        Metric("retry_waste_usd", "Retry waste", s.retry_cost_usd, usd(s.retry_cost_usd),
                f"{pct(s.retry_cost_share)} of spend went to retries and failed calls",
-               _tone(s.retry_cost_share is not None and s.retry_cost_share > 0.05)),
+               _tone(s.retry_waste_high)),
         Metric("retry_cost_share", "Retry share", s.retry_cost_share, pct(s.retry_cost_share),
                "retried and failed calls / all spend"),
-        Metric("anomalies", "Anomalies caught", s.anomalies, num(s.anomalies),
+        Metric("anomalies", "Anomalies caught", s.anomalies, count(s.anomalies),
                "cost spikes, retry storms, token inflation", _tone(bool(s.anomalies))),
         Metric("savings_opportunity_usd", "Savings opportunity", s.savings_opportunity_usd,
                usd(s.savings_opportunity_usd),
@@ -132,7 +131,7 @@ def headline_metrics(data: ReportData) -> list[Metric]:
 def feature_metrics(data: ReportData) -> list[Metric]:
     return [Metric(f"cost_per_success_usd:{feature}", cost_per_success_label(feature), per_success,
                    usd(per_success, small=True),
-                   f"{feature}: {usd(cost)} over {num(successes)} successes" if successes
+                   f"{feature}: {usd(cost)} over {count(successes)} successes" if successes
                    else f"{feature}: no successful outcome recorded")
             for feature, cost, successes, per_success in data.features]
 
@@ -143,10 +142,10 @@ def headline_sentence(data: ReportData) -> str:
     text = f"Through {through}, LLM spend was {usd(s.spend_usd)}"
     if s.budget_usd:
         text += f" of a {usd(s.budget_usd)} budget ({pct(s.consumed_pct)})"
-        if s.projected_month_end_usd is not None:
-            gap = s.projected_month_end_usd - s.budget_usd
+        gap = s.projected_over_budget_usd
+        if gap is not None:
             text += (f"; at this pace the month ends at {usd(s.projected_month_end_usd)}, "
-                     + (f"{usd(gap)} over budget." if gap > 0 else f"{usd(-gap)} under budget."))
+                     + (f"{usd(gap)} over budget." if gap > 0 else f"{usd(abs(gap))} under budget."))
         else:
             text += "."
     else:
@@ -164,32 +163,13 @@ def _anomaly_rows(data: ReportData) -> list[dict]:
         elif kind == "retry_rate":
             numbers = f"{pct(observed)} vs {pct(baseline)} retries"
         else:
-            numbers = f"{num(observed)} vs {num(baseline)} tokens/request"
+            numbers = f"{count(observed)} vs {count(baseline)} tokens/request"
         rows.append({"when": detected_at.strftime("%b %d %H:%M") if kind == "cost_spike"
                      else detected_at.strftime("%b %d"),
                      "kind": KIND_NAMES.get(kind, kind), "workspace": workspace, "feature": feature,
                      "numbers": numbers, "increase": pct(increase, signed=True), "detail": detail or "",
                      "hint": HINTS.get(kind, "")})
     return rows
-
-
-def usd(value, small: bool = False) -> str:
-    """Dollars for a reader: cents, or four decimals for per-request sized amounts."""
-    if value is None:
-        return "n/a"
-    amount = Decimal(str(value))
-    places = 4 if small and abs(amount) < 1 else 2
-    return f"{'-' if amount < 0 else ''}${abs(amount):,.{places}f}"
-
-
-def pct(value, signed: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    return f"{float(value):+.1%}" if signed else f"{float(value):.1%}"
-
-
-def num(value) -> str:
-    return "n/a" if value is None else f"{float(value):,.0f}"
 
 
 def _tone(bad: bool) -> str:
