@@ -8,9 +8,9 @@ import os
 import sys
 import time
 import warnings
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,8 +22,8 @@ log = logging.getLogger("costline")
 # Dagster's beta/preview notices are for costline's developers, not its users.
 warnings.filterwarnings("ignore", module="dagster.*")
 
-InputDir = Annotated[Optional[Path], typer.Option("--input-dir", help="Input drops (default $COSTLINE_INPUT_DIR or ./data/input).")]
-WarehouseDir = Annotated[Optional[Path], typer.Option("--warehouse-dir", help="Warehouse and mart (default $COSTLINE_WAREHOUSE_DIR or ./data/warehouse).")]
+InputDir = Annotated[Path | None, typer.Option("--input-dir", help="Input drops (default $COSTLINE_INPUT_DIR or ./data/input).")]
+WarehouseDir = Annotated[Path | None, typer.Option("--warehouse-dir", help="Warehouse and mart (default $COSTLINE_WAREHOUSE_DIR or ./data/warehouse).")]
 Wait = Annotated[float, typer.Option("--wait", help="Seconds to wait for another costline run to release the warehouse.")]
 
 
@@ -126,7 +126,7 @@ def backfill(start: Annotated[str, typer.Option("--start", help="First day, YYYY
 
 @app.command()
 def demo(days: Annotated[int, typer.Option(help="Days of demo history.")] = 30,
-         end: Annotated[Optional[str], typer.Option(help="Last demo day (default: yesterday UTC).")] = None,
+         end: Annotated[str | None, typer.Option(help="Last demo day (default: yesterday UTC).")] = None,
          calls_per_day: Annotated[int, typer.Option(help="Average calls per day.")] = 4000,
          input_dir: InputDir = None, warehouse_dir: WarehouseDir = None) -> None:
     """Generate realistic demo inputs, run every day, publish the mart and print the KPIs."""
@@ -135,7 +135,7 @@ def demo(days: Annotated[int, typer.Option(help="Days of demo history.")] = 30,
 
     _setup_logging()
     paths = Paths.from_env(input_dir, warehouse_dir)
-    last = _parse_day(end, "--end") if end else datetime.now(timezone.utc).date() - timedelta(days=1)
+    last = _parse_day(end, "--end") if end else datetime.now(UTC).date() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
     try:
         generate_demo(paths, first, last, calls_per_day)
@@ -146,8 +146,8 @@ def demo(days: Annotated[int, typer.Option(help="Days of demo history.")] = 30,
 
 
 @app.command()
-def report(month: Annotated[Optional[str], typer.Option(help="The month, YYYY-MM (default: the latest in the mart).")] = None,
-           out: Annotated[Optional[Path], typer.Option(help="Where to write the HTML (default: <warehouse>/report.html).")] = None,
+def report(month: Annotated[str | None, typer.Option(help="The month, YYYY-MM (default: the latest in the mart).")] = None,
+           out: Annotated[Path | None, typer.Option(help="Where to write the HTML (default: <warehouse>/report.html).")] = None,
            input_dir: InputDir = None, warehouse_dir: WarehouseDir = None) -> None:
     """Write the stakeholder report: one self-contained HTML file from the published mart."""
     from orchestration.delivery import report_command

@@ -17,10 +17,10 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 import dagster as dg
 import duckdb
@@ -182,7 +182,7 @@ def publish_mart_to_postgres(mart_db: Path, url: str, tables: list[str] | None =
     """Load the published mart.duckdb's tables into `schema` in one Postgres transaction."""
     import psycopg  # optional extra `postgres`: only needed when publishing is on
 
-    published_at = datetime.now(timezone.utc).replace(microsecond=0)
+    published_at = datetime.now(UTC).replace(microsecond=0)
     duck = duckdb.connect(str(mart_db), read_only=True)
     try:
         if tables is None:

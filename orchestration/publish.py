@@ -16,7 +16,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -50,7 +50,7 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
     paths.ensure_warehouse_dir()
     _remove_staging_leftovers(paths.warehouse_dir)
     previous = _link_target(paths.mart_parquet_dir)
-    published_at = datetime.now(timezone.utc).replace(microsecond=0)
+    published_at = datetime.now(UTC).replace(microsecond=0)
     # Unique per publish, and sortable by creation for whoever lists the directory.
     token = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
     staging_db = paths.warehouse_dir / f".mart-{token}.duckdb"

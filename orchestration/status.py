@@ -4,6 +4,7 @@ Each run is described from its RunSummary (orchestration/run_records.py), the sa
 CLI's error line and the failure alert word.
 """
 import dataclasses
+from datetime import UTC
 
 import dagster as dg
 import duckdb
@@ -118,7 +119,7 @@ def _parquet_publication_run(paths: Paths) -> str | None:
 
 
 def _fmt_ts(seconds: float) -> str:
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    from datetime import datetime
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -20,8 +20,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
-
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -98,7 +97,7 @@ def record(con: duckdb.DuckDBPyConnection, entries: list[LogEntry], run_id: str,
     if not entries:
         return
     # Stored as naive UTC, like every timestamp in the warehouse.
-    now = now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
+    now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     batch = pa.Table.from_pylist([{
         "alert_key": e.alert_key, "kind": e.kind, "summary": e.summary[:1000], "status": e.status,
         "attempts": 0 if e.status == "superseded" else 1,

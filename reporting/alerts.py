@@ -26,7 +26,7 @@ Nothing here raises into the pipeline: every failure is logged and returned in t
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import duckdb
@@ -181,7 +181,7 @@ def _deliver_locked(paths: Paths, alerts: list[Alert], summary: AlertSummary, we
     summary.failed_keys = [e.alert_key for e in entries if e.status == "failed"]
     try:
         with open_alert_log(paths.warehouse_dir) as con:
-            record(con, entries, summary.run_id, now or datetime.now(timezone.utc))
+            record(con, entries, summary.run_id, now or datetime.now(UTC))
     except Exception as exc:
         summary.error = (f"alerts delivered but not recorded in {store} "
                          f"({type(exc).__name__}); they may be sent again next run")

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import duckdb
 import jinja2
-from markupsafe import Markup
 import plotly
 import plotly.offline
+from markupsafe import Markup
 
 from ingestion.settings import Paths
 from reporting.alert_rules import HINTS

@@ -105,7 +105,7 @@ def _workspace_budget(data: ReportData) -> go.Figure:
     figure.add_bar(y=names, x=[float(p) if p is not None else None for *_, p, _s in data.workspaces],
                    orientation="h", name="projected month end", marker_color="#93c5fd",
                    hovertemplate="projected $%{x:,.2f}<extra></extra>")
-    budgeted = [(n, float(b)) for n, (_, _, b, _, _) in zip(names, data.workspaces) if b is not None]
+    budgeted = [(n, float(b)) for n, (_, _, b, _, _) in zip(names, data.workspaces, strict=True) if b is not None]
     if budgeted:
         figure.add_scatter(y=[n for n, _ in budgeted], x=[b for _, b in budgeted], mode="markers",
                            name="budget", marker=dict(symbol="line-ns-open", size=26, color="#dc2626",

@@ -3,10 +3,9 @@
 Every figure is a column of the published mart's `workspace_summary`; this module only lays
 them out (reporting/formatting.py writes them).
 """
+import duckdb
 from rich.console import Console
 from rich.table import Table
-
-import duckdb
 
 from ingestion.settings import Paths
 from reporting.formatting import pct, usd

@@ -83,6 +83,7 @@ def build_mart_fixture(root: Path, first_day: date = date(2026, 9, 24),
                         "0.010000, cast(0.010000 * (1 + ?) as decimal(18, 6)), ?, 0.80, 0.81, abs(?) > 0.25",
                         [[at, scope, version, change, change, change] for at, scope, version, change in DEPLOYMENTS])
         con.execute(EXECUTIVE_SUMMARY)
+        _reporting_tables(con)
         con.execute("""create table mart_publication as select timestamp '2026-10-21 02:05:00' as published_at,
                        'fixture-run' as run_id, 'daily_spend,...' as tables""")
         con.execute("drop table fixture_dims; drop table fixture_days; drop table fixture_budgets")
@@ -237,7 +238,7 @@ with daily as (
     select *, sum(daily_spend_usd) over (partition by workspace, month order by day) as spend_to_date_usd
     from daily
 )
-select day, workspace, month, monthly_budget_usd,
+select day, workspace, month, monthly_budget_usd, false as hard_limit,
        cast(spend_to_date_usd as decimal(18, 6)) as spend_to_date_usd,
        cast(spend_to_date_usd as double) / cast(monthly_budget_usd as double) as consumed_pct,
        day_of_month / days_in_month as expected_pct,
@@ -328,6 +329,7 @@ select s.month, cast(s.spend_usd as decimal(18, 6)) as spend_usd,
        cast(s.spend_usd / s.days_elapsed * s.days_in_month as decimal(18, 6)) as projected_month_end_usd,
        cast(s.spend_usd / s.requests as decimal(18, 6)) as avg_cost_per_request_usd,
        cast(s.spend_usd / s.successes as decimal(18, 6)) as cost_per_success_usd,
+       cast(s.retry_cost as decimal(18, 6)) as retry_cost_usd,
        cast(s.retry_cost as double) / cast(s.spend_usd as double) as retry_cost_share,
        (select count(*) from cost_anomalies a where strftime(a.detected_at, '%Y-%m') = s.month) as anomalies,
        (select cast(coalesce(sum(potential_savings_usd), 0) as decimal(18, 6)) from model_comparison c
@@ -335,6 +337,74 @@ select s.month, cast(s.spend_usd as decimal(18, 6)) as spend_usd,
          as savings_opportunity_usd
 from spend s
 """
+
+
+# The reporting marts (dbt_project/models/marts/reporting/) over the fixture's own tables, by
+# the same definitions; the thresholds are dbt_project.yml's vars, as dbt publishes them.
+REPORTING_TABLES = """
+create table budget_month_status as
+select month, workspace, day as as_of_day, monthly_budget_usd, hard_limit, spend_to_date_usd, consumed_pct,
+       expected_pct, projected_month_end_usd, status
+from budget_burn qualify row_number() over (partition by workspace, month order by day desc) = 1;
+create table month_to_date as
+with loaded as (select month, min(day) f, max(day) l from daily_spend group by month)
+select loaded.month, f as first_loaded_day, l as last_loaded_day,
+       cast(extract(day from l) as integer) as loaded_day_of_month,
+       cast(extract(day from last_day(l)) as integer) as days_in_month,
+       extract(day from l) / extract(day from last_day(l)) as month_elapsed_pct,
+       cast(case when e.budget_usd <> 0 then e.projected_month_end_usd - e.budget_usd end as decimal(18, 6))
+           as projected_over_budget_usd,
+       coalesce(e.budget_usd <> 0
+                and e.spend_usd * extract(day from last_day(l)) > e.budget_usd * extract(day from l), false)
+           as ahead_of_budget_pace,
+       e.retry_cost_usd > e.spend_usd * (select value from rule_thresholds where name = 'retry_waste_warn_share')
+           as retry_waste_high
+from loaded join executive_summary e using (month);
+create table feature_results_monthly as
+select month, feature, cast(sum(cost_usd) as decimal(18, 6)) as cost_usd, sum(api_calls)::bigint as api_calls,
+       sum(requests)::bigint as requests, sum(successful_requests)::bigint as successful_requests,
+       cast(sum(cost_usd) / nullif(sum(successful_requests), 0) as decimal(18, 6)) as cost_per_success_usd
+from daily_spend where feature <> '(unattributed)' group by month, feature;
+create table feature_results_daily as
+select day, month, feature, cast(sum(cost_usd) as decimal(18, 6)) as cost_usd, sum(requests)::bigint as requests,
+       sum(successful_requests)::bigint as successful_requests,
+       cast(sum(cost_usd) / nullif(sum(successful_requests), 0) as decimal(18, 6)) as cost_per_success_usd
+from daily_spend where feature <> '(unattributed)' group by day, month, feature;
+create table model_spend_monthly as
+select month, provider, model, cast(sum(cost_usd) as decimal(18, 6)) as cost_usd, sum(api_calls)::bigint as api_calls
+from daily_spend group by month, provider, model;
+create table workspace_summary as
+with totals as (
+    select workspace, min(day) first_day, max(day) last_day, sum(cost_usd) cost_usd, sum(requests) requests,
+           sum(successful_requests) successes, sum(retry_cost_usd) retry_cost_usd
+    from daily_spend group by workspace
+), latest as (
+    select * from budget_month_status qualify row_number() over (partition by workspace order by month desc) = 1
+)
+select t.workspace, first_day, last_day, cast(t.cost_usd as decimal(18, 6)) as cost_usd, requests::bigint as requests,
+       successes::bigint as successful_requests,
+       cast(t.cost_usd / nullif(requests, 0) as decimal(18, 6)) as avg_cost_per_request_usd,
+       cast(t.cost_usd / nullif(successes, 0) as decimal(18, 6)) as cost_per_success_usd,
+       cast(retry_cost_usd as decimal(18, 6)) as retry_cost_usd,
+       cast(retry_cost_usd as double) / nullif(cast(t.cost_usd as double), 0) as retry_cost_share,
+       l.month as budget_month, l.consumed_pct as budget_consumed_pct, l.status as budget_status
+from totals t left join latest l using (workspace);
+"""
+
+
+def _reporting_tables(con: duckdb.DuckDBPyConnection) -> None:
+    import yaml
+
+    variables = yaml.safe_load((Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml")
+                               .read_text())["vars"]
+    con.execute("create table rule_thresholds (name varchar, value decimal(18, 6))")
+    con.executemany("insert into rule_thresholds values (?, ?)",
+                    [(k, str(v)) for k, v in variables.items() if isinstance(v, int | float) and not isinstance(v, bool)])
+    columns = {name for (name,) in con.execute("select column_name from (describe daily_spend)").fetchall()}
+    if "month" not in columns:  # the real daily_spend carries its month
+        con.execute("alter table daily_spend add column month varchar")
+        con.execute("update daily_spend set month = strftime(day, '%Y-%m')")
+    con.execute(REPORTING_TABLES)
 
 
 def two_table_warehouse(paths: Paths, amount: str) -> None:

@@ -1,7 +1,7 @@
 """Alerts reach a real HTTP server once each, survive webhook failures, and never raise.
 
-The mart is the hand-made fixture (tests/mart_fixture.py); the alert log is a real
-warehouse.duckdb in a tmp dir; the webhook is pytest-httpserver on localhost.
+The mart is the hand-made fixture (tests/mart_fixture.py); the alert log is delivery's own
+store (`<warehouse>/delivery.duckdb`) in a tmp dir; the webhook is pytest-httpserver on localhost.
 """
 import json
 import logging
@@ -17,7 +17,9 @@ from werkzeug import Response
 
 from mart_fixture import HOSTILE_WORKSPACE, build_mart_fixture
 from reporting.alert_rules import HINTS, alert_key
-from reporting.alerts import AlertSettings, alert_gate_failure, send_alerts
+from reporting.alert_log import store_path
+from reporting.alerts import AlertSettings, alert_run_failure, send_alerts
+from reporting.run_summary import RunSummary
 from reporting.webhook import RetryPolicy
 
 FAST = RetryPolicy(connect_timeout_s=1, read_timeout_s=3, max_attempts=3, backoff_initial_s=0.01,
@@ -25,8 +27,8 @@ FAST = RetryPolicy(connect_timeout_s=1, read_timeout_s=3, max_attempts=3, backof
 HOOK = "/services/T000/B000/sEcReTtOkEn"
 LOOKBACK = 40   # the whole fixture: every kind of alert shows up
 NOW = datetime(2026, 10, 21, 2, 10)
-HOLD_WAREHOUSE = ("import sys, time, duckdb\ncon = duckdb.connect(sys.argv[1])\nprint('holding', flush=True)\n"
-                  "time.sleep(60)\n")
+HOLD_DELIVERY = ("import sys, time\nfrom reporting.alert_log import delivery_lock\n"
+                 "lock = delivery_lock(sys.argv[1], 0)\nlock.acquire()\nprint('holding', flush=True)\ntime.sleep(60)\n")
 
 
 @pytest.fixture
@@ -41,9 +43,9 @@ def _send(mart, url, run_id="run-1", **kwargs):
 
 
 def _log(mart) -> dict[str, tuple]:
-    with duckdb.connect(str(mart.paths.warehouse_db), read_only=True) as con:
+    with duckdb.connect(str(store_path(mart.paths.warehouse_dir)), read_only=True) as con:
         rows = con.execute("select alert_key, kind, status, attempts, first_attempt_at, sent_at, run_id, "
-                           "last_error, summary from ops.alert_log").fetchall()
+                           "last_error, summary from alert_log").fetchall()
     return {r[0]: r[1:] for r in rows}
 
 
@@ -115,13 +117,14 @@ def test_budget_thresholds_fire_once_each_as_spend_grows(mart, httpserver):
     httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
     url = httpserver.url_for(HOOK)
     with duckdb.connect(str(mart.paths.mart_db)) as con:
-        spend = con.execute("select spend_to_date_usd from budget_burn where workspace = 'support' "
-                            "order by day desc limit 1").fetchone()[0]
+        spend = con.execute("select spend_to_date_usd from budget_month_status where workspace = 'support' "
+                            "order by month desc limit 1").fetchone()[0]
 
     def set_support_budget(fraction_used: str) -> None:
         with duckdb.connect(str(mart.paths.mart_db)) as con:
-            con.execute("update budget_burn set monthly_budget_usd = cast(? as decimal(18, 6)), status = 'ok' "
-                        "where workspace = 'support'", [spend / Decimal(fraction_used)])
+            # budget_month_status is what the alerts read (budget_burn's latest row per month).
+            con.execute("update budget_month_status set monthly_budget_usd = cast(? as decimal(18, 6)), "
+                        "status = 'ok' where workspace = 'support'", [spend / Decimal(fraction_used)])
 
     def support_keys() -> list[str]:
         return [k for k in _posted_keys(httpserver) if k.startswith("budget_threshold|support|")]
@@ -281,15 +284,15 @@ def test_thresholds_from_env(mart, monkeypatch, caplog):
     assert "COSTLINE_BUDGET_ALERT_THRESHOLDS" in caplog.text and "using the defaults" in caplog.text
 
 
-def test_busy_warehouse_delays_alerts_without_raising(mart, httpserver):
+def test_busy_delivery_delays_alerts_without_raising(mart, httpserver):
     httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
     url = httpserver.url_for(HOOK)
-    # Another process (a dbt run, a BI tool) holds the warehouse file.
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_WAREHOUSE, str(mart.paths.warehouse_db)],
+    # Another delivery (the daemon's sensor on the same run) holds the alert log.
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_DELIVERY, str(mart.paths.warehouse_dir)],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "holding"
-        busy = _send(mart, url)
+        busy = _send(mart, url, lock_wait_s=0.5)
     finally:
         holder.kill()
         holder.wait(10)
@@ -302,26 +305,28 @@ def test_gate_failure_alert_names_the_check_and_the_published_mart(mart, httpser
     httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
     url = httpserver.url_for(HOOK)
     check = "cost_equals_bill on marts/daily_spend (openai 2026-10-20: billed 10.00, cost 9.50)"
-    summary = alert_gate_failure(mart.paths, run_id="run-9", failed_checks=[check], webhook_url=url,
-                                 generic_json=True, retry=FAST, now=NOW)
+    run = RunSummary(run_id="run-9", status="FAILURE", failed_checks=(check,))
+    summary = alert_run_failure(mart.paths, run, settings=AlertSettings(webhook_url=url, generic_json=True),
+                                retry=FAST, now=NOW)
     assert summary.ok and summary.sent == 1
     (alert,) = _posted(httpserver)[0]["alerts"]
     assert alert["kind"] == "gate_failure" and alert["severity"] == "critical"
     assert check in alert["text"] and "still published" in alert["text"]
     assert str(mart.paths.mart_db) in alert["text"] and "fixture-run" in alert["text"]
     # The CLI and the daemon's sensor may both report the same run: it alerts once.
-    again = alert_gate_failure(mart.paths, run_id="run-9", failed_checks=[check], webhook_url=url, retry=FAST)
+    again = alert_run_failure(mart.paths, run, settings=AlertSettings(webhook_url=url), retry=FAST)
     assert again.sent == 0 and again.already_delivered == 1 and len(httpserver.log) == 1
 
 
 def test_gate_failure_before_any_publication(tmp_path):
     from ingestion.settings import Paths
     paths = Paths(tmp_path / "in", tmp_path / "wh")
-    summary = alert_gate_failure(paths, run_id="run-1", failed_checks=["money_non_negative on marts/daily_spend"],
-                                 webhook_url=None)
+    run = RunSummary(run_id="run-1", status="FAILURE", failed_checks=("money_non_negative on marts/daily_spend",))
+    summary = alert_run_failure(paths, run, settings=AlertSettings(webhook_url=None))
     assert summary.logged == 1
-    with duckdb.connect(str(paths.warehouse_db), read_only=True) as con:
-        assert "No mart has been published yet" in con.execute("select summary from ops.alert_log").fetchone()[0]
+    assert not paths.warehouse_db.exists(), "delivery never creates or opens the warehouse"
+    with duckdb.connect(str(store_path(paths.warehouse_dir)), read_only=True) as con:
+        assert "no mart has been published yet" in con.execute("select summary from alert_log").fetchone()[0]
 
 
 def test_failure_sensor_alerts_a_failed_daily_run(mart, httpserver, monkeypatch):
@@ -329,7 +334,8 @@ def test_failure_sensor_alerts_a_failed_daily_run(mart, httpserver, monkeypatch)
     import dagster as dg
 
     from orchestration.automation import DAILY_JOB
-    from orchestration.delivery import failure_details, run_failure_alert_sensor
+    from orchestration.delivery import run_failure_alert_sensor
+    from orchestration.run_records import run_summary
     from orchestration.resources import CostlinePaths
 
     httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
@@ -353,9 +359,9 @@ def test_failure_sensor_alerts_a_failed_daily_run(mart, httpserver, monkeypatch)
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def(DAILY_JOB).execute_in_process(instance=instance, raise_on_error=False)
         assert not result.success
-        checks, steps, published = failure_details(instance, result.run_id)
-        assert checks == ["money_non_negative on marts/daily_spend (2 rows with negative cost_usd)"]
-        assert steps and not published
+        summary = run_summary(instance, result.run_id)
+        assert summary.failed_checks == ("money_non_negative on marts/daily_spend (2 rows with negative cost_usd)",)
+        assert summary.failed_steps and not summary.published and not summary.success
         context = dg.build_run_status_sensor_context(
             sensor_name="run_failure_alert_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
             dagster_event=result.get_run_failure_event(),
