@@ -84,6 +84,20 @@ TOTALS = {
         select b.day, b.workspace from budget_burn b
         left join (select day, workspace, sum(cost_usd) cost from daily_spend group by all) d using (day, workspace)
         where b.daily_spend_usd <> coalesce(d.cost, 0)""",
+    "delivery tables are daily_spend regrouped": """
+        select 'feature_results_monthly', month, feature from feature_results_monthly f
+        full join (select month, feature, sum(cost_usd) cost, sum(successful_requests) s from daily_spend
+                   where feature <> '(unattributed)' group by all) d using (month, feature)
+        where f.cost_usd is distinct from d.cost or f.successful_requests is distinct from d.s
+        union all
+        select 'model_spend_monthly', month, model from model_spend_monthly m
+        full join (select month, provider, model, sum(cost_usd) cost from daily_spend group by all) d
+          using (month, provider, model)
+        where m.cost_usd is distinct from d.cost
+        union all
+        select 'workspace_summary', workspace, null from workspace_summary w
+        full join (select workspace, sum(cost_usd) cost from daily_spend group by all) d using (workspace)
+        where w.cost_usd is distinct from d.cost""",
 }
 
 
