@@ -15,8 +15,10 @@ STAMPS = {"published_at", "run_id"}
 
 
 def tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    rows = con.execute("select table_name, column_name from information_schema.columns "
-                       "where table_schema = 'main' order by table_name, ordinal_position").fetchall()
+    rows = con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'main' order by table_name, ordinal_position"
+    ).fetchall()
     out: dict[str, list[str]] = {}
     for table, column in rows:
         out.setdefault(table, []).append(column)
@@ -44,7 +46,7 @@ def compare(old_db: Path, new_db: Path) -> int:
                 print(f"{name:34s} {len(a):8d} rows  identical")
                 continue
             differences += 1
-            first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
             print(f"{name:34s} {len(a):8d} / {len(b)} rows  DIFFERENT, first at sorted row {first}:")
             print(f"    old {a[first] if first < len(a) else '-'}\n    new {b[first] if first < len(b) else '-'}")
     print("identical" if not differences else f"{differences} tables differ")

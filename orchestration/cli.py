@@ -3,6 +3,7 @@
 Exit codes: 0 success; 1 the run failed or a blocking quality check failed (the previous mart
 stays published); 2 bad usage or missing inputs. Errors are one line saying what to do next.
 """
+
 import logging
 import os
 import sys
@@ -16,15 +17,26 @@ import typer
 
 from ingestion.settings import Paths
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="costline: where every cent of your LLM spend went, and whether it was worth it.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="costline: where every cent of your LLM spend went, and whether it was worth it.",
+)
 log = logging.getLogger("costline")
 # Dagster's beta/preview notices are for costline's developers, not its users.
 warnings.filterwarnings("ignore", module="dagster.*")
 
-InputDir = Annotated[Path | None, typer.Option("--input-dir", help="Input drops (default $COSTLINE_INPUT_DIR or ./data/input).")]
-WarehouseDir = Annotated[Path | None, typer.Option("--warehouse-dir", help="Warehouse and mart (default $COSTLINE_WAREHOUSE_DIR or ./data/warehouse).")]
-Wait = Annotated[float, typer.Option("--wait", help="Seconds to wait for another costline run to release the warehouse.")]
+InputDir = Annotated[
+    Path | None, typer.Option("--input-dir", help="Input drops (default $COSTLINE_INPUT_DIR or ./data/input).")
+]
+WarehouseDir = Annotated[
+    Path | None,
+    typer.Option("--warehouse-dir", help="Warehouse and mart (default $COSTLINE_WAREHOUSE_DIR or ./data/warehouse)."),
+]
+Wait = Annotated[
+    float, typer.Option("--wait", help="Seconds to wait for another costline run to release the warehouse.")
+]
 
 
 # Files the warehouse gets (DuckDB files and WALs, Parquet, saved billing pages, logs, Dagster
@@ -60,26 +72,39 @@ def _parse_day(value: str, flag: str) -> date:
 
 def _require_inputs(paths: Paths, days: list[date]) -> None:
     if not paths.input_dir.is_dir():
-        _fail(f"input dir {paths.input_dir} does not exist; set COSTLINE_INPUT_DIR or pass --input-dir "
-              f"(or run `costline demo` to generate one)")
-    present = [d for d in days if (paths.telemetry_dir / d.isoformat()).is_dir()
-               or (paths.outcomes_dir / d.isoformat()).is_dir()]
+        _fail(
+            f"input dir {paths.input_dir} does not exist; set COSTLINE_INPUT_DIR or pass --input-dir "
+            f"(or run `costline demo` to generate one)"
+        )
+    present = [
+        d
+        for d in days
+        if (paths.telemetry_dir / d.isoformat()).is_dir() or (paths.outcomes_dir / d.isoformat()).is_dir()
+    ]
     if not present:
         span = days[0].isoformat() if len(days) == 1 else f"{days[0]} .. {days[-1]}"
-        _fail(f"nothing to load for {span}: no folder {paths.telemetry_dir}/YYYY-MM-DD for those days; "
-              f"check the date and the input dir")
+        _fail(
+            f"nothing to load for {span}: no folder {paths.telemetry_dir}/YYYY-MM-DD for those days; "
+            f"check the date and the input dir"
+        )
     missing = len(days) - len(present)
     if missing:
-        log.info("%d of %d days have no input folders; they are rebuilt from what is already loaded",
-                 missing, len(days))
+        log.info(
+            "%d of %d days have no input folders; they are rebuilt from what is already loaded", missing, len(days)
+        )
 
 
 def _run(paths: Paths, start: date, end: date, wait: float) -> None:
     from orchestration.runner import WarehouseBusy, run_days
 
     started = time.monotonic()
-    log.info("running %s%s (inputs %s, warehouse %s)", start, "" if start == end else f" .. {end}",
-             paths.input_dir, paths.warehouse_dir)
+    log.info(
+        "running %s%s (inputs %s, warehouse %s)",
+        start,
+        "" if start == end else f" .. {end}",
+        paths.input_dir,
+        paths.warehouse_dir,
+    )
     try:
         summary = run_days(paths, start, end, wait_seconds=wait)
     except WarehouseBusy as busy:
@@ -93,13 +118,22 @@ def _run(paths: Paths, start: date, end: date, wait: float) -> None:
         # The same door and the same words as the daemon's run-failure sensor.
         alert_run_failure(paths, summary)
         _fail(summary.failure_message(publication_sentence(paths.mart_db, summary.run_id)), code=1)
-    log.info("published %s and %s/ in %.0fs (run %s)", paths.mart_db, paths.mart_parquet_dir,
-             time.monotonic() - started, summary.run_id)
+    log.info(
+        "published %s and %s/ in %.0fs (run %s)",
+        paths.mart_db,
+        paths.mart_parquet_dir,
+        time.monotonic() - started,
+        summary.run_id,
+    )
 
 
 @app.command()
-def run(date_: Annotated[str, typer.Option("--date", help="The UTC day to run, YYYY-MM-DD.")],
-        input_dir: InputDir = None, warehouse_dir: WarehouseDir = None, wait: Wait = 0) -> None:
+def run(
+    date_: Annotated[str, typer.Option("--date", help="The UTC day to run, YYYY-MM-DD.")],
+    input_dir: InputDir = None,
+    warehouse_dir: WarehouseDir = None,
+    wait: Wait = 0,
+) -> None:
     """The daily job for one day (what the schedule runs)."""
     _setup_logging()
     day = _parse_day(date_, "--date")
@@ -109,9 +143,13 @@ def run(date_: Annotated[str, typer.Option("--date", help="The UTC day to run, Y
 
 
 @app.command()
-def backfill(start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")],
-             end: Annotated[str, typer.Option("--end", help="Last day (included), YYYY-MM-DD.")],
-             input_dir: InputDir = None, warehouse_dir: WarehouseDir = None, wait: Wait = 0) -> None:
+def backfill(
+    start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--end", help="Last day (included), YYYY-MM-DD.")],
+    input_dir: InputDir = None,
+    warehouse_dir: WarehouseDir = None,
+    wait: Wait = 0,
+) -> None:
     """Every day from --start to --end in one run."""
     from orchestration.partitions import days_between
 
@@ -125,10 +163,13 @@ def backfill(start: Annotated[str, typer.Option("--start", help="First day, YYYY
 
 
 @app.command()
-def demo(days: Annotated[int, typer.Option(help="Days of demo history.")] = 30,
-         end: Annotated[str | None, typer.Option(help="Last demo day (default: yesterday UTC).")] = None,
-         calls_per_day: Annotated[int, typer.Option(help="Average calls per day.")] = 4000,
-         input_dir: InputDir = None, warehouse_dir: WarehouseDir = None) -> None:
+def demo(
+    days: Annotated[int, typer.Option(help="Days of demo history.")] = 30,
+    end: Annotated[str | None, typer.Option(help="Last demo day (default: yesterday UTC).")] = None,
+    calls_per_day: Annotated[int, typer.Option(help="Average calls per day.")] = 4000,
+    input_dir: InputDir = None,
+    warehouse_dir: WarehouseDir = None,
+) -> None:
     """Generate realistic demo inputs, run every day, publish the mart and print the KPIs."""
     from orchestration.demo import generate_demo
     from reporting.workspace_table import print_workspace_table
@@ -146,9 +187,14 @@ def demo(days: Annotated[int, typer.Option(help="Days of demo history.")] = 30,
 
 
 @app.command()
-def report(month: Annotated[str | None, typer.Option(help="The month, YYYY-MM (default: the latest in the mart).")] = None,
-           out: Annotated[Path | None, typer.Option(help="Where to write the HTML (default: <warehouse>/report.html).")] = None,
-           input_dir: InputDir = None, warehouse_dir: WarehouseDir = None) -> None:
+def report(
+    month: Annotated[str | None, typer.Option(help="The month, YYYY-MM (default: the latest in the mart).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the HTML (default: <warehouse>/report.html).")
+    ] = None,
+    input_dir: InputDir = None,
+    warehouse_dir: WarehouseDir = None,
+) -> None:
     """Write the stakeholder report: one self-contained HTML file from the published mart."""
     from orchestration.delivery import report_command
     from reporting.report_data import ReportError

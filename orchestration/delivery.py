@@ -12,6 +12,7 @@ Delivery reads the published mart and keeps its own state (delivery.duckdb): it 
 warehouse.duckdb nor takes the warehouse lock, so it can run beside the next pipeline run.
 Alerts never fail a run: delivery problems are logged and shown in the asset's metadata.
 """
+
 import logging
 from pathlib import Path
 
@@ -43,33 +44,49 @@ def report_command(paths: Paths, month: str | None = None, out: Path | None = No
 
 def _summary_metadata(summary: AlertSummary, settings: AlertSettings) -> dict:
     return {
-        "decided": summary.decided, "already_delivered": summary.already_delivered,
-        "sent": summary.sent, "logged": summary.logged, "failed": summary.failed,
-        "webhook": ("json" if settings.generic_json else "slack") if settings.webhook_url
+        "decided": summary.decided,
+        "already_delivered": summary.already_delivered,
+        "sent": summary.sent,
+        "logged": summary.logged,
+        "failed": summary.failed,
+        "webhook": ("json" if settings.generic_json else "slack")
+        if settings.webhook_url
         else "not configured (alerts logged only)",
         **({"error": summary.error} if summary.error else {}),
         **({"failed_keys": dg.MetadataValue.json(summary.failed_keys)} if summary.failed_keys else {}),
     }
 
 
-@dg.asset(key=["alerts_sent"], deps=[PUBLISHED_MART], partitions_def=daily_partitions,
-          backfill_policy=dg.BackfillPolicy.single_run(), group_name="delivery",
-          description="Budget thresholds, at-risk workspaces and new anomalies from the published mart, "
-                      "posted once each to COSTLINE_ALERT_WEBHOOK_URL (or logged); remembered in "
-                      "delivery.duckdb beside the mart.")
+@dg.asset(
+    key=["alerts_sent"],
+    deps=[PUBLISHED_MART],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="delivery",
+    description="Budget thresholds, at-risk workspaces and new anomalies from the published mart, "
+    "posted once each to COSTLINE_ALERT_WEBHOOK_URL (or logged); remembered in "
+    "delivery.duckdb beside the mart.",
+)
 def alerts_sent(context: dg.AssetExecutionContext, costline: CostlinePaths) -> dg.MaterializeResult:
     settings = AlertSettings.from_env()
-    summary = send_alerts(costline.paths(), run_id=context.run_id, webhook_url=settings.webhook_url,
-                          generic_json=settings.generic_json)
+    summary = send_alerts(
+        costline.paths(), run_id=context.run_id, webhook_url=settings.webhook_url, generic_json=settings.generic_json
+    )
     if summary.error or summary.failed:
         context.log.warning(f"alerts: {summary.error or f'{summary.failed} not delivered, retried next run'}")
     return dg.MaterializeResult(metadata=_summary_metadata(summary, settings))
 
 
-@dg.asset(key=["stakeholder_report"], deps=[PUBLISHED_MART], partitions_def=daily_partitions,
-          backfill_policy=dg.BackfillPolicy.single_run(), group_name="delivery", kinds={"html"},
-          description="report.html next to the mart: one self-contained page (headline numbers, six "
-                      "charts, anomalies and budgets) for the latest month, readable offline.")
+@dg.asset(
+    key=["stakeholder_report"],
+    deps=[PUBLISHED_MART],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="delivery",
+    kinds={"html"},
+    description="report.html next to the mart: one self-contained page (headline numbers, six "
+    "charts, anomalies and budgets) for the latest month, readable offline.",
+)
 def stakeholder_report(context: dg.AssetExecutionContext, costline: CostlinePaths) -> dg.MaterializeResult:
     paths = costline.paths()
     try:
@@ -80,14 +97,16 @@ def stakeholder_report(context: dg.AssetExecutionContext, costline: CostlinePath
         return dg.MaterializeResult(metadata={"skipped": str(empty)})
     except ReportError as error:
         raise dg.Failure(description=str(error)) from None
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out)),
-                                          "bytes": out.stat().st_size})
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out)), "bytes": out.stat().st_size})
 
 
-@dg.run_failure_sensor(name="run_failure_alert_sensor", monitored_jobs=[costline_daily_job],
-                       default_status=dg.DefaultSensorStatus.RUNNING,
-                       description="Alerts when a daily run fails: which blocking check or step, and that "
-                                   "the previous mart is still published.")
+@dg.run_failure_sensor(
+    name="run_failure_alert_sensor",
+    monitored_jobs=[costline_daily_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts when a daily run fails: which blocking check or step, and that "
+    "the previous mart is still published.",
+)
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext, costline: CostlinePaths):
     run = context.dagster_run
     if run.job_name != DAILY_JOB:

@@ -1,5 +1,6 @@
 """`costline demo`: realistic inputs into the input dir (the table it prints at the end is
 reporting/workspace_table.py, read from the published mart)."""
+
 import logging
 import shutil
 from datetime import date
@@ -18,7 +19,8 @@ def _claim(directory: Path, what: str) -> None:
     if directory.exists() and any(directory.iterdir()) and not (directory / DEMO_MARKER).exists():
         raise FileExistsError(
             f"{what} {directory} already holds data that `costline demo` did not write; "
-            f"pass --input-dir/--warehouse-dir pointing somewhere else")
+            f"pass --input-dir/--warehouse-dir pointing somewhere else"
+        )
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True, mode=0o700)
@@ -29,9 +31,20 @@ def generate_demo(paths: Paths, first: date, last: date, calls_per_day: int) -> 
     _claim(paths.input_dir, "input dir")
     _claim(paths.warehouse_dir, "warehouse dir")
     days = (last - first).days + 1
-    log.info("generating %d days of demo inputs (%s .. %s, ~%d calls/day) in %s",
-             days, first, last, calls_per_day, paths.input_dir)
+    log.info(
+        "generating %d days of demo inputs (%s .. %s, ~%d calls/day) in %s",
+        days,
+        first,
+        last,
+        calls_per_day,
+        paths.input_dir,
+    )
     summary = generate_demo_inputs(paths.input_dir, end=last, days=days, calls_per_day=calls_per_day)
     pages = write_demo_billing_pages(paths.billing_dir, summary.usage)
-    log.info("demo inputs: %d calls, %d requests in %d files, %d billing pages",
-             summary.calls, summary.requests, summary.files, pages)
+    log.info(
+        "demo inputs: %d calls, %d requests in %d files, %d billing pages",
+        summary.calls,
+        summary.requests,
+        summary.files,
+        pages,
+    )

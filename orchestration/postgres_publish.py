@@ -13,6 +13,7 @@ whole publish back. Data moves set-based: DuckDB writes each table to CSV, Postg
 Money stays exact: DuckDB DECIMAL(p, s) becomes numeric(p, s) (mart money is numeric(18, 6)); a
 `*_usd` column that is not DECIMAL is refused rather than published as float.
 """
+
 import logging
 import os
 import re
@@ -84,14 +85,18 @@ def postgres_column_type(duckdb_type: str, table: str, column: str) -> str:
     normalized = duckdb_type.strip().upper()
     decimal = _DECIMAL.match(normalized)
     if column.endswith("_usd") and not decimal:
-        raise TypeError(f"{table}.{column} is money but DuckDB holds it as {duckdb_type}, not DECIMAL: "
-                        f"fix the dbt model's cast instead of publishing float money")
+        raise TypeError(
+            f"{table}.{column} is money but DuckDB holds it as {duckdb_type}, not DECIMAL: "
+            f"fix the dbt model's cast instead of publishing float money"
+        )
     if decimal:
         return f"numeric({decimal.group(1)}, {decimal.group(2)})"
     if normalized in _SIMPLE_TYPES:
         return _SIMPLE_TYPES[normalized]
-    raise TypeError(f"{table}.{column} has DuckDB type {duckdb_type}, which costline does not publish to "
-                    f"Postgres; cast it in the dbt model (nested types: to JSON text)")
+    raise TypeError(
+        f"{table}.{column} has DuckDB type {duckdb_type}, which costline does not publish to "
+        f"Postgres; cast it in the dbt model (nested types: to JSON text)"
+    )
 
 
 def _ident(name: str) -> str:
@@ -106,7 +111,9 @@ def _duckdb_columns(duck: duckdb.DuckDBPyConnection, schema: str, table: str) ->
     columns = duck.execute(
         """select column_name, data_type from information_schema.columns
            where table_catalog = current_database() and table_schema = ? and table_name = ?
-           order by ordinal_position""", [schema, table]).fetchall()
+           order by ordinal_position""",
+        [schema, table],
+    ).fetchall()
     if not columns:
         raise LookupError(f"table {schema}.{table} not found in the DuckDB source")
     return columns
@@ -118,18 +125,28 @@ def _postgres_columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
            from pg_attribute a join pg_class c on c.oid = a.attrelid
            join pg_namespace n on n.oid = c.relnamespace
            where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped
-           order by a.attnum""", [schema, table])
+           order by a.attnum""",
+        [schema, table],
+    )
     return [(name, _canonical_pg_type(kind)) for name, kind in cur.fetchall()]
 
 
 def _canonical_pg_type(kind: str) -> str:
     # format_type spells types long-hand; compare in the spelling postgres_column_type writes.
-    return {"timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz",
-            "time without time zone": "time"}.get(kind, kind).replace(",", ", ").replace(",  ", ", ")
+    return (
+        {
+            "timestamp without time zone": "timestamp",
+            "timestamp with time zone": "timestamptz",
+            "time without time zone": "time",
+        }.get(kind, kind)
+        .replace(",", ", ")
+        .replace(",  ", ", ")
+    )
 
 
-def copy_tables(duck: duckdb.DuckDBPyConnection, pg_con, source_schema: str, tables: Iterable[str],
-                target_schema: str) -> dict[str, int]:
+def copy_tables(
+    duck: duckdb.DuckDBPyConnection, pg_con, source_schema: str, tables: Iterable[str], target_schema: str
+) -> dict[str, int]:
     """Replace `target_schema`.<table> in Postgres with DuckDB's `source_schema`.<table>.
 
     Runs inside the caller's Postgres transaction (nothing is committed here; the connection
@@ -141,8 +158,10 @@ def copy_tables(duck: duckdb.DuckDBPyConnection, pg_con, source_schema: str, tab
         cur.execute(f"set local lock_timeout = '{LOCK_TIMEOUT}'")
         cur.execute(f"create schema if not exists {_ident(target_schema)}")
         for table in tables:
-            columns = [(name, postgres_column_type(kind, table, name))
-                       for name, kind in _duckdb_columns(duck, source_schema, table)]
+            columns = [
+                (name, postgres_column_type(kind, table, name))
+                for name, kind in _duckdb_columns(duck, source_schema, table)
+            ]
             target = f"{_ident(target_schema)}.{_ident(table)}"
             if _postgres_columns(cur, target_schema, table) == columns:
                 # DELETE, not TRUNCATE: TRUNCATE is not MVCC-safe, an open reader would see an empty table.
@@ -154,11 +173,12 @@ def copy_tables(duck: duckdb.DuckDBPyConnection, pg_con, source_schema: str, tab
             # Empty strings are written quoted and NULLs unquoted, which Postgres' CSV format reads back apart.
             # Catalog-qualified: a DuckDB file named raw.duckdb would make `raw.x` ambiguous.
             source = f"{_ident(catalog)}.{_ident(source_schema)}.{_ident(table)}"
-            duck.execute(f"copy (select * from {source}) to {_sql_path(csv_path)} "
-                         f"(format csv, header true)")
+            duck.execute(f"copy (select * from {source}) to {_sql_path(csv_path)} (format csv, header true)")
             column_list = ", ".join(_ident(name) for name, _ in columns)
-            with cur.copy(f"copy {target} ({column_list}) from stdin (format csv, header true)") as copy, \
-                    open(csv_path, "rb") as csv_file:
+            with (
+                cur.copy(f"copy {target} ({column_list}) from stdin (format csv, header true)") as copy,
+                open(csv_path, "rb") as csv_file,
+            ):
                 while chunk := csv_file.read(COPY_CHUNK_BYTES):
                     copy.write(chunk)
             rows[table] = cur.rowcount
@@ -177,8 +197,14 @@ def grant_reader(pg_con, schema: str = MART_SCHEMA, role: str = READER_ROLE) -> 
         return True
 
 
-def publish_mart_to_postgres(mart_db: Path, url: str, tables: list[str] | None = None, run_id: str = "",
-                             schema: str = MART_SCHEMA, reader_role: str = READER_ROLE) -> PostgresPublication:
+def publish_mart_to_postgres(
+    mart_db: Path,
+    url: str,
+    tables: list[str] | None = None,
+    run_id: str = "",
+    schema: str = MART_SCHEMA,
+    reader_role: str = READER_ROLE,
+) -> PostgresPublication:
     """Load the published mart.duckdb's tables into `schema` in one Postgres transaction."""
     import psycopg  # optional extra `postgres`: only needed when publishing is on
 
@@ -186,47 +212,70 @@ def publish_mart_to_postgres(mart_db: Path, url: str, tables: list[str] | None =
     duck = duckdb.connect(str(mart_db), read_only=True)
     try:
         if tables is None:
-            tables = [name for (name,) in duck.execute(
-                """select table_name from information_schema.tables
+            tables = [
+                name
+                for (name,) in duck.execute(
+                    """select table_name from information_schema.tables
                    where table_catalog = current_database() and table_schema = 'main'
                      and table_type = 'BASE TABLE' and table_name <> ?
-                   order by table_name""", [PUBLICATION_TABLE]).fetchall()]
+                   order by table_name""",
+                    [PUBLICATION_TABLE],
+                ).fetchall()
+            ]
         with psycopg.connect(url, application_name="costline-publish") as pg_con:
             # One transaction: psycopg commits when the block exits cleanly, rolls back on error.
             rows = copy_tables(duck, pg_con, "main", tables, schema)
             with pg_con.cursor() as cur:
                 publication = f"{_ident(schema)}.{PUBLICATION_TABLE}"
-                cur.execute(f"create table if not exists {publication} "
-                            f"(published_at timestamp not null, run_id text not null, tables text not null)")
+                cur.execute(
+                    f"create table if not exists {publication} "
+                    f"(published_at timestamp not null, run_id text not null, tables text not null)"
+                )
                 cur.execute(f"delete from {publication}")
-                cur.execute(f"insert into {publication} values (%s, %s, %s)",
-                            [published_at.replace(tzinfo=None), run_id, ",".join(tables)])
+                cur.execute(
+                    f"insert into {publication} values (%s, %s, %s)",
+                    [published_at.replace(tzinfo=None), run_id, ",".join(tables)],
+                )
             granted = grant_reader(pg_con, schema, reader_role)
     finally:
         duck.close()
-    log.info("published %d tables (%d rows) to Postgres schema %s%s", len(rows), sum(rows.values()), schema,
-             f", readable by {reader_role}" if granted else f" (role {reader_role} absent: no grants)")
+    log.info(
+        "published %d tables (%d rows) to Postgres schema %s%s",
+        len(rows),
+        sum(rows.values()),
+        schema,
+        f", readable by {reader_role}" if granted else f" (role {reader_role} absent: no grants)",
+    )
     return PostgresPublication(schema, rows, published_at)
 
 
 def build_postgres_mart(mart_tables: list[str]) -> dg.AssetsDefinition:
     """The Dagster step after `published_mart`; it materializes only when the URL is set."""
-    @dg.asset(key=["postgres_mart"], deps=[PUBLISHED_MART], partitions_def=daily_partitions,
-              backfill_policy=dg.BackfillPolicy.single_run(), group_name="publish", kinds={"postgres"},
-              output_required=False,
-              description=f"The published mart copied into Postgres schema {MART_SCHEMA} in one transaction, "
-                          f"for BI tools; on only when {PUBLISH_URL_ENV} is set.")
+
+    @dg.asset(
+        key=["postgres_mart"],
+        deps=[PUBLISHED_MART],
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="publish",
+        kinds={"postgres"},
+        output_required=False,
+        description=f"The published mart copied into Postgres schema {MART_SCHEMA} in one transaction, "
+        f"for BI tools; on only when {PUBLISH_URL_ENV} is set.",
+    )
     def postgres_mart(context: dg.AssetExecutionContext, costline: CostlinePaths):
         url = postgres_publish_url()
         if url is None:
             context.log.info(f"{PUBLISH_URL_ENV} is not set: Postgres publishing is off")
             return
         publication = publish_mart_to_postgres(costline.paths().mart_db, url, mart_tables, context.run_id)
-        yield dg.MaterializeResult(metadata={
-            "schema": publication.schema,
-            "rows": sum(publication.rows.values()),
-            **{f"rows.{table}": count for table, count in publication.rows.items()},
-        })
+        yield dg.MaterializeResult(
+            metadata={
+                "schema": publication.schema,
+                "rows": sum(publication.rows.values()),
+                **{f"rows.{table}": count for table, count in publication.rows.items()},
+            }
+        )
 
     return postgres_mart
 

@@ -10,6 +10,7 @@ table, and `mart_publication.parquet`), so `costline status` reports the mismatc
 next successful publish repairs it. Staging files and version directories left by a killed
 publish are removed by the next one (see RELIABILITY.md).
 """
+
 import logging
 import os
 import shutil
@@ -65,12 +66,16 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
                 con.execute(f'create table main."{table}" as select * from warehouse.{source_schema}."{table}"')
                 con.execute(f'copy main."{table}" to {_sql_path(parquet_dir / f"{table}.parquet")} (format parquet)')
                 rows[table] = con.execute(f'select count(*) from main."{table}"').fetchone()[0]
-            con.execute(f"""create table main.{PUBLICATION_TABLE} as
+            con.execute(
+                f"""create table main.{PUBLICATION_TABLE} as
                 select cast(? as timestamp) as published_at, cast(? as varchar) as run_id,
                        cast(? as varchar) as tables""",
-                        [published_at.replace(tzinfo=None), run_id, ",".join(tables)])
-            con.execute(f"copy main.{PUBLICATION_TABLE} to "
-                        f"{_sql_path(parquet_dir / f'{PUBLICATION_TABLE}.parquet')} (format parquet)")
+                [published_at.replace(tzinfo=None), run_id, ",".join(tables)],
+            )
+            con.execute(
+                f"copy main.{PUBLICATION_TABLE} to "
+                f"{_sql_path(parquet_dir / f'{PUBLICATION_TABLE}.parquet')} (format parquet)"
+            )
             con.execute("detach warehouse")
             con.execute("checkpoint")
         finally:
@@ -129,25 +134,33 @@ def _hand_over_alert_log(paths: Paths) -> None:
     try:
         adopt_legacy_log(paths.warehouse_dir, paths.warehouse_db)
     except Exception as exc:  # alerts may repeat once; never worth failing a published run
-        log.warning("old alert log not carried over (%s: %s); recent alerts may be sent again once",
-                    type(exc).__name__, exc)
+        log.warning(
+            "old alert log not carried over (%s: %s); recent alerts may be sent again once", type(exc).__name__, exc
+        )
 
 
 def build_published_mart(mart_tables: list[str]) -> dg.AssetsDefinition:
-    @dg.asset(key=PUBLISHED_MART, deps=[dg.AssetKey(["marts", t]) for t in mart_tables],
-              partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-              group_name="publish", kinds={"duckdb", "parquet"},
-              description="mart.duckdb and mart/<table>.parquet for BI tools, replaced atomically "
-                          "only after every blocking quality check passed.")
+    @dg.asset(
+        key=PUBLISHED_MART,
+        deps=[dg.AssetKey(["marts", t]) for t in mart_tables],
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="publish",
+        kinds={"duckdb", "parquet"},
+        description="mart.duckdb and mart/<table>.parquet for BI tools, replaced atomically "
+        "only after every blocking quality check passed.",
+    )
     def published_mart(context: dg.AssetExecutionContext, costline: CostlinePaths) -> dg.MaterializeResult:
         paths = costline.paths()
         publication = publish_mart(paths, mart_tables, context.run_id)
         _hand_over_alert_log(paths)
-        return dg.MaterializeResult(metadata={
-            "mart_db": dg.MetadataValue.path(str(publication.mart_db)),
-            "parquet_dir": dg.MetadataValue.path(str(publication.parquet_dir)),
-            "rows": sum(publication.rows.values()),
-            **{f"rows.{table}": count for table, count in publication.rows.items()},
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "mart_db": dg.MetadataValue.path(str(publication.mart_db)),
+                "parquet_dir": dg.MetadataValue.path(str(publication.parquet_dir)),
+                "rows": sum(publication.rows.values()),
+                **{f"rows.{table}": count for table, count in publication.rows.items()},
+            }
+        )
 
     return published_mart

@@ -4,6 +4,7 @@ The one reader of a run's outcome: the CLI (after its in-process run), the run-f
 sensor (a run the daemon launched) and `costline status` (the last runs) all call
 `run_summary`, so they agree on which checks and steps failed and how each is named.
 """
+
 import dagster as dg
 
 from orchestration.publish import PUBLISHED_MART
@@ -16,9 +17,15 @@ DESCRIPTION_CHARS = 300
 def run_summary(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
     run = instance.get_run_by_id(run_id)
     failed, warned, passed, steps, published = [], [], 0, [], False
-    records = instance.get_records_for_run(run_id, of_type={
-        dg.DagsterEventType.ASSET_CHECK_EVALUATION, dg.DagsterEventType.STEP_FAILURE,
-        dg.DagsterEventType.ASSET_MATERIALIZATION}, limit=None).records
+    records = instance.get_records_for_run(
+        run_id,
+        of_type={
+            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+            dg.DagsterEventType.STEP_FAILURE,
+            dg.DagsterEventType.ASSET_MATERIALIZATION,
+        },
+        limit=None,
+    ).records
     for record in records:
         event = record.event_log_entry.dagster_event
         if event is None:
@@ -35,9 +42,15 @@ def run_summary(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
             steps.append(_step_line(event))
         elif event.asset_key == PUBLISHED_MART:
             published = True
-    return RunSummary(run_id=run_id, status=run.status.value if run else "UNKNOWN",
-                      failed_checks=tuple(failed), warned_checks=tuple(warned), passed_checks=passed,
-                      failed_steps=tuple(steps), published=published)
+    return RunSummary(
+        run_id=run_id,
+        status=run.status.value if run else "UNKNOWN",
+        failed_checks=tuple(failed),
+        warned_checks=tuple(warned),
+        passed_checks=passed,
+        failed_steps=tuple(steps),
+        published=published,
+    )
 
 
 def _check_line(evaluation) -> str:

@@ -3,6 +3,7 @@
 DuckDB is one writer, so a file lock on the warehouse dir makes a second `costline run`
 refuse with a clear message instead of failing halfway on a DuckDB lock error.
 """
+
 import contextlib
 import logging
 import os
@@ -63,7 +64,8 @@ def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0) -> R
     except Timeout:
         raise WarehouseBusy(
             f"another costline process is using the warehouse at {paths.warehouse_dir} "
-            f"(lock {lock.lock_file}); wait for it to finish, or pass --wait SECONDS") from None
+            f"(lock {lock.lock_file}); wait for it to finish, or pass --wait SECONDS"
+        ) from None
     try:
         return _execute(paths, start, end)
     finally:
@@ -94,10 +96,10 @@ def _execute(paths: Paths, start: date, end: date) -> RunSummary:
         job = defs().resolve_job_def(DAILY_JOB)
         # After the definitions' own imports, so the two threads never import one module at once.
         _import_gx_in_background()
-        selection = (dict(partition_key=start.isoformat()) if start == end
-                     else dict(tags=range_tags(start, end)))
+        selection = dict(partition_key=start.isoformat()) if start == end else dict(tags=range_tags(start, end))
         instance = dagster_instance(paths)
-        result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config=QUIET_RUN_CONFIG, **selection)
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG, **selection
+        )
     # Read back from the run's event log, as the failure sensor and `status` read it.
     return run_summary(instance, result.run_id)

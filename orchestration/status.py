@@ -3,6 +3,7 @@
 Each run is described from its RunSummary (orchestration/run_records.py), the same one the
 CLI's error line and the failure alert word.
 """
+
 import dataclasses
 from datetime import UTC
 
@@ -75,7 +76,8 @@ def _print_runs(paths: Paths, console: Console) -> None:
         stats = instance.get_run_stats(run.run_id)
         started = stats.start_time and _fmt_ts(stats.start_time)
         days = run.tags.get("dagster/partition") or (
-            f"{run.tags.get(RANGE_START_TAG)} .. {run.tags.get(RANGE_END_TAG)}")
+            f"{run.tags.get(RANGE_START_TAG)} .. {run.tags.get(RANGE_END_TAG)}"
+        )
         summary = run_summary(instance, run.run_id)
         if summary.status == STARTED and not running:
             summary = dataclasses.replace(summary, status=DIED)
@@ -105,9 +107,11 @@ def _print_mart(paths: Paths, console: Console) -> None:
     console.print(f"  Parquet: {paths.mart_parquet_dir}/<table>.parquet")
     parquet_run = _parquet_publication_run(paths)
     if parquet_run is not None and parquet_run != run_id:
-        console.print(f"  [bold]warning[/bold]: the Parquet files are from run {parquet_run[:8]}, mart.duckdb from "
-                      f"run {run_id[:8]} (a publish was interrupted between its two renames); each is "
-                      f"complete, and the next successful run publishes both again")
+        console.print(
+            f"  [bold]warning[/bold]: the Parquet files are from run {parquet_run[:8]}, mart.duckdb from "
+            f"run {run_id[:8]} (a publish was interrupted between its two renames); each is "
+            f"complete, and the next successful run publishes both again"
+        )
 
 
 def _parquet_publication_run(paths: Paths) -> str | None:
@@ -120,6 +124,5 @@ def _parquet_publication_run(paths: Paths) -> str | None:
 
 def _fmt_ts(seconds: float) -> str:
     from datetime import datetime
+
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-

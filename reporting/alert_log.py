@@ -16,6 +16,7 @@ One row per alert key. `status`:
 `attempts` counts the runs that tried to deliver it. `summary` is the alert's one-line text
 (workspace, numbers): no webhook URL or other secret is ever stored.
 """
+
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,8 +88,9 @@ def done_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> set[str]:
     """The keys among `keys` that must not be delivered again."""
     if not keys:
         return set()
-    rows = con.execute(f"select alert_key from {TABLE} where alert_key in (select unnest(?)) "
-                       f"and status in {DONE_STATUSES}", [keys]).fetchall()
+    rows = con.execute(
+        f"select alert_key from {TABLE} where alert_key in (select unnest(?)) and status in {DONE_STATUSES}", [keys]
+    ).fetchall()
     return {key for (key,) in rows}
 
 
@@ -98,17 +100,35 @@ def record(con: duckdb.DuckDBPyConnection, entries: list[LogEntry], run_id: str,
         return
     # Stored as naive UTC, like every timestamp in the warehouse.
     now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-    batch = pa.Table.from_pylist([{
-        "alert_key": e.alert_key, "kind": e.kind, "summary": e.summary[:1000], "status": e.status,
-        "attempts": 0 if e.status == "superseded" else 1,
-        "sent_at": now if e.status == "sent" else None, "last_error": e.error,
-    } for e in entries], schema=pa.schema([
-        ("alert_key", pa.string()), ("kind", pa.string()), ("summary", pa.string()), ("status", pa.string()),
-        ("attempts", pa.int32()), ("sent_at", pa.timestamp("us")), ("last_error", pa.string()),
-    ]))
+    batch = pa.Table.from_pylist(
+        [
+            {
+                "alert_key": e.alert_key,
+                "kind": e.kind,
+                "summary": e.summary[:1000],
+                "status": e.status,
+                "attempts": 0 if e.status == "superseded" else 1,
+                "sent_at": now if e.status == "sent" else None,
+                "last_error": e.error,
+            }
+            for e in entries
+        ],
+        schema=pa.schema(
+            [
+                ("alert_key", pa.string()),
+                ("kind", pa.string()),
+                ("summary", pa.string()),
+                ("status", pa.string()),
+                ("attempts", pa.int32()),
+                ("sent_at", pa.timestamp("us")),
+                ("last_error", pa.string()),
+            ]
+        ),
+    )
     con.register("alert_log_batch", batch)
     try:
-        con.execute(f"""
+        con.execute(
+            f"""
             insert into {TABLE} as log
             select alert_key, kind, summary, status, attempts, ?, ?, sent_at, ?, last_error
             from alert_log_batch
@@ -120,7 +140,9 @@ def record(con: duckdb.DuckDBPyConnection, entries: list[LogEntry], run_id: str,
                 last_attempt_at = excluded.last_attempt_at,
                 sent_at = coalesce(log.sent_at, excluded.sent_at),
                 run_id = excluded.run_id,
-                last_error = excluded.last_error""", [now, now, run_id])
+                last_error = excluded.last_error""",
+            [now, now, run_id],
+        )
     finally:
         con.unregister("alert_log_batch")
 
@@ -135,8 +157,10 @@ def adopt_legacy_log(warehouse_dir: Path, warehouse_db: Path) -> int:
         quoted = "'" + str(warehouse_db).replace("'", "''") + "'"
         con.execute(f"attach {quoted} as legacy (read_only)")
         try:
-            found = con.execute("select count(*) from duckdb_tables() where database_name = 'legacy' "
-                                "and schema_name = 'ops' and table_name = 'alert_log'").fetchone()[0]
+            found = con.execute(
+                "select count(*) from duckdb_tables() where database_name = 'legacy' "
+                "and schema_name = 'ops' and table_name = 'alert_log'"
+            ).fetchone()[0]
             if not found:
                 return 0
             before = con.execute(f"select count(*) from {TABLE}").fetchone()[0]
@@ -144,6 +168,11 @@ def adopt_legacy_log(warehouse_dir: Path, warehouse_db: Path) -> int:
             adopted = con.execute(f"select count(*) from {TABLE}").fetchone()[0] - before
         finally:
             con.execute("detach legacy")
-    log.info("alert log: adopted %d rows of %s from %s into %s", adopted, LEGACY_TABLE, warehouse_db,
-             store_path(warehouse_dir))
+    log.info(
+        "alert log: adopted %d rows of %s from %s into %s",
+        adopted,
+        LEGACY_TABLE,
+        warehouse_db,
+        store_path(warehouse_dir),
+    )
     return adopted

@@ -21,6 +21,7 @@ a first backfill of a year must not post a year of history into a channel.
 A threshold at or above the mart's `budget_at_risk_pct` (rule_thresholds) is a warning, 100%
 is critical, below is info; the default thresholds are 50%, budget_at_risk_pct and 100%.
 """
+
 import logging
 import os
 from dataclasses import dataclass, field
@@ -44,13 +45,13 @@ DEFAULT_LOOKBACK_DAYS = 7
 # What usually causes each anomaly (the pitfalls the demo seeds), so the reader knows where to look.
 HINTS = {
     "cost_spike": "Usually an agent stuck in a loop or a batch job run twice: look for requests with "
-                  "many calls in that hour, or a new caller.",
+    "many calls in that hour, or a new caller.",
     "retry_rate": "Usually a retry storm: rate limits (429) or timeouts retried without backoff; check "
-                  "error types and the client's retry settings.",
+    "error types and the client's retry settings.",
     "token_inflation": "Usually a prompt change: a longer system prompt, more retrieved context or a "
-                       "higher max_tokens; compare prompt_versions before and after.",
+    "higher max_tokens; compare prompt_versions before and after.",
     "budget": "Check cost_anomalies and model_comparison for this workspace: fixing loops and retries "
-              "and moving to cheaper models are the usual levers.",
+    "and moving to cheaper models are the usual levers.",
 }
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -60,12 +61,12 @@ SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 class Alert:
     key: str
     kind: str
-    severity: str               # critical | warning | info
-    title: str                  # one short line
-    text: str                   # the numbers, one or two lines
+    severity: str  # critical | warning | info
+    title: str  # one short line
+    text: str  # the numbers, one or two lines
     hint: str | None = None
-    facts: dict = field(default_factory=dict)   # JSON-ready values (money as exact strings)
-    supersedes: tuple[str, ...] = ()            # weaker alerts this one makes redundant
+    facts: dict = field(default_factory=dict)  # JSON-ready values (money as exact strings)
+    supersedes: tuple[str, ...] = ()  # weaker alerts this one makes redundant
 
     @property
     def summary(self) -> str:
@@ -92,8 +93,12 @@ def thresholds_from_env(at_risk_pct: Decimal, environ=os.environ) -> tuple[Decim
             raise InvalidOperation
         return values
     except InvalidOperation:
-        log.error("%s=%r is not a comma-separated list of fractions like 0.5,0.85,1.0; using the "
-                  "defaults %s", THRESHOLDS_ENV, raw, ",".join(_fraction(t) for t in defaults))
+        log.error(
+            "%s=%r is not a comma-separated list of fractions like 0.5,0.85,1.0; using the defaults %s",
+            THRESHOLDS_ENV,
+            raw,
+            ",".join(_fraction(t) for t in defaults),
+        )
         return defaults
 
 
@@ -107,8 +112,9 @@ def lookback_from_env(environ=os.environ) -> int:
     return DEFAULT_LOOKBACK_DAYS
 
 
-def mart_alerts(con: duckdb.DuckDBPyConnection, thresholds: tuple[Decimal, ...] | None,
-                lookback_days: int) -> list[Alert]:
+def mart_alerts(
+    con: duckdb.DuckDBPyConnection, thresholds: tuple[Decimal, ...] | None, lookback_days: int
+) -> list[Alert]:
     """Budget and anomaly alerts for the facts in the published mart's lookback window;
     thresholds None: COSTLINE_BUDGET_ALERT_THRESHOLDS, else the defaults."""
     latest = con.execute("select max(day) from daily_spend").fetchone()[0]
@@ -116,8 +122,9 @@ def mart_alerts(con: duckdb.DuckDBPyConnection, thresholds: tuple[Decimal, ...] 
         return []
     at_risk_pct = rule_threshold(con, "budget_at_risk_pct")
     since = latest - timedelta(days=lookback_days - 1)
-    alerts = (_budget_alerts(con, since, thresholds or thresholds_from_env(at_risk_pct), at_risk_pct)
-              + _anomaly_alerts(con, since))
+    alerts = _budget_alerts(con, since, thresholds or thresholds_from_env(at_risk_pct), at_risk_pct) + _anomaly_alerts(
+        con, since
+    )
     return sorted(alerts, key=lambda a: (SEVERITY_ORDER[a.severity], a.key))
 
 
@@ -138,65 +145,101 @@ order by b.workspace, b.month
 """
 
 
-def _budget_alerts(con: duckdb.DuckDBPyConnection, since, thresholds: tuple[Decimal, ...],
-                   at_risk_pct: Decimal) -> list[Alert]:
+def _budget_alerts(
+    con: duckdb.DuckDBPyConnection, since, thresholds: tuple[Decimal, ...], at_risk_pct: Decimal
+) -> list[Alert]:
     rows = con.execute(BUDGET_SQL, [[str(t) for t in thresholds], since]).fetchall()
     alerts = []
-    for (workspace, month, day, budget, spend, consumed, expected, projected, status, crossed) in rows:
-        facts = {"workspace": workspace, "month": month, "as_of": day.isoformat(),
-                 "monthly_budget_usd": str(budget), "spend_to_date_usd": str(spend),
-                 "consumed_pct": consumed, "expected_pct": expected,
-                 "projected_month_end_usd": str(projected), "status": status}
-        numbers = (f"{usd(spend)} of {usd(budget)} spent by {day.isoformat()} ({pct(consumed)}; "
-                   f"{pct(expected)} of the month elapsed), projected {usd(projected)} at month end.")
+    for workspace, month, day, budget, spend, consumed, expected, projected, status, crossed in rows:
+        facts = {
+            "workspace": workspace,
+            "month": month,
+            "as_of": day.isoformat(),
+            "monthly_budget_usd": str(budget),
+            "spend_to_date_usd": str(spend),
+            "consumed_pct": consumed,
+            "expected_pct": expected,
+            "projected_month_end_usd": str(projected),
+            "status": status,
+        }
+        numbers = (
+            f"{usd(spend)} of {usd(budget)} spent by {day.isoformat()} ({pct(consumed)}; "
+            f"{pct(expected)} of the month elapsed), projected {usd(projected)} at month end."
+        )
         status_keys = {s: alert_key("budget_status", workspace, month, s) for s in ("at_risk", "exceeded")}
         # A threshold of 100% or more already says "exceeded": one message, not two.
         said_exceeded = bool(crossed) and crossed[-1] >= 1 and status == "exceeded"
         if crossed:
             top = crossed[-1]
             severity = "critical" if top >= FULL_BUDGET else "warning" if top >= at_risk_pct else "info"
-            alerts.append(Alert(
-                key=alert_key("budget_threshold", workspace, month, _fraction(top)),
-                kind="budget_threshold", severity=severity,
-                title=f"Budget {_percent_label(top)} reached: {workspace} ({month})",
-                text=numbers, hint=HINTS["budget"], facts={**facts, "threshold": _fraction(top)},
-                supersedes=tuple(alert_key("budget_threshold", workspace, month, _fraction(t))
-                                 for t in crossed[:-1])
-                + (tuple(status_keys.values()) if said_exceeded else ())))
+            alerts.append(
+                Alert(
+                    key=alert_key("budget_threshold", workspace, month, _fraction(top)),
+                    kind="budget_threshold",
+                    severity=severity,
+                    title=f"Budget {_percent_label(top)} reached: {workspace} ({month})",
+                    text=numbers,
+                    hint=HINTS["budget"],
+                    facts={**facts, "threshold": _fraction(top)},
+                    supersedes=tuple(
+                        alert_key("budget_threshold", workspace, month, _fraction(t)) for t in crossed[:-1]
+                    )
+                    + (tuple(status_keys.values()) if said_exceeded else ()),
+                )
+            )
         if status in ("at_risk", "exceeded") and not said_exceeded:
-            alerts.append(Alert(
-                key=alert_key("budget_status", workspace, month, status),
-                kind=f"budget_{status}", severity="critical" if status == "exceeded" else "warning",
-                title=(f"Budget exceeded: {workspace} ({month})" if status == "exceeded"
-                       else f"Budget at risk: {workspace} ({month})"),
-                text=numbers, hint=HINTS["budget"], facts=facts,
-                supersedes=(status_keys["at_risk"],) if status == "exceeded" else ()))
+            alerts.append(
+                Alert(
+                    key=alert_key("budget_status", workspace, month, status),
+                    kind=f"budget_{status}",
+                    severity="critical" if status == "exceeded" else "warning",
+                    title=(
+                        f"Budget exceeded: {workspace} ({month})"
+                        if status == "exceeded"
+                        else f"Budget at risk: {workspace} ({month})"
+                    ),
+                    text=numbers,
+                    hint=HINTS["budget"],
+                    facts=facts,
+                    supersedes=(status_keys["at_risk"],) if status == "exceeded" else (),
+                )
+            )
     return alerts
 
 
 def _anomaly_alerts(con: duckdb.DuckDBPyConnection, since) -> list[Alert]:
-    rows = con.execute("""
+    rows = con.execute(
+        """
         select detected_at, kind, workspace, feature, observed, baseline, increase_pct, detail
         from cost_anomalies where detected_at >= ? order by detected_at, kind, workspace, feature""",
-                       [since]).fetchall()
+        [since],
+    ).fetchall()
     alerts = []
     for detected_at, kind, workspace, feature, observed, baseline, increase, detail in rows:
-        when = detected_at.strftime("%Y-%m-%d %H:%M UTC") if kind == "cost_spike" \
-            else detected_at.strftime("%Y-%m-%d")
-        alerts.append(Alert(
-            key=alert_key("anomaly", kind, workspace, feature, detected_at.isoformat()),
-            kind=kind, severity="warning",
-            title=f"{ANOMALY_TITLES.get(kind, kind)}: {workspace} / {feature} ({when})",
-            text=_anomaly_numbers(kind, observed, baseline, increase) + (f" Detail: {detail}" if detail else ""),
-            hint=HINTS.get(kind),
-            facts={"detected_at": detected_at.isoformat(), "workspace": workspace, "feature": feature,
-                   "observed": _json_number(observed), "baseline": _json_number(baseline),
-                   "increase_pct": _json_number(increase), "detail": detail}))
+        when = detected_at.strftime("%Y-%m-%d %H:%M UTC") if kind == "cost_spike" else detected_at.strftime("%Y-%m-%d")
+        alerts.append(
+            Alert(
+                key=alert_key("anomaly", kind, workspace, feature, detected_at.isoformat()),
+                kind=kind,
+                severity="warning",
+                title=f"{ANOMALY_TITLES.get(kind, kind)}: {workspace} / {feature} ({when})",
+                text=_anomaly_numbers(kind, observed, baseline, increase) + (f" Detail: {detail}" if detail else ""),
+                hint=HINTS.get(kind),
+                facts={
+                    "detected_at": detected_at.isoformat(),
+                    "workspace": workspace,
+                    "feature": feature,
+                    "observed": _json_number(observed),
+                    "baseline": _json_number(baseline),
+                    "increase_pct": _json_number(increase),
+                    "detail": detail,
+                },
+            )
+        )
     return alerts
 
 
-ANOMALY_TITLES = {"cost_spike": "Cost spike", "retry_rate": "High retry rate",
-                  "token_inflation": "Token inflation"}
+ANOMALY_TITLES = {"cost_spike": "Cost spike", "retry_rate": "High retry rate", "token_inflation": "Token inflation"}
 
 
 def _anomaly_numbers(kind: str, observed, baseline, increase) -> str:
@@ -213,12 +256,20 @@ def _anomaly_numbers(kind: str, observed, baseline, increase) -> str:
 def run_failure_alert(summary: RunSummary, publication: str) -> Alert:
     """A failed run, in RunSummary's words; `publication` says what readers see now."""
     return Alert(
-        key=alert_key("run_failure", summary.run_id), kind=summary.kind, severity="critical",
-        title=summary.title(), text=summary.failure_message(publication),
+        key=alert_key("run_failure", summary.run_id),
+        kind=summary.kind,
+        severity="critical",
+        title=summary.title(),
+        text=summary.failure_message(publication),
         hint="Fix the input or the rule named above, then re-run the day (`costline run --date ...`); "
-             "costline status shows the checks of the last runs.",
-        facts={"run_id": summary.run_id, "failed_checks": list(summary.failed_checks),
-               "failed_steps": list(summary.failed_steps), "publication": publication})
+        "costline status shows the checks of the last runs.",
+        facts={
+            "run_id": summary.run_id,
+            "failed_checks": list(summary.failed_checks),
+            "failed_steps": list(summary.failed_steps),
+            "publication": publication,
+        },
+    )
 
 
 def _fraction(value: Decimal) -> str:

@@ -23,6 +23,7 @@ sensor both call it with the run's RunSummary, and share the key `run_failure|<r
 
 Nothing here raises into the pipeline: every failure is logged and returned in the summary.
 """
+
 import logging
 import os
 from dataclasses import dataclass, field
@@ -67,24 +68,32 @@ class AlertSettings:
 @dataclass
 class AlertSummary:
     run_id: str
-    decided: int = 0                 # alerts the mart calls for (before dedup)
-    already_delivered: int = 0       # skipped: sent or logged by an earlier run
+    decided: int = 0  # alerts the mart calls for (before dedup)
+    already_delivered: int = 0  # skipped: sent or logged by an earlier run
     sent: int = 0
     logged: int = 0
     failed: int = 0
     delivered_keys: list[str] = field(default_factory=list)
     failed_keys: list[str] = field(default_factory=list)
-    error: str | None = None         # why nothing was delivered, when that happened
+    error: str | None = None  # why nothing was delivered, when that happened
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.failed == 0
 
 
-def send_alerts(paths: Paths, *, run_id: str, webhook_url: str | None, generic_json: bool = False,
-                now: datetime | None = None, thresholds: tuple[Decimal, ...] | None = None,
-                lookback_days: int | None = None, retry: RetryPolicy = RetryPolicy(),
-                lock_wait_s: float = DELIVERY_LOCK_WAIT_S) -> AlertSummary:
+def send_alerts(
+    paths: Paths,
+    *,
+    run_id: str,
+    webhook_url: str | None,
+    generic_json: bool = False,
+    now: datetime | None = None,
+    thresholds: tuple[Decimal, ...] | None = None,
+    lookback_days: int | None = None,
+    retry: RetryPolicy = RetryPolicy(),
+    lock_wait_s: float = DELIVERY_LOCK_WAIT_S,
+) -> AlertSummary:
     """Budget and anomaly alerts for the mart just published; never raises."""
     summary = AlertSummary(run_id=run_id)
     try:
@@ -101,25 +110,38 @@ def send_alerts(paths: Paths, *, run_id: str, webhook_url: str | None, generic_j
         return summary
 
 
-def alert_run_failure(paths: Paths, run: RunSummary, *, settings: AlertSettings | None = None,
-                      now: datetime | None = None, retry: RetryPolicy = RetryPolicy(),
-                      lock_wait_s: float = DELIVERY_LOCK_WAIT_S) -> AlertSummary:
+def alert_run_failure(
+    paths: Paths,
+    run: RunSummary,
+    *,
+    settings: AlertSettings | None = None,
+    now: datetime | None = None,
+    retry: RetryPolicy = RetryPolicy(),
+    lock_wait_s: float = DELIVERY_LOCK_WAIT_S,
+) -> AlertSummary:
     """The one door for failure alerts (the CLI and the sensor): say what failed, in the run
     summary's words, and what readers see now. Never raises; a run alerts once."""
     settings = settings or AlertSettings.from_env()
     summary = AlertSummary(run_id=run.run_id)
     try:
         alert = run_failure_alert(run, publication_sentence(paths.mart_db, run.run_id))
-        return _deliver(paths, [alert], summary, settings.webhook_url, settings.generic_json, now, retry,
-                        lock_wait_s)
+        return _deliver(paths, [alert], summary, settings.webhook_url, settings.generic_json, now, retry, lock_wait_s)
     except Exception as exc:
         summary.error = f"failure alert not sent: {type(exc).__name__}: {_scrub(str(exc), settings.webhook_url)}"
         log.error("%s", summary.error)
         return summary
 
 
-def _deliver(paths: Paths, alerts: list[Alert], summary: AlertSummary, webhook_url: str | None,
-             generic_json: bool, now: datetime | None, retry: RetryPolicy, lock_wait_s: float) -> AlertSummary:
+def _deliver(
+    paths: Paths,
+    alerts: list[Alert],
+    summary: AlertSummary,
+    webhook_url: str | None,
+    generic_json: bool,
+    now: datetime | None,
+    retry: RetryPolicy,
+    lock_wait_s: float,
+) -> AlertSummary:
     summary.decided = len(alerts)
     if not alerts:
         return summary
@@ -127,8 +149,10 @@ def _deliver(paths: Paths, alerts: list[Alert], summary: AlertSummary, webhook_u
     try:
         lock.acquire()
     except Timeout:
-        summary.error = (f"alert log {store_path(paths.warehouse_dir)} busy with another delivery for "
-                         f"{lock_wait_s:.0f}s; {len(alerts)} alerts not delivered this run, tried again next run")
+        summary.error = (
+            f"alert log {store_path(paths.warehouse_dir)} busy with another delivery for "
+            f"{lock_wait_s:.0f}s; {len(alerts)} alerts not delivered this run, tried again next run"
+        )
         log.error("%s", summary.error)
         return summary
     try:
@@ -137,16 +161,25 @@ def _deliver(paths: Paths, alerts: list[Alert], summary: AlertSummary, webhook_u
         lock.release()
 
 
-def _deliver_locked(paths: Paths, alerts: list[Alert], summary: AlertSummary, webhook_url: str | None,
-                    generic_json: bool, now: datetime | None, retry: RetryPolicy) -> AlertSummary:
+def _deliver_locked(
+    paths: Paths,
+    alerts: list[Alert],
+    summary: AlertSummary,
+    webhook_url: str | None,
+    generic_json: bool,
+    now: datetime | None,
+    retry: RetryPolicy,
+) -> AlertSummary:
     store = store_path(paths.warehouse_dir)
     superseded = {key for a in alerts for key in a.supersedes}
     try:
         with open_alert_log(paths.warehouse_dir) as con:
             done = done_keys(con, [a.key for a in alerts] + sorted(superseded))
     except Exception as exc:
-        summary.error = (f"alert log {store} unavailable ({type(exc).__name__}); "
-                         f"{len(alerts)} alerts not delivered this run, tried again next run")
+        summary.error = (
+            f"alert log {store} unavailable ({type(exc).__name__}); "
+            f"{len(alerts)} alerts not delivered this run, tried again next run"
+        )
         log.error("%s", summary.error)
         return summary
 
@@ -155,24 +188,23 @@ def _deliver_locked(paths: Paths, alerts: list[Alert], summary: AlertSummary, we
     entries: list[LogEntry] = []
     if not webhook_url:
         for alert in pending:
-            log.warning("alert [%s] %s%s", alert.severity, alert.summary,
-                        f" Hint: {alert.hint}" if alert.hint else "")
+            log.warning("alert [%s] %s%s", alert.severity, alert.summary, f" Hint: {alert.hint}" if alert.hint else "")
             entries.append(LogEntry(alert.key, alert.kind, alert.summary, "logged"))
     else:
         for start in range(0, len(pending), ALERTS_PER_MESSAGE):
-            batch = pending[start:start + ALERTS_PER_MESSAGE]
-            body = (generic_payload(batch, summary.run_id) if generic_json
-                    else slack_payload(batch, summary.run_id))
+            batch = pending[start : start + ALERTS_PER_MESSAGE]
+            body = generic_payload(batch, summary.run_id) if generic_json else slack_payload(batch, summary.run_id)
             delivery = post_json(webhook_url, body, retry)
             status = "sent" if delivery.ok else "failed"
             if not delivery.ok:
-                log.error("webhook refused %d alerts (%s); they are retried next run",
-                          len(batch), delivery.error)
+                log.error("webhook refused %d alerts (%s); they are retried next run", len(batch), delivery.error)
             entries.extend(LogEntry(a.key, a.kind, a.summary, status, delivery.error) for a in batch)
     delivered = {e.alert_key for e in entries if e.status in ("sent", "logged")}
-    entries.extend(LogEntry(key, key.split("|", 1)[0], "covered by a stronger alert", "superseded")
-                   for key in sorted(superseded - done)
-                   if any(key in a.supersedes for a in pending if a.key in delivered))
+    entries.extend(
+        LogEntry(key, key.split("|", 1)[0], "covered by a stronger alert", "superseded")
+        for key in sorted(superseded - done)
+        if any(key in a.supersedes for a in pending if a.key in delivered)
+    )
 
     summary.sent = sum(e.status == "sent" for e in entries)
     summary.logged = sum(e.status == "logged" for e in entries)
@@ -183,19 +215,27 @@ def _deliver_locked(paths: Paths, alerts: list[Alert], summary: AlertSummary, we
         with open_alert_log(paths.warehouse_dir) as con:
             record(con, entries, summary.run_id, now or datetime.now(UTC))
     except Exception as exc:
-        summary.error = (f"alerts delivered but not recorded in {store} "
-                         f"({type(exc).__name__}); they may be sent again next run")
+        summary.error = (
+            f"alerts delivered but not recorded in {store} ({type(exc).__name__}); they may be sent again next run"
+        )
         log.error("%s", summary.error)
-    log.info("alerts: %d decided, %d already delivered, %d sent, %d logged, %d failed",
-             summary.decided, summary.already_delivered, summary.sent, summary.logged, summary.failed)
+    log.info(
+        "alerts: %d decided, %d already delivered, %d sent, %d logged, %d failed",
+        summary.decided,
+        summary.already_delivered,
+        summary.sent,
+        summary.logged,
+        summary.failed,
+    )
     return summary
 
 
 def slack_payload(alerts: list[Alert], run_id: str) -> dict:
     """Slack incoming-webhook body: `text` is the notification fallback, `blocks` the message."""
     critical = sum(a.severity == "critical" for a in alerts)
-    headline = f"costline: {len(alerts)} new alert{'s' if len(alerts) != 1 else ''}" + \
-        (f" ({critical} critical)" if critical else "")
+    headline = f"costline: {len(alerts)} new alert{'s' if len(alerts) != 1 else ''}" + (
+        f" ({critical} critical)" if critical else ""
+    )
     blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": headline[:150]}}]
     for alert in alerts:
         body = f"{SEVERITY_EMOJI[alert.severity]} *{_mrkdwn(alert.title)}*\n{_mrkdwn(alert.text)}"
@@ -208,9 +248,22 @@ def slack_payload(alerts: list[Alert], run_id: str) -> dict:
 
 
 def generic_payload(alerts: list[Alert], run_id: str) -> dict:
-    return {"source": "costline", "run_id": run_id, "alerts": [
-        {"key": a.key, "kind": a.kind, "severity": a.severity, "title": a.title, "text": a.text,
-         "hint": a.hint, "facts": a.facts} for a in alerts]}
+    return {
+        "source": "costline",
+        "run_id": run_id,
+        "alerts": [
+            {
+                "key": a.key,
+                "kind": a.kind,
+                "severity": a.severity,
+                "title": a.title,
+                "text": a.text,
+                "hint": a.hint,
+                "facts": a.facts,
+            }
+            for a in alerts
+        ],
+    }
 
 
 def _mrkdwn(text: str) -> str:

@@ -5,6 +5,7 @@ the same value is written the same way everywhere. Formatting only: every figure
 computed by the mart (Decimal money, float fractions) and is never recomputed here.
 `missing` is what a null reads as ("n/a" in prose, "-" in a table cell).
 """
+
 from decimal import Decimal
 
 MISSING = "n/a"

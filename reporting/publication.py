@@ -3,6 +3,7 @@
 The report's footer, the failure alert, the CLI's failure line and `costline status` all say
 this; they read it here, from mart.duckdb only (never the warehouse).
 """
+
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,12 +21,14 @@ class Publication:
 
 def latest_publication(con: duckdb.DuckDBPyConnection) -> Publication | None:
     """The mart's publication row; None for a mart published before the table existed."""
-    exists = con.execute("select count(*) from information_schema.tables where table_name = ?",
-                         [PUBLICATION_TABLE]).fetchone()[0]
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [PUBLICATION_TABLE]
+    ).fetchone()[0]
     if not exists:
         return None
-    row = con.execute(f"select published_at, run_id from {PUBLICATION_TABLE} "
-                      f"order by published_at desc limit 1").fetchone()
+    row = con.execute(
+        f"select published_at, run_id from {PUBLICATION_TABLE} order by published_at desc limit 1"
+    ).fetchone()
     return Publication(*row) if row else None
 
 
@@ -48,5 +51,7 @@ def publication_sentence(mart_db: Path, run_id: str) -> str:
         return f"the previous mart is still published at {mart_db}"
     if publication.run_id == run_id:
         return f"this run published the new mart at {mart_db}, but a later step failed"
-    return (f"the previous mart is still published at {mart_db} "
-            f"(published {publication.published_at:%Y-%m-%d %H:%M} UTC by run {publication.run_id})")
+    return (
+        f"the previous mart is still published at {mart_db} "
+        f"(published {publication.published_at:%Y-%m-%d %H:%M} UTC by run {publication.run_id})"
+    )

@@ -12,6 +12,7 @@ consumed_pct, projected_month_end_usd, avg_cost_per_request_usd, cost_per_succes
 cost_per_success_usd:<feature>, retry_waste_usd, retry_cost_share, anomalies,
 savings_opportunity_usd.
 """
+
 import calendar
 import logging
 import os
@@ -45,10 +46,10 @@ __all__ = ["write_report", "render_report", "ReportError", "Metric"]
 class Metric:
     id: str
     label: str
-    value: object          # the exact mart value: Decimal, float, int or None
-    display: str           # what the reader sees
+    value: object  # the exact mart value: Decimal, float, int or None
+    display: str  # what the reader sees
     note: str = ""
-    tone: str = ""         # "", "good", "bad": a colour cue, never the only signal
+    tone: str = ""  # "", "good", "bad": a colour cue, never the only signal
 
     @property
     def data_value(self) -> str:
@@ -60,8 +61,9 @@ class Metric:
 def write_report(paths: Paths, out: Path, month: str | None = None) -> Path:
     """Write the report for `month` (YYYY-MM; default the latest in the mart) to `out`."""
     if not paths.mart_db.exists():
-        raise ReportError(f"no published mart at {paths.mart_db}; run `costline run --date ...` "
-                          f"or `costline demo` first")
+        raise ReportError(
+            f"no published mart at {paths.mart_db}; run `costline run --date ...` or `costline demo` first"
+        )
     with duckdb.connect(str(paths.mart_db), read_only=True) as con:
         data = load_report_data(con, month)
     page = render_report(data, mart_path=paths.mart_db)
@@ -82,58 +84,134 @@ def write_report(paths: Paths, out: Path, month: str | None = None) -> Path:
 
 
 def render_report(data: ReportData, mart_path: Path | None = None) -> str:
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                                     autoescape=True, undefined=jinja2.StrictUndefined,
-                                     trim_blocks=True, lstrip_blocks=True)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     environment.filters.update(usd=usd, pct=pct, count=count)
     template = environment.get_template("report.html.j2")
     return template.render(
-        data=data, month_name=_month_name(data.month), headline=headline_sentence(data),
-        metrics=headline_metrics(data), feature_metrics=feature_metrics(data),
-        charts=build_charts(data), anomalies=_anomaly_rows(data), budgets=data.budgets,
-        comparison=data.comparison, mart_path=str(mart_path) if mart_path else None,
+        data=data,
+        month_name=_month_name(data.month),
+        headline=headline_sentence(data),
+        metrics=headline_metrics(data),
+        feature_metrics=feature_metrics(data),
+        charts=build_charts(data),
+        anomalies=_anomaly_rows(data),
+        budgets=data.budgets,
+        comparison=data.comparison,
+        mart_path=str(mart_path) if mart_path else None,
         plotly_js=Markup(plotly.offline.get_plotlyjs()),
-        plotly_version=plotly.__version__, markup=Markup, usd=usd)
+        plotly_version=plotly.__version__,
+        markup=Markup,
+        usd=usd,
+    )
 
 
 def headline_metrics(data: ReportData) -> list[Metric]:
     s = data.summary
     over = s.projected_over_budget_usd
     return [
-        Metric("month_spend_usd", f"Spend, {_month_name(data.month)}", s.spend_usd, usd(s.spend_usd),
-               f"through {data.last_day:%b %d}, {data.loaded_day_of_month} of {data.days_in_month} days"),
-        Metric("budget_usd", "Budget", s.budget_usd, usd(s.budget_usd) if s.budget_usd else "no budget",
-               f"{pct(s.consumed_pct)} used, {pct(s.month_elapsed_pct)} of the month gone"
-               if s.consumed_pct is not None else "set budgets in budgets.csv"),
-        Metric("consumed_pct", "Budget used", s.consumed_pct, pct(s.consumed_pct),
-               "of the monthly budget", _tone(s.ahead_of_budget_pace)),
-        Metric("projected_month_end_usd", "Projected month end", s.projected_month_end_usd,
-               usd(s.projected_month_end_usd),
-               (f"{usd(abs(over))} {'over' if over > 0 else 'under'} budget" if over is not None
-                else "at the current daily pace"), _tone(over is not None and over > 0)),
-        Metric("avg_cost_per_request_usd", "Cost per request", s.avg_cost_per_request_usd,
-               usd(s.avg_cost_per_request_usd, small=True), "all attempts of a request included"),
-        Metric("cost_per_success_usd", "Cost per successful request", s.cost_per_success_usd,
-               usd(s.cost_per_success_usd, small=True), "all calls / requests with a good outcome"),
-        Metric("retry_waste_usd", "Retry waste", s.retry_cost_usd, usd(s.retry_cost_usd),
-               f"{pct(s.retry_cost_share)} of spend went to retries and failed calls",
-               _tone(s.retry_waste_high)),
-        Metric("retry_cost_share", "Retry share", s.retry_cost_share, pct(s.retry_cost_share),
-               "retried and failed calls / all spend"),
-        Metric("anomalies", "Anomalies caught", s.anomalies, count(s.anomalies),
-               "cost spikes, retry storms, token inflation", _tone(bool(s.anomalies))),
-        Metric("savings_opportunity_usd", "Savings opportunity", s.savings_opportunity_usd,
-               usd(s.savings_opportunity_usd),
-               "this month, with cheaper models of equal success rate", "good" if s.savings_opportunity_usd else ""),
+        Metric(
+            "month_spend_usd",
+            f"Spend, {_month_name(data.month)}",
+            s.spend_usd,
+            usd(s.spend_usd),
+            f"through {data.last_day:%b %d}, {data.loaded_day_of_month} of {data.days_in_month} days",
+        ),
+        Metric(
+            "budget_usd",
+            "Budget",
+            s.budget_usd,
+            usd(s.budget_usd) if s.budget_usd else "no budget",
+            f"{pct(s.consumed_pct)} used, {pct(s.month_elapsed_pct)} of the month gone"
+            if s.consumed_pct is not None
+            else "set budgets in budgets.csv",
+        ),
+        Metric(
+            "consumed_pct",
+            "Budget used",
+            s.consumed_pct,
+            pct(s.consumed_pct),
+            "of the monthly budget",
+            _tone(s.ahead_of_budget_pace),
+        ),
+        Metric(
+            "projected_month_end_usd",
+            "Projected month end",
+            s.projected_month_end_usd,
+            usd(s.projected_month_end_usd),
+            (
+                f"{usd(abs(over))} {'over' if over > 0 else 'under'} budget"
+                if over is not None
+                else "at the current daily pace"
+            ),
+            _tone(over is not None and over > 0),
+        ),
+        Metric(
+            "avg_cost_per_request_usd",
+            "Cost per request",
+            s.avg_cost_per_request_usd,
+            usd(s.avg_cost_per_request_usd, small=True),
+            "all attempts of a request included",
+        ),
+        Metric(
+            "cost_per_success_usd",
+            "Cost per successful request",
+            s.cost_per_success_usd,
+            usd(s.cost_per_success_usd, small=True),
+            "all calls / requests with a good outcome",
+        ),
+        Metric(
+            "retry_waste_usd",
+            "Retry waste",
+            s.retry_cost_usd,
+            usd(s.retry_cost_usd),
+            f"{pct(s.retry_cost_share)} of spend went to retries and failed calls",
+            _tone(s.retry_waste_high),
+        ),
+        Metric(
+            "retry_cost_share",
+            "Retry share",
+            s.retry_cost_share,
+            pct(s.retry_cost_share),
+            "retried and failed calls / all spend",
+        ),
+        Metric(
+            "anomalies",
+            "Anomalies caught",
+            s.anomalies,
+            count(s.anomalies),
+            "cost spikes, retry storms, token inflation",
+            _tone(bool(s.anomalies)),
+        ),
+        Metric(
+            "savings_opportunity_usd",
+            "Savings opportunity",
+            s.savings_opportunity_usd,
+            usd(s.savings_opportunity_usd),
+            "this month, with cheaper models of equal success rate",
+            "good" if s.savings_opportunity_usd else "",
+        ),
     ]
 
 
 def feature_metrics(data: ReportData) -> list[Metric]:
-    return [Metric(f"cost_per_success_usd:{feature}", cost_per_success_label(feature), per_success,
-                   usd(per_success, small=True),
-                   f"{feature}: {usd(cost)} over {count(successes)} successes" if successes
-                   else f"{feature}: no successful outcome recorded")
-            for feature, cost, successes, per_success in data.features]
+    return [
+        Metric(
+            f"cost_per_success_usd:{feature}",
+            cost_per_success_label(feature),
+            per_success,
+            usd(per_success, small=True),
+            f"{feature}: {usd(cost)} over {count(successes)} successes"
+            if successes
+            else f"{feature}: no successful outcome recorded",
+        )
+        for feature, cost, successes, per_success in data.features
+    ]
 
 
 def headline_sentence(data: ReportData) -> str:
@@ -144,8 +222,9 @@ def headline_sentence(data: ReportData) -> str:
         text += f" of a {usd(s.budget_usd)} budget ({pct(s.consumed_pct)})"
         gap = s.projected_over_budget_usd
         if gap is not None:
-            text += (f"; at this pace the month ends at {usd(s.projected_month_end_usd)}, "
-                     + (f"{usd(gap)} over budget." if gap > 0 else f"{usd(abs(gap))} under budget."))
+            text += f"; at this pace the month ends at {usd(s.projected_month_end_usd)}, " + (
+                f"{usd(gap)} over budget." if gap > 0 else f"{usd(abs(gap))} under budget."
+            )
         else:
             text += "."
     else:
@@ -164,11 +243,18 @@ def _anomaly_rows(data: ReportData) -> list[dict]:
             numbers = f"{pct(observed)} vs {pct(baseline)} retries"
         else:
             numbers = f"{count(observed)} vs {count(baseline)} tokens/request"
-        rows.append({"when": detected_at.strftime("%b %d %H:%M") if kind == "cost_spike"
-                     else detected_at.strftime("%b %d"),
-                     "kind": KIND_NAMES.get(kind, kind), "workspace": workspace, "feature": feature,
-                     "numbers": numbers, "increase": pct(increase, signed=True), "detail": detail or "",
-                     "hint": HINTS.get(kind, "")})
+        rows.append(
+            {
+                "when": detected_at.strftime("%b %d %H:%M") if kind == "cost_spike" else detected_at.strftime("%b %d"),
+                "kind": KIND_NAMES.get(kind, kind),
+                "workspace": workspace,
+                "feature": feature,
+                "numbers": numbers,
+                "increase": pct(increase, signed=True),
+                "detail": detail or "",
+                "hint": HINTS.get(kind, ""),
+            }
+        )
     return rows
 
 

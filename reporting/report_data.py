@@ -5,6 +5,7 @@ pace from `month_to_date`, the per-feature and per-model figures from the report
 (dbt_project/models/marts/reporting/). Python only selects the month's rows and shapes them;
 it divides nothing (money stays `Decimal`; charts convert to float at the last step).
 """
+
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,8 +18,13 @@ from reporting.publication import latest_publication
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # What the report reads beyond the contract tables; a mart published by an older costline
 # lacks them until the next run.
-REPORTING_TABLES = ("month_to_date", "feature_results_monthly", "feature_results_daily",
-                    "model_spend_monthly", "budget_month_status")
+REPORTING_TABLES = (
+    "month_to_date",
+    "feature_results_monthly",
+    "feature_results_daily",
+    "model_spend_monthly",
+    "budget_month_status",
+)
 
 
 class ReportError(RuntimeError):
@@ -32,6 +38,7 @@ class EmptyMartError(ReportError):
 @dataclass(frozen=True)
 class Summary:
     """executive_summary's row and month_to_date's, for the month."""
+
     spend_usd: Decimal | None
     budget_usd: Decimal | None
     consumed_pct: float | None
@@ -61,16 +68,18 @@ class ReportData:
     publication_run_id: str | None
     # Billed spend with no calls (feature '(unattributed)') has no outcomes: it is in the
     # spend totals, not in the per-feature cost-per-result cards and trend.
-    features: list[tuple] = field(default_factory=list)          # feature, cost, successes, cost_per_success (exact)
-    daily: list[tuple] = field(default_factory=list)             # day, workspace, cost
-    deployments: list[tuple] = field(default_factory=list)       # deployed_at, scope, version, change_pct, flagged
-    workspaces: list[tuple] = field(default_factory=list)        # workspace, spend, budget, projected, status
-    models: list[tuple] = field(default_factory=list)            # provider, model, cost
-    success_trend: list[tuple] = field(default_factory=list)     # day, feature, cost_per_success
-    comparison: list[tuple] = field(default_factory=list)        # feature, model, calls, success_rate, cps, alt, savings
-    billing: list[tuple] = field(default_factory=list)           # day, provider, billed, estimated
-    anomalies: list[tuple] = field(default_factory=list)         # detected_at, kind, ws, feature, observed, baseline, increase, detail
-    budgets: list[tuple] = field(default_factory=list)           # ws, day, budget, spend, consumed, expected, projected, status
+    features: list[tuple] = field(default_factory=list)  # feature, cost, successes, cost_per_success (exact)
+    daily: list[tuple] = field(default_factory=list)  # day, workspace, cost
+    deployments: list[tuple] = field(default_factory=list)  # deployed_at, scope, version, change_pct, flagged
+    workspaces: list[tuple] = field(default_factory=list)  # workspace, spend, budget, projected, status
+    models: list[tuple] = field(default_factory=list)  # provider, model, cost
+    success_trend: list[tuple] = field(default_factory=list)  # day, feature, cost_per_success
+    comparison: list[tuple] = field(default_factory=list)  # feature, model, calls, success_rate, cps, alt, savings
+    billing: list[tuple] = field(default_factory=list)  # day, provider, billed, estimated
+    anomalies: list[tuple] = field(
+        default_factory=list
+    )  # detected_at, kind, ws, feature, observed, baseline, increase, detail
+    budgets: list[tuple] = field(default_factory=list)  # ws, day, budget, spend, consumed, expected, projected, status
 
 
 SUMMARY_SQL = """
@@ -82,8 +91,7 @@ where e.month = ?
 """
 
 
-def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None,
-                     top_anomalies: int = 10) -> ReportData:
+def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None, top_anomalies: int = 10) -> ReportData:
     _require_reporting_tables(con)
     months = [m for (m,) in con.execute("select month from month_to_date order by month").fetchall()]
     if not months:
@@ -93,57 +101,93 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None,
     elif not MONTH_RE.match(month):
         raise ReportError(f"--month must look like 2026-10, got {month!r}")
     elif month not in months:
-        raise ReportError(f"month {month} is not in the published mart; months with spend: "
-                          f"{', '.join(months)}")
+        raise ReportError(f"month {month} is not in the published mart; months with spend: {', '.join(months)}")
     params = [month]
-    first_day, last_day, loaded_day, days_in_month = con.execute("""
+    first_day, last_day, loaded_day, days_in_month = con.execute(
+        """
         select first_loaded_day, last_loaded_day, loaded_day_of_month, days_in_month
-        from month_to_date where month = ?""", params).fetchone()
+        from month_to_date where month = ?""",
+        params,
+    ).fetchone()
     summary = Summary(*con.execute(SUMMARY_SQL, params).fetchone())
     publication = latest_publication(con)
     return ReportData(
-        month=month, months=months, first_day=first_day, last_day=last_day, loaded_day_of_month=loaded_day,
-        days_in_month=days_in_month, summary=summary,
+        month=month,
+        months=months,
+        first_day=first_day,
+        last_day=last_day,
+        loaded_day_of_month=loaded_day,
+        days_in_month=days_in_month,
+        summary=summary,
         published_at=publication.published_at if publication else None,
         publication_run_id=publication.run_id if publication else None,
-        features=con.execute("""
+        features=con.execute(
+            """
             select feature, cost_usd, successful_requests, cost_per_success_usd from feature_results_monthly
-            where month = ? order by cost_usd desc, feature""", params).fetchall(),
-        daily=con.execute("""
+            where month = ? order by cost_usd desc, feature""",
+            params,
+        ).fetchall(),
+        daily=con.execute(
+            """
             select day, workspace, cost_usd from workspace_kpis_daily
-            where day between ? and ? order by day, workspace""", [first_day, last_day]).fetchall(),
-        deployments=con.execute("""
+            where day between ? and ? order by day, workspace""",
+            [first_day, last_day],
+        ).fetchall(),
+        deployments=con.execute(
+            """
             select deployed_at, scope, version, change_pct, flagged from deployment_impact
-            where strftime(deployed_at, '%Y-%m') = ? order by deployed_at""", params).fetchall(),
-        workspaces=con.execute("""
+            where strftime(deployed_at, '%Y-%m') = ? order by deployed_at""",
+            params,
+        ).fetchall(),
+        workspaces=con.execute(
+            """
             select a.workspace, a.cost_usd, b.monthly_budget_usd, b.projected_month_end_usd, b.status
             from workspace_attribution a
             left join budget_month_status b on b.month = a.month and b.workspace = a.workspace
-            where a.month = ? order by a.cost_usd desc, a.workspace""", params).fetchall(),
-        models=con.execute("""
+            where a.month = ? order by a.cost_usd desc, a.workspace""",
+            params,
+        ).fetchall(),
+        models=con.execute(
+            """
             select provider, model, cost_usd from model_spend_monthly
-            where month = ? order by cost_usd desc, model""", params).fetchall(),
-        success_trend=con.execute("""
+            where month = ? order by cost_usd desc, model""",
+            params,
+        ).fetchall(),
+        success_trend=con.execute(
+            """
             select day, feature, cost_per_success_usd from feature_results_daily
-            where month = ? order by feature, day""", params).fetchall(),
-        comparison=con.execute("""
+            where month = ? order by feature, day""",
+            params,
+        ).fetchall(),
+        comparison=con.execute(
+            """
             select feature, model, api_calls, success_rate, cost_per_success_usd, cheaper_alternative,
                    potential_savings_usd
             from model_comparison where month = ?
-            order by potential_savings_usd desc nulls last, feature, cost_per_success_usd""", params).fetchall(),
-        billing=con.execute("""
+            order by potential_savings_usd desc nulls last, feature, cost_per_success_usd""",
+            params,
+        ).fetchall(),
+        billing=con.execute(
+            """
             select day, provider, billed_cost_usd, estimated_cost_usd from billing_reconciliation
-            where strftime(day, '%Y-%m') = ? order by provider, day""", params).fetchall(),
-        anomalies=con.execute("""
+            where strftime(day, '%Y-%m') = ? order by provider, day""",
+            params,
+        ).fetchall(),
+        anomalies=con.execute(
+            """
             select detected_at, kind, workspace, feature, observed, baseline, increase_pct, detail
             from cost_anomalies where strftime(detected_at, '%Y-%m') = ?
             order by increase_pct desc nulls last, detected_at desc limit ?""",
-                              [month, top_anomalies]).fetchall(),
-        budgets=con.execute("""
+            [month, top_anomalies],
+        ).fetchall(),
+        budgets=con.execute(
+            """
             select workspace, as_of_day, monthly_budget_usd, spend_to_date_usd, consumed_pct, expected_pct,
                    projected_month_end_usd, status
             from budget_month_status where month = ?
-            order by consumed_pct desc nulls last, workspace""", params).fetchall(),
+            order by consumed_pct desc nulls last, workspace""",
+            params,
+        ).fetchall(),
     )
 
 
@@ -151,5 +195,7 @@ def _require_reporting_tables(con: duckdb.DuckDBPyConnection) -> None:
     present = {name for (name,) in con.execute("select table_name from information_schema.tables").fetchall()}
     missing = [table for table in REPORTING_TABLES if table not in present]
     if missing:
-        raise ReportError(f"the published mart has no {', '.join(missing)} (published by an older costline); "
-                          f"run the daily job once to publish them")
+        raise ReportError(
+            f"the published mart has no {', '.join(missing)} (published by an older costline); "
+            f"run the daily job once to publish them"
+        )

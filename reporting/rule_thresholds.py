@@ -3,6 +3,7 @@
 Delivery never restates a threshold: the budget alert's severity cut is the same
 `budget_at_risk_pct` budget_burn used for `at_risk`, as published beside the figures.
 """
+
 from decimal import Decimal
 
 import duckdb
@@ -24,6 +25,8 @@ def rule_thresholds(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
 def rule_threshold(con: duckdb.DuckDBPyConnection, name: str) -> Decimal:
     value = rule_thresholds(con).get(name)
     if value is None:
-        raise MissingThreshold(f"the published mart has no {TABLE} row {name!r}: run the daily job once "
-                               f"with this version of costline to publish it")
+        raise MissingThreshold(
+            f"the published mart has no {TABLE} row {name!r}: run the daily job once "
+            f"with this version of costline to publish it"
+        )
     return value

@@ -5,6 +5,7 @@ The CLI's error line, the failure alert (sent by the CLI or by the daemon's sens
 everywhere. Building one from Dagster's event log is orchestration's job
 (`orchestration/run_records.py`); this module is plain data and words.
 """
+
 from dataclasses import dataclass
 
 SUCCESS = "SUCCESS"
@@ -16,12 +17,12 @@ DIED = "DIED"
 @dataclass(frozen=True)
 class RunSummary:
     run_id: str
-    status: str                             # Dagster's run status name, or DIED
-    failed_checks: tuple[str, ...] = ()     # blocking checks: "<check> on <asset> (<why>)"
-    warned_checks: tuple[str, ...] = ()     # non-blocking checks that did not pass
+    status: str  # Dagster's run status name, or DIED
+    failed_checks: tuple[str, ...] = ()  # blocking checks: "<check> on <asset> (<why>)"
+    warned_checks: tuple[str, ...] = ()  # non-blocking checks that did not pass
     passed_checks: int = 0
-    failed_steps: tuple[str, ...] = ()      # "<step>: <first line of the user-code error>"
-    published: bool = False                 # the run published the mart
+    failed_steps: tuple[str, ...] = ()  # "<step>: <first line of the user-code error>"
+    published: bool = False  # the run published the mart
 
     @property
     def success(self) -> bool:
@@ -54,5 +55,6 @@ class RunSummary:
         return f"{self.failure_reason()}; {publication} (run {self.run_id})"
 
     def checks_line(self) -> str:
-        return (f"checks: {self.passed_checks} passed, {len(self.warned_checks)} warnings, "
-                f"{len(self.failed_checks)} failed")
+        return (
+            f"checks: {self.passed_checks} passed, {len(self.warned_checks)} warnings, {len(self.failed_checks)} failed"
+        )

@@ -5,6 +5,7 @@ back as a `Delivery`. Slack incoming-webhook URLs are secrets (the path is the c
 so no message built here contains the URL: errors name the exception type or the HTTP status
 and the first bytes of the response body, never `str(exception)` (requests puts the URL there).
 """
+
 import logging
 from dataclasses import dataclass
 
@@ -48,8 +49,9 @@ class _Transient(Exception):
 def post_json(url: str, body: dict, policy: RetryPolicy = RetryPolicy()) -> Delivery:
     """POST body as JSON; retry 408/425/429/5xx, timeouts and dropped connections with backoff."""
     attempts = 0
-    backoff = wait_exponential_jitter(initial=policy.backoff_initial_s, max=policy.backoff_max_s,
-                                      jitter=policy.backoff_initial_s)
+    backoff = wait_exponential_jitter(
+        initial=policy.backoff_initial_s, max=policy.backoff_max_s, jitter=policy.backoff_initial_s
+    )
 
     def wait(retry_state) -> float:
         failure = retry_state.outcome.exception() if retry_state.outcome else None
@@ -62,13 +64,17 @@ def post_json(url: str, body: dict, policy: RetryPolicy = RetryPolicy()) -> Deli
         nonlocal attempts
         attempts += 1
         try:
-            response = session.post(url, json=body, allow_redirects=False,
-                                    timeout=(policy.connect_timeout_s, policy.read_timeout_s))
+            response = session.post(
+                url, json=body, allow_redirects=False, timeout=(policy.connect_timeout_s, policy.read_timeout_s)
+            )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _Transient(type(exc).__name__) from None
         if response.status_code in RETRYABLE_STATUS:
-            raise _Transient(f"HTTP {response.status_code}", response.status_code,
-                             _retry_after_s(response.headers.get("Retry-After")))
+            raise _Transient(
+                f"HTTP {response.status_code}",
+                response.status_code,
+                _retry_after_s(response.headers.get("Retry-After")),
+            )
         return response
 
     try:
@@ -76,21 +82,25 @@ def post_json(url: str, body: dict, policy: RetryPolicy = RetryPolicy()) -> Deli
             session.headers["User-Agent"] = USER_AGENT
             # A redirect would carry the body elsewhere; a webhook that moved is a config error.
             session.max_redirects = 0
-            for retrying in Retrying(retry=retry_if_exception_type(_Transient), wait=wait,
-                                     stop=stop_after_attempt(policy.max_attempts), reraise=True):
+            for retrying in Retrying(
+                retry=retry_if_exception_type(_Transient),
+                wait=wait,
+                stop=stop_after_attempt(policy.max_attempts),
+                reraise=True,
+            ):
                 with retrying:
                     response = attempt(session)
     except _Transient as failure:
-        return Delivery(False, attempts, failure.status_code,
-                        f"gave up after {attempts} attempts: {failure.reason}")
+        return Delivery(False, attempts, failure.status_code, f"gave up after {attempts} attempts: {failure.reason}")
     except requests.RequestException as exc:
         # Bad scheme, invalid URL, ...: not worth retrying, and str(exc) would print the URL.
         return Delivery(False, attempts, None, f"request not sent: {type(exc).__name__}")
     if 200 <= response.status_code < 300:
         return Delivery(True, attempts, response.status_code)
     reason = (response.text or "").strip().replace(url, "***")[:200]
-    return Delivery(False, attempts, response.status_code,
-                    f"HTTP {response.status_code}" + (f": {reason}" if reason else ""))
+    return Delivery(
+        False, attempts, response.status_code, f"HTTP {response.status_code}" + (f": {reason}" if reason else "")
+    )
 
 
 def _retry_after_s(value: str | None) -> float | None:

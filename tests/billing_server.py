@@ -6,13 +6,14 @@ told to misbehave: a status with Retry-After, a slow answer, a truncated body, a
 Requests that break the rules are recorded in `violations`; the fixture fails the test on
 any that the test did not expect.
 """
+
 import base64
 import json
 import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -38,8 +39,8 @@ class Fault:
 
     status: int = 200
     headers: dict = field(default_factory=dict)
-    sleep_s: float = 0.0      # answer this late (a client with a shorter read timeout gives up)
-    truncate: bool = False    # send the first half of a good page
+    sleep_s: float = 0.0  # answer this late (a client with a shorter read timeout gives up)
+    truncate: bool = False  # send the first half of a good page
     body: bytes | None = None
 
 
@@ -78,33 +79,87 @@ class FakeBillingApi:
     # --- data -------------------------------------------------------------------------
     def openai_cost(self, day: date, project_id: str | None, line_item: str | None, value: str) -> None:
         """`value` is the exact JSON number text, e.g. "0.30000000000000004"."""
-        self.results["costs"][day].append({"object": "organization.costs.result",
-                                           "amount": {"value": Decimal(value), "currency": "usd"},
-                                           "line_item": line_item, "project_id": project_id})
+        self.results["costs"][day].append(
+            {
+                "object": "organization.costs.result",
+                "amount": {"value": Decimal(value), "currency": "usd"},
+                "line_item": line_item,
+                "project_id": project_id,
+            }
+        )
 
-    def openai_usage(self, day: date, project_id: str | None, model: str, api_key_id: str | None, *,
-                     input_tokens: int, output_tokens: int, cached: int = 0, requests: int = 1) -> None:
-        self.results["usage_completions"][day].append({
-            "object": "organization.usage.completions.result", "input_tokens": input_tokens,
-            "output_tokens": output_tokens, "input_cached_tokens": cached, "input_audio_tokens": 0,
-            "output_audio_tokens": 0, "num_model_requests": requests, "project_id": project_id, "user_id": None,
-            "api_key_id": api_key_id, "model": model, "batch": None})
+    def openai_usage(
+        self,
+        day: date,
+        project_id: str | None,
+        model: str,
+        api_key_id: str | None,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        cached: int = 0,
+        requests: int = 1,
+    ) -> None:
+        self.results["usage_completions"][day].append(
+            {
+                "object": "organization.usage.completions.result",
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "input_cached_tokens": cached,
+                "input_audio_tokens": 0,
+                "output_audio_tokens": 0,
+                "num_model_requests": requests,
+                "project_id": project_id,
+                "user_id": None,
+                "api_key_id": api_key_id,
+                "model": model,
+                "batch": None,
+            }
+        )
 
-    def anthropic_cost(self, day: date, workspace_id: str | None, description: str, cents: str,
-                       model: str | None = None) -> None:
-        self.results["cost_report"][day].append({
-            "currency": "USD", "amount": cents, "workspace_id": workspace_id, "description": description,
-            "cost_type": "tokens", "context_window": "0-200k", "model": model, "service_tier": "standard",
-            "token_type": "uncached_input_tokens"})
+    def anthropic_cost(
+        self, day: date, workspace_id: str | None, description: str, cents: str, model: str | None = None
+    ) -> None:
+        self.results["cost_report"][day].append(
+            {
+                "currency": "USD",
+                "amount": cents,
+                "workspace_id": workspace_id,
+                "description": description,
+                "cost_type": "tokens",
+                "context_window": "0-200k",
+                "model": model,
+                "service_tier": "standard",
+                "token_type": "uncached_input_tokens",
+            }
+        )
 
-    def anthropic_usage(self, day: date, workspace_id: str | None, model: str, *, uncached: int, output: int,
-                        cache_read: int = 0, cache_5m: int = 0, cache_1h: int = 0) -> None:
-        self.results["usage_report_messages"][day].append({
-            "uncached_input_tokens": uncached,
-            "cache_creation": {"ephemeral_1h_input_tokens": cache_1h, "ephemeral_5m_input_tokens": cache_5m},
-            "cache_read_input_tokens": cache_read, "output_tokens": output,
-            "server_tool_use": {"web_search_requests": 0}, "api_key_id": None, "workspace_id": workspace_id,
-            "model": model, "service_tier": None, "context_window": None})
+    def anthropic_usage(
+        self,
+        day: date,
+        workspace_id: str | None,
+        model: str,
+        *,
+        uncached: int,
+        output: int,
+        cache_read: int = 0,
+        cache_5m: int = 0,
+        cache_1h: int = 0,
+    ) -> None:
+        self.results["usage_report_messages"][day].append(
+            {
+                "uncached_input_tokens": uncached,
+                "cache_creation": {"ephemeral_1h_input_tokens": cache_1h, "ephemeral_5m_input_tokens": cache_5m},
+                "cache_read_input_tokens": cache_read,
+                "output_tokens": output,
+                "server_tool_use": {"web_search_requests": 0},
+                "api_key_id": None,
+                "workspace_id": workspace_id,
+                "model": model,
+                "service_tier": None,
+                "context_window": None,
+            }
+        )
 
     def fail_next(self, endpoint: str, *faults: Fault) -> None:
         self.faults[endpoint].extend(faults)
@@ -127,8 +182,9 @@ class FakeBillingApi:
             self._violation(f"{endpoint}: missing or wrong auth headers")
             given = request.headers.get("x-api-key") or request.headers.get("Authorization", "")
             # Real APIs echo (part of) a wrong key; the client must scrub it from its errors.
-            return _json_response(401, {"error": {"type": "authentication_error",
-                                                  "message": f"Incorrect API key provided: {given}"}})
+            return _json_response(
+                401, {"error": {"type": "authentication_error", "message": f"Incorrect API key provided: {given}"}}
+            )
         problem = self._params_problem(provider, params, group_by)
         if problem:
             self._violation(f"{endpoint}: {problem}")
@@ -136,8 +192,12 @@ class FakeBillingApi:
         if fault and fault.sleep_s:
             time.sleep(fault.sleep_s)
         if fault and (fault.status != 200 or fault.body is not None):
-            return Response(fault.body or json.dumps({"error": {"message": f"fake {fault.status}"}}).encode(),
-                            status=fault.status, headers=fault.headers, content_type="application/json")
+            return Response(
+                fault.body or json.dumps({"error": {"message": f"fake {fault.status}"}}).encode(),
+                status=fault.status,
+                headers=fault.headers,
+                content_type="application/json",
+            )
         body = to_json_bytes(self._page(provider, endpoint, params))
         if fault and fault.truncate:
             body = body[: len(body) // 2]
@@ -147,9 +207,11 @@ class FakeBillingApi:
         key = self.keys[provider]
         if provider == "openai":
             return request.headers.get("Authorization") == f"Bearer {key}"
-        return (request.headers.get("x-api-key") == key
-                and request.headers.get("anthropic-version") == "2023-06-01"
-                and "Authorization" not in request.headers)
+        return (
+            request.headers.get("x-api-key") == key
+            and request.headers.get("anthropic-version") == "2023-06-01"
+            and "Authorization" not in request.headers
+        )
 
     def _params_problem(self, provider: str, params: dict[str, list[str]], group_by: list[str]) -> str | None:
         if params.get("group_by[]") != group_by:
@@ -165,9 +227,11 @@ class FakeBillingApi:
     def _window(self, provider: str, params: dict[str, list[str]]) -> tuple[date, date]:
         """[first day, day after the last] the request asks for."""
         if provider == "openai":
-            start, end = (datetime.fromtimestamp(int(params[p][0]), timezone.utc) for p in ("start_time", "end_time"))
+            start, end = (datetime.fromtimestamp(int(params[p][0]), UTC) for p in ("start_time", "end_time"))
         else:
-            start, end = (datetime.fromisoformat(params[p][0].replace("Z", "+00:00")) for p in ("starting_at", "ending_at"))
+            start, end = (
+                datetime.fromisoformat(params[p][0].replace("Z", "+00:00")) for p in ("starting_at", "ending_at")
+            )
         return start.date(), end.date()
 
     def _page(self, provider: str, endpoint: str, params: dict[str, list[str]]) -> dict:
@@ -175,7 +239,7 @@ class FakeBillingApi:
         limit = min(int(params.get("limit", ["7"])[0]), self.max_buckets_per_page)
         days = [first + timedelta(days=n) for n in range((stop - first).days)]
         offset = int(base64.b64decode(params["page"][0]).decode().split(":")[1]) if "page" in params else 0
-        chunk = days[offset:offset + limit]
+        chunk = days[offset : offset + limit]
         has_more = offset + limit < len(days)
         cursor = base64.b64encode(f"offset:{offset + limit}".encode()).decode() if has_more else None
         if endpoint in self.loop_cursor:
@@ -187,12 +251,19 @@ class FakeBillingApi:
 
     def _bucket(self, provider: str, endpoint: str, day: date) -> dict:
         results = list(self.results[endpoint].get(day, []))
-        start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         if provider == "openai":
-            return {"object": "bucket", "start_time": int(start.timestamp()),
-                    "end_time": int((start + timedelta(days=1)).timestamp()), "results": results}
-        return {"starting_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "ending_at": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), "results": results}
+            return {
+                "object": "bucket",
+                "start_time": int(start.timestamp()),
+                "end_time": int((start + timedelta(days=1)).timestamp()),
+                "results": results,
+            }
+        return {
+            "starting_at": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ending_at": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "results": results,
+        }
 
     def _violation(self, text: str) -> None:
         with self._lock:

@@ -1,4 +1,5 @@
 """Shared fixtures. Telemetry of every tool is off for the whole test session."""
+
 import os
 import subprocess
 import sys
@@ -18,17 +19,22 @@ REPO = Path(__file__).resolve().parents[1]
 COSTLINE = [sys.executable, "-m", "orchestration.cli"]
 
 
-def run_costline(*args: str, input_dir: Path, warehouse_dir: Path, env: dict | None = None,
-                 check: bool = False, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_costline(
+    *args: str, input_dir: Path, warehouse_dir: Path, env: dict | None = None, check: bool = False, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess, the way a user or the schedule does."""
-    full_env = {**os.environ, "COSTLINE_INPUT_DIR": str(input_dir), "COSTLINE_WAREHOUSE_DIR": str(warehouse_dir),
-                **(env or {})}
+    full_env = {
+        **os.environ,
+        "COSTLINE_INPUT_DIR": str(input_dir),
+        "COSTLINE_WAREHOUSE_DIR": str(warehouse_dir),
+        **(env or {}),
+    }
     full_env.pop("DAGSTER_HOME", None)
-    result = subprocess.run([*COSTLINE, *args], cwd=REPO, env=full_env, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run([*COSTLINE, *args], cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f"costline {' '.join(args)} exited {result.returncode}:\n"
-                             f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+        raise AssertionError(
+            f"costline {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+        )
     return result
 
 
@@ -37,7 +43,21 @@ def demo_mart(tmp_path_factory) -> dict:
     """One 30-day demo built by the real CLI; many tests read what it published."""
     root = tmp_path_factory.mktemp("demo")
     input_dir, warehouse_dir = root / "input", root / "warehouse"
-    result = run_costline("demo", "--end", "2026-10-30", "--days", "30", "--calls-per-day", "1500",
-                          input_dir=input_dir, warehouse_dir=warehouse_dir, check=True)
-    return {"input_dir": input_dir, "warehouse_dir": warehouse_dir, "result": result,
-            "mart_db": warehouse_dir / "mart.duckdb"}
+    result = run_costline(
+        "demo",
+        "--end",
+        "2026-10-30",
+        "--days",
+        "30",
+        "--calls-per-day",
+        "1500",
+        input_dir=input_dir,
+        warehouse_dir=warehouse_dir,
+        check=True,
+    )
+    return {
+        "input_dir": input_dir,
+        "warehouse_dir": warehouse_dir,
+        "result": result,
+        "mart_db": warehouse_dir / "mart.duckdb",
+    }

@@ -4,16 +4,18 @@ The raw tables come from `ingestion.warehouse` (the same DDL ingestion writes to
 inserted with plain SQL so a test states its inputs exactly. `run_dbt` runs the dbt CLI of
 the interpreter's virtualenv as a subprocess, as the orchestrator does.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import duckdb
 
@@ -41,20 +43,30 @@ def dbt_executable() -> str:
     return found
 
 
-def run_dbt(args: list[str], warehouse_dir: Path, work_dir: Path,
-            dbt_vars: dict[str, str] | None = None, expect_success: bool = True,
-            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_dbt(
+    args: list[str],
+    warehouse_dir: Path,
+    work_dir: Path,
+    dbt_vars: dict[str, str] | None = None,
+    expect_success: bool = True,
+    env_extra: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """Run `dbt <args>` on the project against `warehouse_dir`/warehouse.duckdb.
 
     target/ and logs/ go to `work_dir` so parallel test runs never share them. On an
     unexpected result the tail of dbt's output is in the assertion message.
     """
     command = [
-        dbt_executable(), *args,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"),
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
     ]
     if dbt_vars:
         rendered = ", ".join(f"{key}: '{value}'" for key, value in dbt_vars.items())
@@ -64,7 +76,9 @@ def run_dbt(args: list[str], warehouse_dir: Path, work_dir: Path,
     env.setdefault("COSTLINE_DUCKDB_THREADS", "2")
     result = subprocess.run(command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
     if expect_success and result.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+        )
     return result
 
 
@@ -137,35 +151,64 @@ def call(call_id: str, request_id: str, started_at: str, **fields: Any) -> dict[
     return row
 
 
-def outcome(request_id: str, recorded_at: str, kind: str, value: str, source_folder: str | None = None,
-            source_line: int = 1) -> dict[str, Any]:
+def outcome(
+    request_id: str, recorded_at: str, kind: str, value: str, source_folder: str | None = None, source_line: int = 1
+) -> dict[str, Any]:
     recorded = datetime.fromisoformat(recorded_at)
     folder = date.fromisoformat(source_folder) if source_folder else recorded.date()
     return {
-        "request_id": request_id, "recorded_at": recorded, "kind": kind, "value": value, "source": "test",
-        "source_folder": folder, "source_file": f"outcomes/{folder}/outcomes.jsonl", "source_line": source_line,
-        "load_id": "test", "loaded_at": _LOADED_AT,
+        "request_id": request_id,
+        "recorded_at": recorded,
+        "kind": kind,
+        "value": value,
+        "source": "test",
+        "source_folder": folder,
+        "source_file": f"outcomes/{folder}/outcomes.jsonl",
+        "source_line": source_line,
+        "load_id": "test",
+        "loaded_at": _LOADED_AT,
     }
 
 
-def price(provider: str, model: str, effective_from: str, effective_to: str,
-          long_context_threshold: int | None = None, **rates: str) -> dict[str, Any]:
+def price(
+    provider: str,
+    model: str,
+    effective_from: str,
+    effective_to: str,
+    long_context_threshold: int | None = None,
+    **rates: str,
+) -> dict[str, Any]:
     """A raw.model_prices row; rates are dollars per million tokens as strings (exact)."""
     row = {
-        "provider": provider, "model": model, "price_model_id": model,
-        "effective_from": datetime.fromisoformat(effective_from), "effective_to": datetime.fromisoformat(effective_to),
+        "provider": provider,
+        "model": model,
+        "price_model_id": model,
+        "effective_from": datetime.fromisoformat(effective_from),
+        "effective_to": datetime.fromisoformat(effective_to),
         "long_context_threshold": long_context_threshold,
-        "price_data_version": "test-prices", "loaded_at": _LOADED_AT,
+        "price_data_version": "test-prices",
+        "loaded_at": _LOADED_AT,
     }
     row.update({key: Decimal(value) for key, value in rates.items()})
     return row
 
 
-def bill(provider: str, day: str, scope_id: str | None, amount_usd: str, model: str | None = None,
-         line_item: str | None = "completions") -> dict[str, Any]:
+def bill(
+    provider: str,
+    day: str,
+    scope_id: str | None,
+    amount_usd: str,
+    model: str | None = None,
+    line_item: str | None = "completions",
+) -> dict[str, Any]:
     return {
-        "provider": provider, "bucket_day": date.fromisoformat(day), "scope_id": scope_id, "model": model,
-        "line_item": line_item, "amount_usd": Decimal(amount_usd), "source_page": "test-page",
+        "provider": provider,
+        "bucket_day": date.fromisoformat(day),
+        "scope_id": scope_id,
+        "model": model,
+        "line_item": line_item,
+        "amount_usd": Decimal(amount_usd),
+        "source_page": "test-page",
         "fetched_at": _LOADED_AT,
     }
 

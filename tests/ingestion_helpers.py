@@ -1,9 +1,11 @@
 """Builders for ingestion tests: input files written the way producers write them."""
+
 import gzip
 import json
-from datetime import date, datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -88,7 +90,7 @@ def write_parquet(path: Path, records: list[dict], types: dict[str, pa.DataType]
 
 def to_nanos(rfc3339: str) -> int:
     moment = datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
@@ -120,18 +122,26 @@ def call_span(record: dict, span_id: str, trace_id: str, extra_attrs: dict | Non
         "costline.feature": record["feature"],
         "gen_ai.input.messages": f'[{{"role": "user", "content": "{CANARY}"}}]',
     }
-    for flat, alias in (("attempt", "costline.attempt"),
-                        ("cache_read_input_tokens", "gen_ai.usage.cache_read.input_tokens"),
-                        ("error_type", "error.type"), ("cost_usd", "gen_ai.usage.cost"),
-                        ("prompt_version", "costline.prompt_version")):
+    for flat, alias in (
+        ("attempt", "costline.attempt"),
+        ("cache_read_input_tokens", "gen_ai.usage.cache_read.input_tokens"),
+        ("error_type", "error.type"),
+        ("cost_usd", "gen_ai.usage.cost"),
+        ("prompt_version", "costline.prompt_version"),
+    ):
         if flat in record:
             attrs[alias] = record[flat]
     for key, value in record.get("tags", {}).items():
         attrs[f"costline.tag.{key}"] = value
     attrs.update(extra_attrs or {})
     span = {
-        "traceId": trace_id, "spanId": span_id, "name": "chat", "kind": 3,
-        "startTimeUnixNano": str(start), "attributes": otlp_attrs(attrs), "status": {},
+        "traceId": trace_id,
+        "spanId": span_id,
+        "name": "chat",
+        "kind": 3,
+        "startTimeUnixNano": str(start),
+        "attributes": otlp_attrs(attrs),
+        "status": {},
     }
     if "duration_ms" in record:
         span["endTimeUnixNano"] = str(start + round(record["duration_ms"] * 1_000_000))
@@ -139,10 +149,14 @@ def call_span(record: dict, span_id: str, trace_id: str, extra_attrs: dict | Non
 
 
 def export_request(spans: list[dict], resource_attrs: dict) -> dict:
-    return {"resourceSpans": [{
-        "resource": {"attributes": otlp_attrs(resource_attrs)},
-        "scopeSpans": [{"scope": {"name": "opentelemetry.instrumentation.openai"}, "spans": spans}],
-    }]}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": otlp_attrs(resource_attrs)},
+                "scopeSpans": [{"scope": {"name": "opentelemetry.instrumentation.openai"}, "spans": spans}],
+            }
+        ]
+    }
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[tuple]:
@@ -151,15 +165,20 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[t
 
 def assert_ledger_reconciles(con: duckdb.DuckDBPyConnection, input_name: str, fact_table: str) -> None:
     """Every ledger row adds up, and its counts match the rows actually stored."""
-    ledger = rows(con, """select source_file, records_read, accepted, quarantined, duplicates
-                          from raw.source_files where input = ?""", [input_name])
+    ledger = rows(
+        con,
+        """select source_file, records_read, accepted, quarantined, duplicates
+                          from raw.source_files where input = ?""",
+        [input_name],
+    )
     assert ledger, "no ledger rows"
     for source_file, read, accepted, quarantined, duplicates in ledger:
         assert read == accepted + quarantined + duplicates, source_file
         stored = rows(con, f"select count(*) from {fact_table} where source_file = ?", [source_file])
         assert stored[0][0] == accepted, source_file
-        held = rows(con, "select count(*) from raw.quarantine where input = ? and source_file = ?",
-                    [input_name, source_file])
+        held = rows(
+            con, "select count(*) from raw.quarantine where input = ? and source_file = ?", [input_name, source_file]
+        )
         assert held[0][0] == quarantined, source_file
 
 

@@ -8,6 +8,7 @@ Derived tables (kpis, budget burn, attribution, reconciliation, model comparison
 are computed from `daily_spend` with the contract's formulas, so the mart is self-consistent.
 One workspace name carries quotes, HTML and a script tag to prove the report escapes data.
 """
+
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -18,7 +19,7 @@ import pytest
 
 from ingestion.settings import Paths
 
-HOSTILE_WORKSPACE = 'R&D "lab" <script>alert(\'x\')</script><b>bold</b>'
+HOSTILE_WORKSPACE = "R&D \"lab\" <script>alert('x')</script><b>bold</b>"
 
 # (workspace, feature, provider, model, dollars per call): a few shapes of spend.
 DIMENSIONS = [
@@ -39,14 +40,28 @@ DEPLOYMENTS = [
 ]
 
 ANOMALIES = [
-    ("2026-09-28 14:00:00", "cost_spike", "support", "support_bot", 6.2, 2.0, 2.1,
-     "hour cost $6.20 vs median $2.00"),
-    ("2026-10-08 00:00:00", "token_inflation", HOSTILE_WORKSPACE, "code_review", 1450.0, 1000.0, 0.45,
-     "prompt_version v7: 1450 tokens/request vs 1000, success rate +0.5 pts"),
-    ("2026-10-12 00:00:00", "retry_rate", "search", "doc_search", 0.09, 0.05, 0.8,
-     "retry rate 9.0% (threshold 5.0%)"),
-    ("2026-10-15 14:00:00", "cost_spike", "support", "support_bot", 9.5, 2.1, 3.5238,
-     "hour cost $9.50 vs median $2.10"),
+    ("2026-09-28 14:00:00", "cost_spike", "support", "support_bot", 6.2, 2.0, 2.1, "hour cost $6.20 vs median $2.00"),
+    (
+        "2026-10-08 00:00:00",
+        "token_inflation",
+        HOSTILE_WORKSPACE,
+        "code_review",
+        1450.0,
+        1000.0,
+        0.45,
+        "prompt_version v7: 1450 tokens/request vs 1000, success rate +0.5 pts",
+    ),
+    ("2026-10-12 00:00:00", "retry_rate", "search", "doc_search", 0.09, 0.05, 0.8, "retry rate 9.0% (threshold 5.0%)"),
+    (
+        "2026-10-15 14:00:00",
+        "cost_spike",
+        "support",
+        "support_bot",
+        9.5,
+        2.1,
+        3.5238,
+        "hour cost $9.50 vs median $2.10",
+    ),
 ]
 
 
@@ -59,8 +74,9 @@ class MartFixture:
     last_day: date
 
 
-def build_mart_fixture(root: Path, first_day: date = date(2026, 9, 24),
-                       last_day: date = date(2026, 10, 20)) -> MartFixture:
+def build_mart_fixture(
+    root: Path, first_day: date = date(2026, 9, 24), last_day: date = date(2026, 10, 20)
+) -> MartFixture:
     """Write <root>/warehouse/mart.duckdb with every contract table; return where it is."""
     paths = Paths(root / "input", root / "warehouse")
     paths.ensure_warehouse_dir()
@@ -73,15 +89,19 @@ def build_mart_fixture(root: Path, first_day: date = date(2026, 9, 24),
         con.execute(BUDGET_BURN)
         con.execute(WORKSPACE_ATTRIBUTION)
         con.execute(ANOMALY_TABLE)
-        con.executemany("insert into cost_anomalies values (cast(? as timestamp), ?, ?, ?, ?, ?, ?, ?)",
-                        [list(a) for a in ANOMALIES])
+        con.executemany(
+            "insert into cost_anomalies values (cast(? as timestamp), ?, ?, ?, ?, ?, ?, ?)",
+            [list(a) for a in ANOMALIES],
+        )
         con.execute(BILLING_RECONCILIATION)
         con.execute(MODEL_COMPARISON)
         con.execute(PROMPT_VERSIONS)
         con.execute(DEPLOYMENT_TABLE)
-        con.executemany("insert into deployment_impact select cast(? as timestamp), ?, ?, "
-                        "0.010000, cast(0.010000 * (1 + ?) as decimal(18, 6)), ?, 0.80, 0.81, abs(?) > 0.25",
-                        [[at, scope, version, change, change, change] for at, scope, version, change in DEPLOYMENTS])
+        con.executemany(
+            "insert into deployment_impact select cast(? as timestamp), ?, ?, "
+            "0.010000, cast(0.010000 * (1 + ?) as decimal(18, 6)), ?, 0.80, 0.81, abs(?) > 0.25",
+            [[at, scope, version, change, change, change] for at, scope, version, change in DEPLOYMENTS],
+        )
         con.execute(EXECUTIVE_SUMMARY)
         _reporting_tables(con)
         con.execute("""create table mart_publication as select timestamp '2026-10-21 02:05:00' as published_at,
@@ -91,55 +111,87 @@ def build_mart_fixture(root: Path, first_day: date = date(2026, 9, 24),
 
 
 def _dimensions(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date) -> None:
-    con.execute("create table fixture_dims (dim_id integer, workspace varchar, feature varchar, "
-                "provider varchar, model varchar, per_call decimal(18, 6))")
-    con.executemany("insert into fixture_dims values (?, ?, ?, ?, ?, ?)",
-                    [[i, *row] for i, row in enumerate(DIMENSIONS)])
-    con.execute("create table fixture_days as select cast(d as date) as day "
-                "from generate_series(cast(? as date), cast(? as date), interval 1 day) t(d)",
-                [first_day, last_day])
+    con.execute(
+        "create table fixture_dims (dim_id integer, workspace varchar, feature varchar, "
+        "provider varchar, model varchar, per_call decimal(18, 6))"
+    )
+    con.executemany(
+        "insert into fixture_dims values (?, ?, ?, ?, ?, ?)", [[i, *row] for i, row in enumerate(DIMENSIONS)]
+    )
+    con.execute(
+        "create table fixture_days as select cast(d as date) as day "
+        "from generate_series(cast(? as date), cast(? as date), interval 1 day) t(d)",
+        [first_day, last_day],
+    )
     con.execute("create table fixture_budgets (workspace varchar, monthly_budget_usd decimal(18, 6))")
     con.executemany("insert into fixture_budgets values (?, ?)", [[w, b] for w, b in BUDGETS.items()])
 
 
 # --- what a report built from this mart must show (works on any contract mart) --------------
 
+
 def expected_headline(mart_db, month: str) -> dict[str, object]:
     """The headline numbers, computed here from the mart's contract columns."""
     with duckdb.connect(str(mart_db), read_only=True) as con:
         in_month = "strftime(day, '%Y-%m') = ?"
         spend, requests, retry_waste = con.execute(
-            f"select sum(cost_usd), sum(requests), sum(retry_cost_usd) from daily_spend where {in_month}",
-            [month]).fetchone()
-        summary = dict(zip(
-            ["spend_usd", "budget_usd", "consumed_pct", "projected_month_end_usd", "avg_cost_per_request_usd",
-             "cost_per_success_usd", "retry_cost_share", "anomalies", "savings_opportunity_usd"],
-            con.execute("""select spend_usd, budget_usd, consumed_pct, projected_month_end_usd,
+            f"select sum(cost_usd), sum(requests), sum(retry_cost_usd) from daily_spend where {in_month}", [month]
+        ).fetchone()
+        summary = dict(
+            zip(
+                [
+                    "spend_usd",
+                    "budget_usd",
+                    "consumed_pct",
+                    "projected_month_end_usd",
+                    "avg_cost_per_request_usd",
+                    "cost_per_success_usd",
+                    "retry_cost_share",
+                    "anomalies",
+                    "savings_opportunity_usd",
+                ],
+                con.execute(
+                    """select spend_usd, budget_usd, consumed_pct, projected_month_end_usd,
                                   avg_cost_per_request_usd, cost_per_success_usd, retry_cost_share, anomalies,
                                   savings_opportunity_usd
-                           from executive_summary where month = ?""", [month]).fetchone()))
-        anomalies = con.execute("select count(*) from cost_anomalies where strftime(detected_at, '%Y-%m') = ?",
-                                [month]).fetchone()[0]
-        savings = con.execute("select coalesce(sum(potential_savings_usd), 0) from model_comparison "
-                              "where month = ?", [month]).fetchone()[0]
-        features = con.execute(f"""select feature, sum(cost_usd), sum(successful_requests) from daily_spend
-                                   where {in_month} group by feature""", [month]).fetchall()
+                           from executive_summary where month = ?""",
+                    [month],
+                ).fetchone(),
+                strict=True,
+            )
+        )
+        anomalies = con.execute(
+            "select count(*) from cost_anomalies where strftime(detected_at, '%Y-%m') = ?", [month]
+        ).fetchone()[0]
+        savings = con.execute(
+            "select coalesce(sum(potential_savings_usd), 0) from model_comparison where month = ?", [month]
+        ).fetchone()[0]
+        features = con.execute(
+            f"""select feature, sum(cost_usd), sum(successful_requests) from daily_spend
+                                   where {in_month} group by feature""",
+            [month],
+        ).fetchall()
     # The mart agrees with itself (else the comparisons below would prove nothing).
     assert summary["spend_usd"] == spend and summary["anomalies"] == anomalies
     assert summary["savings_opportunity_usd"] == savings
     expected = {
-        "month_spend_usd": spend, "budget_usd": summary["budget_usd"], "consumed_pct": summary["consumed_pct"],
+        "month_spend_usd": spend,
+        "budget_usd": summary["budget_usd"],
+        "consumed_pct": summary["consumed_pct"],
         "projected_month_end_usd": summary["projected_month_end_usd"],
         "avg_cost_per_request_usd": summary["avg_cost_per_request_usd"],
-        "cost_per_success_usd": summary["cost_per_success_usd"], "retry_waste_usd": retry_waste,
-        "retry_cost_share": summary["retry_cost_share"], "anomalies": anomalies,
+        "cost_per_success_usd": summary["cost_per_success_usd"],
+        "retry_waste_usd": retry_waste,
+        "retry_cost_share": summary["retry_cost_share"],
+        "anomalies": anomalies,
         "savings_opportunity_usd": savings,
     }
     assert abs(summary["avg_cost_per_request_usd"] - spend / requests) < Decimal("0.000001")
     for feature, cost, successes in features:
         # cost / successes to the micro-dollar, half up, in exact decimals
         expected[f"cost_per_success_usd:{feature}"] = (cost / successes).quantize(
-            Decimal("0.000001"), rounding=ROUND_HALF_UP)
+            Decimal("0.000001"), rounding=ROUND_HALF_UP
+        )
     return expected
 
 
@@ -395,11 +447,14 @@ from totals t left join latest l using (workspace);
 def _reporting_tables(con: duckdb.DuckDBPyConnection) -> None:
     import yaml
 
-    variables = yaml.safe_load((Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml")
-                               .read_text())["vars"]
+    variables = yaml.safe_load((Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml").read_text())[
+        "vars"
+    ]
     con.execute("create table rule_thresholds (name varchar, value decimal(18, 6))")
-    con.executemany("insert into rule_thresholds values (?, ?)",
-                    [(k, str(v)) for k, v in variables.items() if isinstance(v, int | float) and not isinstance(v, bool)])
+    con.executemany(
+        "insert into rule_thresholds values (?, ?)",
+        [(k, str(v)) for k, v in variables.items() if isinstance(v, int | float) and not isinstance(v, bool)],
+    )
     columns = {name for (name,) in con.execute("select column_name from (describe daily_spend)").fetchall()}
     if "month" not in columns:  # the real daily_spend carries its month
         con.execute("alter table daily_spend add column month varchar")
@@ -413,7 +468,11 @@ def two_table_warehouse(paths: Paths, amount: str) -> None:
     paths.ensure_warehouse_dir()
     with duckdb.connect(str(paths.warehouse_db)) as con:
         con.execute("create schema if not exists marts")
-        con.execute("create or replace table marts.daily_spend as "
-                    f"select date '2026-10-01' as day, cast({amount} as decimal(18, 6)) as cost_usd")
-        con.execute("create or replace table marts.hourly_spend as "
-                    f"select timestamp '2026-10-01 10:00' as hour, cast({amount} as decimal(18, 6)) as cost_usd")
+        con.execute(
+            "create or replace table marts.daily_spend as "
+            f"select date '2026-10-01' as day, cast({amount} as decimal(18, 6)) as cost_usd"
+        )
+        con.execute(
+            "create or replace table marts.hourly_spend as "
+            f"select timestamp '2026-10-01 10:00' as hour, cast({amount} as decimal(18, 6)) as cost_usd"
+        )

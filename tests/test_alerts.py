@@ -3,6 +3,7 @@
 The mart is the hand-made fixture (tests/mart_fixture.py); the alert log is delivery's own
 store (`<warehouse>/delivery.duckdb`) in a tmp dir; the webhook is pytest-httpserver on localhost.
 """
+
 import json
 import logging
 import socket
@@ -13,22 +14,23 @@ from decimal import Decimal
 
 import duckdb
 import pytest
+from mart_fixture import HOSTILE_WORKSPACE, build_mart_fixture
 from werkzeug import Response
 
-from mart_fixture import HOSTILE_WORKSPACE, build_mart_fixture
-from reporting.alert_rules import HINTS, alert_key
 from reporting.alert_log import store_path
+from reporting.alert_rules import HINTS, alert_key
 from reporting.alerts import AlertSettings, alert_run_failure, send_alerts
 from reporting.run_summary import RunSummary
 from reporting.webhook import RetryPolicy
 
-FAST = RetryPolicy(connect_timeout_s=1, read_timeout_s=3, max_attempts=3, backoff_initial_s=0.01,
-                   backoff_max_s=0.02)
+FAST = RetryPolicy(connect_timeout_s=1, read_timeout_s=3, max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.02)
 HOOK = "/services/T000/B000/sEcReTtOkEn"
-LOOKBACK = 40   # the whole fixture: every kind of alert shows up
+LOOKBACK = 40  # the whole fixture: every kind of alert shows up
 NOW = datetime(2026, 10, 21, 2, 10)
-HOLD_DELIVERY = ("import sys, time\nfrom reporting.alert_log import delivery_lock\n"
-                 "lock = delivery_lock(sys.argv[1], 0)\nlock.acquire()\nprint('holding', flush=True)\ntime.sleep(60)\n")
+HOLD_DELIVERY = (
+    "import sys, time\nfrom reporting.alert_log import delivery_lock\n"
+    "lock = delivery_lock(sys.argv[1], 0)\nlock.acquire()\nprint('holding', flush=True)\ntime.sleep(60)\n"
+)
 
 
 @pytest.fixture
@@ -38,14 +40,15 @@ def mart(tmp_path):
 
 def _send(mart, url, run_id="run-1", **kwargs):
     kwargs.setdefault("lookback_days", LOOKBACK)
-    return send_alerts(mart.paths, run_id=run_id, webhook_url=url, retry=FAST, now=kwargs.pop("now", NOW),
-                       **kwargs)
+    return send_alerts(mart.paths, run_id=run_id, webhook_url=url, retry=FAST, now=kwargs.pop("now", NOW), **kwargs)
 
 
 def _log(mart) -> dict[str, tuple]:
     with duckdb.connect(str(store_path(mart.paths.warehouse_dir)), read_only=True) as con:
-        rows = con.execute("select alert_key, kind, status, attempts, first_attempt_at, sent_at, run_id, "
-                           "last_error, summary from alert_log").fetchall()
+        rows = con.execute(
+            "select alert_key, kind, status, attempts, first_attempt_at, sent_at, run_id, "
+            "last_error, summary from alert_log"
+        ).fetchall()
     return {r[0]: r[1:] for r in rows}
 
 
@@ -67,12 +70,15 @@ def _expected_keys(mart, lookback=LOOKBACK) -> set[str]:
     with duckdb.connect(str(mart.paths.mart_db), read_only=True) as con:
         latest = con.execute("select max(day) from daily_spend").fetchone()[0]
         since = latest - timedelta(days=lookback - 1)
-        anomalies = con.execute("select kind, workspace, feature, detected_at from cost_anomalies "
-                                "where detected_at >= ?", [since]).fetchall()
-        burn = con.execute("""select workspace, month, spend_to_date_usd, monthly_budget_usd, status
+        anomalies = con.execute(
+            "select kind, workspace, feature, detected_at from cost_anomalies where detected_at >= ?", [since]
+        ).fetchall()
+        burn = con.execute(
+            """select workspace, month, spend_to_date_usd, monthly_budget_usd, status
                               from budget_burn where day >= ?
                               qualify row_number() over (partition by workspace, month order by day desc) = 1""",
-                           [since]).fetchall()
+            [since],
+        ).fetchall()
     keys = {alert_key("anomaly", k, w, f, d.isoformat()) for k, w, f, d in anomalies}
     for workspace, month, spend, budget, status in burn:
         crossed = [t for t in ("0.5", "0.85", "1") if spend >= Decimal(t) * budget]
@@ -87,7 +93,7 @@ def test_each_alert_is_sent_exactly_once_across_reruns(mart, httpserver):
     httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
     url = httpserver.url_for(HOOK)
     expected = _expected_keys(mart)
-    assert len(expected) >= 6   # the fixture has every kind: thresholds, at risk, three anomaly kinds
+    assert len(expected) >= 6  # the fixture has every kind: thresholds, at risk, three anomaly kinds
 
     first = _send(mart, url, generic_json=True)
     assert first.ok and first.sent == len(expected) and first.already_delivered == 0
@@ -104,12 +110,15 @@ def test_each_alert_is_sent_exactly_once_across_reruns(mart, httpserver):
 
     # A new anomaly published later is the only thing sent next time.
     with duckdb.connect(str(mart.paths.mart_db)) as con:
-        con.execute("insert into cost_anomalies values (timestamp '2026-10-20 09:00', 'retry_rate', "
-                    "'support', 'support_bot', 0.12, 0.05, 1.4, 'retry rate 12.0%')")
+        con.execute(
+            "insert into cost_anomalies values (timestamp '2026-10-20 09:00', 'retry_rate', "
+            "'support', 'support_bot', 0.12, 0.05, 1.4, 'retry rate 12.0%')"
+        )
     third = _send(mart, url, run_id="run-3", generic_json=True)
     assert third.sent == 1
-    assert _posted_keys(httpserver)[-1:] == [alert_key("anomaly", "retry_rate", "support", "support_bot",
-                                                       "2026-10-20T09:00:00")]
+    assert _posted_keys(httpserver)[-1:] == [
+        alert_key("anomaly", "retry_rate", "support", "support_bot", "2026-10-20T09:00:00")
+    ]
     assert len(httpserver.log) == 2
 
 
@@ -117,14 +126,18 @@ def test_budget_thresholds_fire_once_each_as_spend_grows(mart, httpserver):
     httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
     url = httpserver.url_for(HOOK)
     with duckdb.connect(str(mart.paths.mart_db)) as con:
-        spend = con.execute("select spend_to_date_usd from budget_month_status where workspace = 'support' "
-                            "order by month desc limit 1").fetchone()[0]
+        spend = con.execute(
+            "select spend_to_date_usd from budget_month_status where workspace = 'support' order by month desc limit 1"
+        ).fetchone()[0]
 
     def set_support_budget(fraction_used: str) -> None:
         with duckdb.connect(str(mart.paths.mart_db)) as con:
             # budget_month_status is what the alerts read (budget_burn's latest row per month).
-            con.execute("update budget_month_status set monthly_budget_usd = cast(? as decimal(18, 6)), "
-                        "status = 'ok' where workspace = 'support'", [spend / Decimal(fraction_used)])
+            con.execute(
+                "update budget_month_status set monthly_budget_usd = cast(? as decimal(18, 6)), "
+                "status = 'ok' where workspace = 'support'",
+                [spend / Decimal(fraction_used)],
+            )
 
     def support_keys() -> list[str]:
         return [k for k in _posted_keys(httpserver) if k.startswith("budget_threshold|support|")]
@@ -148,8 +161,10 @@ def test_stronger_alert_supersedes_weaker_ones_first_seen_together(mart, httpser
     month = mart.latest_month
     # The hostile workspace is past 100%: one "100% reached" alert, not 50% + 85% + exceeded too.
     assert alert_key("budget_threshold", HOSTILE_WORKSPACE, month, "1") in keys
-    for weaker in (alert_key("budget_threshold", HOSTILE_WORKSPACE, month, "0.5"),
-                   alert_key("budget_status", HOSTILE_WORKSPACE, month, "exceeded")):
+    for weaker in (
+        alert_key("budget_threshold", HOSTILE_WORKSPACE, month, "0.5"),
+        alert_key("budget_status", HOSTILE_WORKSPACE, month, "exceeded"),
+    ):
         assert weaker not in keys
         assert _log(mart)[weaker][1] == "superseded"
 
@@ -157,13 +172,14 @@ def test_stronger_alert_supersedes_weaker_ones_first_seen_together(mart, httpser
 def test_retry_on_500_then_success(mart, httpserver):
     httpserver.expect_ordered_request(HOOK, method="POST").respond_with_data("busy", status=500)
     httpserver.expect_ordered_request(HOOK, method="POST").respond_with_response(
-        Response("slow down", status=429, headers={"Retry-After": "0"}))
+        Response("slow down", status=429, headers={"Retry-After": "0"})
+    )
     httpserver.expect_ordered_request(HOOK, method="POST").respond_with_data("ok")
     summary = _send(mart, httpserver.url_for(HOOK))
     assert summary.ok and summary.sent == summary.decided > 0
     assert len(httpserver.log) == 3
     bodies = _posted(httpserver)
-    assert bodies[0] == bodies[1] == bodies[2]     # the same message, retried
+    assert bodies[0] == bodies[1] == bodies[2]  # the same message, retried
     assert all(row[1] == "sent" for row in _log(mart).values() if row[1] != "superseded")
     httpserver.check_assertions()
 
@@ -195,7 +211,7 @@ def test_failed_webhook_is_recorded_and_retried_next_run(mart, httpserver, caplo
 
 
 def test_unreachable_webhook_never_raises(mart, caplog):
-    with socket.socket() as probe:   # a port nobody listens on
+    with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with caplog.at_level(logging.INFO, logger="costline"):
@@ -222,10 +238,12 @@ def test_slack_payload_shape(mart, httpserver):
     # Slack control characters in data are escaped, so a name cannot become a link or mention.
     assert "<script>" not in everything and "&lt;script&gt;" in everything
     with duckdb.connect(str(mart.paths.mart_db), read_only=True) as con:
-        spike = con.execute("select observed, baseline from cost_anomalies where kind = 'cost_spike' "
-                            "order by detected_at desc limit 1").fetchone()
-    spike_text = next(b["text"]["text"] for b in sections if "Cost spike" in b["text"]["text"]
-                      and "2026-10-15" in b["text"]["text"])
+        spike = con.execute(
+            "select observed, baseline from cost_anomalies where kind = 'cost_spike' order by detected_at desc limit 1"
+        ).fetchone()
+    spike_text = next(
+        b["text"]["text"] for b in sections if "Cost spike" in b["text"]["text"] and "2026-10-15" in b["text"]["text"]
+    )
     assert f"${spike[0]:,.2f}" in spike_text and f"${spike[1]:,.2f}" in spike_text
     for kind in ("cost_spike", "retry_rate", "token_inflation"):
         assert any(HINTS[kind].replace("&", "&amp;") in b["text"]["text"] for b in sections), kind
@@ -237,16 +255,24 @@ def test_generic_json_option_carries_exact_numbers(mart, httpserver, monkeypatch
     settings = AlertSettings.from_env()
     assert settings.generic_json and "sEcReTtOkEn" not in repr(settings)
     httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
-    send_alerts(mart.paths, run_id="run-1", webhook_url=settings.webhook_url, generic_json=settings.generic_json,
-                lookback_days=LOOKBACK, retry=FAST)
+    send_alerts(
+        mart.paths,
+        run_id="run-1",
+        webhook_url=settings.webhook_url,
+        generic_json=settings.generic_json,
+        lookback_days=LOOKBACK,
+        retry=FAST,
+    )
     (body,) = _posted(httpserver)
     assert body["source"] == "costline" and body["run_id"] == "run-1"
     alerts = {a["key"]: a for a in body["alerts"]}
     assert set(alerts) == _expected_keys(mart)
     assert all({"kind", "severity", "title", "text", "hint", "facts"} <= set(a) for a in alerts.values())
     with duckdb.connect(str(mart.paths.mart_db), read_only=True) as con:
-        spend, budget = con.execute("select spend_to_date_usd, monthly_budget_usd from budget_burn "
-                                    "where workspace = 'search' order by day desc limit 1").fetchone()
+        spend, budget = con.execute(
+            "select spend_to_date_usd, monthly_budget_usd from budget_burn "
+            "where workspace = 'search' order by day desc limit 1"
+        ).fetchone()
     at_risk = alerts[alert_key("budget_status", "search", mart.latest_month, "at_risk")]
     assert at_risk["kind"] == "budget_at_risk"
     assert Decimal(at_risk["facts"]["spend_to_date_usd"]) == spend
@@ -259,8 +285,7 @@ def test_no_url_means_logged_only_and_once(mart, caplog):
     assert first.logged == first.decided == len(_expected_keys(mart)) and first.sent == 0
     alert_lines = [r for r in caplog.records if r.getMessage().startswith("alert [")]
     assert len(alert_lines) == first.logged
-    assert any("Token inflation" in r.getMessage() and HINTS["token_inflation"] in r.getMessage()
-               for r in alert_lines)
+    assert any("Token inflation" in r.getMessage() and HINTS["token_inflation"] in r.getMessage() for r in alert_lines)
     assert {row[1] for row in _log(mart).values()} == {"logged", "superseded"}
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="costline.alerts"):
@@ -288,8 +313,9 @@ def test_busy_delivery_delays_alerts_without_raising(mart, httpserver):
     httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
     url = httpserver.url_for(HOOK)
     # Another delivery (the daemon's sensor on the same run) holds the alert log.
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_DELIVERY, str(mart.paths.warehouse_dir)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_DELIVERY, str(mart.paths.warehouse_dir)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "holding"
         busy = _send(mart, url, lock_wait_s=0.5)
@@ -306,8 +332,9 @@ def test_gate_failure_alert_names_the_check_and_the_published_mart(mart, httpser
     url = httpserver.url_for(HOOK)
     check = "cost_equals_bill on marts/daily_spend (openai 2026-10-20: billed 10.00, cost 9.50)"
     run = RunSummary(run_id="run-9", status="FAILURE", failed_checks=(check,))
-    summary = alert_run_failure(mart.paths, run, settings=AlertSettings(webhook_url=url, generic_json=True),
-                                retry=FAST, now=NOW)
+    summary = alert_run_failure(
+        mart.paths, run, settings=AlertSettings(webhook_url=url, generic_json=True), retry=FAST, now=NOW
+    )
     assert summary.ok and summary.sent == 1
     (alert,) = _posted(httpserver)[0]["alerts"]
     assert alert["kind"] == "gate_failure" and alert["severity"] == "critical"
@@ -320,6 +347,7 @@ def test_gate_failure_alert_names_the_check_and_the_published_mart(mart, httpser
 
 def test_gate_failure_before_any_publication(tmp_path):
     from ingestion.settings import Paths
+
     paths = Paths(tmp_path / "in", tmp_path / "wh")
     run = RunSummary(run_id="run-1", status="FAILURE", failed_checks=("money_non_negative on marts/daily_spend",))
     summary = alert_run_failure(paths, run, settings=AlertSettings(webhook_url=None))
@@ -335,8 +363,8 @@ def test_failure_sensor_alerts_a_failed_daily_run(mart, httpserver, monkeypatch)
 
     from orchestration.automation import DAILY_JOB
     from orchestration.delivery import run_failure_alert_sensor
-    from orchestration.run_records import run_summary
     from orchestration.resources import CostlinePaths
+    from orchestration.run_records import run_summary
 
     httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
     monkeypatch.setenv("COSTLINE_ALERT_WEBHOOK_URL", httpserver.url_for(HOOK))
@@ -363,10 +391,15 @@ def test_failure_sensor_alerts_a_failed_daily_run(mart, httpserver, monkeypatch)
         assert summary.failed_checks == ("money_non_negative on marts/daily_spend (2 rows with negative cost_usd)",)
         assert summary.failed_steps and not summary.published and not summary.success
         context = dg.build_run_status_sensor_context(
-            sensor_name="run_failure_alert_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
+            sensor_name="run_failure_alert_sensor",
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
             dagster_event=result.get_run_failure_event(),
-            resources={"costline": CostlinePaths(input_dir=str(mart.paths.input_dir),
-                                                 warehouse_dir=str(mart.paths.warehouse_dir))},
+            resources={
+                "costline": CostlinePaths(
+                    input_dir=str(mart.paths.input_dir), warehouse_dir=str(mart.paths.warehouse_dir)
+                )
+            },
         ).for_run_failure()
         run_failure_alert_sensor(context)
     (alert,) = _posted(httpserver)[0]["alerts"]
@@ -383,14 +416,18 @@ def test_delivery_assets_materialize_after_publish(mart, monkeypatch, caplog):
 
     monkeypatch.delenv("COSTLINE_ALERT_WEBHOOK_URL", raising=False)
     monkeypatch.setenv("COSTLINE_ALERT_LOOKBACK_DAYS", str(LOOKBACK))
-    resources = {"costline": CostlinePaths(input_dir=str(mart.paths.input_dir),
-                                           warehouse_dir=str(mart.paths.warehouse_dir))}
+    resources = {
+        "costline": CostlinePaths(input_dir=str(mart.paths.input_dir), warehouse_dir=str(mart.paths.warehouse_dir))
+    }
     with dg.instance_for_test() as instance:
-        result = dg.materialize([alerts_sent, stakeholder_report], partition_key="2026-10-20",
-                                resources=resources, instance=instance)
+        result = dg.materialize(
+            [alerts_sent, stakeholder_report], partition_key="2026-10-20", resources=resources, instance=instance
+        )
         assert result.success
-        metadata = {event.asset_key.path[-1]: event.event_specific_data.materialization.metadata
-                    for event in result.get_asset_materialization_events()}
+        metadata = {
+            event.asset_key.path[-1]: event.event_specific_data.materialization.metadata
+            for event in result.get_asset_materialization_events()
+        }
     assert metadata["alerts_sent"]["logged"].value == len(_expected_keys(mart))
     assert metadata["alerts_sent"]["webhook"].value == "not configured (alerts logged only)"
     assert report_path(mart.paths).stat().st_size == metadata["stakeholder_report"]["bytes"].value

@@ -1,4 +1,5 @@
 """Billing API clients against a local fake of both admin APIs: paging, retries, failures, secrets."""
+
 import logging
 import pickle
 import time
@@ -6,19 +7,32 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-
 from billing_server import ANTHROPIC_KEY, OPENAI_KEY, Fault, billing_http_server, fake_api  # noqa: F401
-from ingestion.billing import (BillingAuthError, BillingConfigError, BillingPaginationError, BillingRequestError,
-                               BillingResponseError, BillingRetryError, HttpSettings)
+
+from demo.billing_pages import to_json_bytes
+from ingestion.billing import (
+    BillingAuthError,
+    BillingConfigError,
+    BillingPaginationError,
+    BillingRequestError,
+    BillingResponseError,
+    BillingRetryError,
+    HttpSettings,
+)
 from ingestion.billing.http import PageClient, retry_after_s
 from ingestion.billing.pages import PROVIDERS, parse_page
 from ingestion.billing.secret import ApiKey
-from demo.billing_pages import to_json_bytes
 
 OPENAI, ANTHROPIC = PROVIDERS["openai"], PROVIDERS["anthropic"]
 DAY = date(2025, 5, 10)
-FAST = HttpSettings(connect_timeout_s=2, read_timeout_s=2, max_attempts=4, backoff_initial_s=0.001,
-                    backoff_max_s=0.01, max_retry_after_s=5)
+FAST = HttpSettings(
+    connect_timeout_s=2,
+    read_timeout_s=2,
+    max_attempts=4,
+    backoff_initial_s=0.001,
+    backoff_max_s=0.01,
+    max_retry_after_s=5,
+)
 WRONG_KEY = "sk-admin-WRONG-CANARY-0b1c2d3e"
 
 
@@ -62,32 +76,34 @@ def fetch(provider, api, endpoint, start=DAY, end=DAY, real_sleep=False, **kwarg
 
 
 def test_openai_float_dollars_parse_exactly_to_six_places():
-    body = (b'{"object":"page","has_more":false,"next_page":null,"data":[{"object":"bucket",'
-            b'"start_time":1746835200,"end_time":1746921600,"results":['
-            b'{"object":"organization.costs.result","amount":{"value":0.30000000000000004,"currency":"usd"},'
-            b'"line_item":"gpt-4o-2024-08-06, input","project_id":"proj_a"},'
-            b'{"object":"organization.costs.result","amount":{"value":0.1,"currency":"usd"},'
-            b'"line_item":"ft:gpt-4o-mini-2024-07-18:acme::x1, cached input","project_id":null},'
-            b'{"object":"organization.costs.result","amount":{"value":2.0000005,"currency":"usd"},'
-            b'"line_item":"web search tool calls","project_id":"proj_a"},'
-            b'{"object":"organization.costs.result","amount":{"value":2.0000015,"currency":"usd"},'
-            b'"line_item":"o3, output","project_id":"proj_a"},'
-            b'{"object":"organization.costs.result","amount":{"value":12,"currency":"USD"},'
-            b'"line_item":null,"project_id":"proj_b"},'
-            b'{"object":"organization.costs.result","amount":{"value":1.5,"currency":"eur"},'
-            b'"line_item":"gpt-4o, input","project_id":"proj_a"},'
-            b'{"object":"organization.costs.result","line_item":"gpt-4o, output","project_id":"proj_a"}'
-            b']}]}')
+    body = (
+        b'{"object":"page","has_more":false,"next_page":null,"data":[{"object":"bucket",'
+        b'"start_time":1746835200,"end_time":1746921600,"results":['
+        b'{"object":"organization.costs.result","amount":{"value":0.30000000000000004,"currency":"usd"},'
+        b'"line_item":"gpt-4o-2024-08-06, input","project_id":"proj_a"},'
+        b'{"object":"organization.costs.result","amount":{"value":0.1,"currency":"usd"},'
+        b'"line_item":"ft:gpt-4o-mini-2024-07-18:acme::x1, cached input","project_id":null},'
+        b'{"object":"organization.costs.result","amount":{"value":2.0000005,"currency":"usd"},'
+        b'"line_item":"web search tool calls","project_id":"proj_a"},'
+        b'{"object":"organization.costs.result","amount":{"value":2.0000015,"currency":"usd"},'
+        b'"line_item":"o3, output","project_id":"proj_a"},'
+        b'{"object":"organization.costs.result","amount":{"value":12,"currency":"USD"},'
+        b'"line_item":null,"project_id":"proj_b"},'
+        b'{"object":"organization.costs.result","amount":{"value":1.5,"currency":"eur"},'
+        b'"line_item":"gpt-4o, input","project_id":"proj_a"},'
+        b'{"object":"organization.costs.result","line_item":"gpt-4o, output","project_id":"proj_a"}'
+        b"]}]}"
+    )
     page = parse_page(OPENAI, OPENAI.endpoint("costs"), body)
-    got = [(l.bucket_day, l.line.scope_id, l.line.model, l.line.amount_usd) for l in page.lines]
+    got = [(item.bucket_day, item.line.scope_id, item.line.model, item.line.amount_usd) for item in page.lines]
     assert got == [
         (DAY, "proj_a", "gpt-4o-2024-08-06", Decimal("0.300000")),
         (DAY, None, "ft:gpt-4o-mini-2024-07-18:acme::x1", Decimal("0.100000")),
-        (DAY, "proj_a", None, Decimal("2.000000")),       # half-even: ...0005 -> ...000
-        (DAY, "proj_a", "o3", Decimal("2.000002")),       # half-even: ...0015 -> ...002
+        (DAY, "proj_a", None, Decimal("2.000000")),  # half-even: ...0005 -> ...000
+        (DAY, "proj_a", "o3", Decimal("2.000002")),  # half-even: ...0015 -> ...002
         (DAY, "proj_b", None, Decimal("12.000000")),
     ]
-    assert sum(l.line.amount_usd for l in page.lines) == Decimal("16.400002")
+    assert sum(item.line.amount_usd for item in page.lines) == Decimal("16.400002")
     assert [p.reason for p in page.problems] == [
         "amount.currency is 'eur'; costline only loads usd bills",
         "amount is None, expected {'value': ..., 'currency': 'usd'}",
@@ -96,43 +112,112 @@ def test_openai_float_dollars_parse_exactly_to_six_places():
 
 
 def test_anthropic_cent_strings_become_dollars_and_input_is_all_input():
-    page = to_json_bytes({"data": [{"starting_at": "2025-05-10T00:00:00Z", "ending_at": "2025-05-11T00:00:00Z",
-                                    "results": [
-        {"currency": "USD", "amount": "123.45", "workspace_id": "wrkspc_1", "description": "Claude Sonnet 4 Usage - Input Tokens",
-         "model": "claude-sonnet-4-20250514", "cost_type": "tokens"},
-        {"currency": "USD", "amount": "0.0001", "workspace_id": None, "description": "Web Search", "model": None},
-        {"currency": "USD", "amount": "0.00005", "workspace_id": None, "description": "Rounding", "model": None},
-        {"currency": "USD", "amount": "1e3", "workspace_id": None, "description": "Batch", "model": None},
-        {"currency": "USD", "amount": "twelve", "workspace_id": None, "description": "Broken", "model": None},
-    ]}], "has_more": False, "next_page": None})
+    page = to_json_bytes(
+        {
+            "data": [
+                {
+                    "starting_at": "2025-05-10T00:00:00Z",
+                    "ending_at": "2025-05-11T00:00:00Z",
+                    "results": [
+                        {
+                            "currency": "USD",
+                            "amount": "123.45",
+                            "workspace_id": "wrkspc_1",
+                            "description": "Claude Sonnet 4 Usage - Input Tokens",
+                            "model": "claude-sonnet-4-20250514",
+                            "cost_type": "tokens",
+                        },
+                        {
+                            "currency": "USD",
+                            "amount": "0.0001",
+                            "workspace_id": None,
+                            "description": "Web Search",
+                            "model": None,
+                        },
+                        {
+                            "currency": "USD",
+                            "amount": "0.00005",
+                            "workspace_id": None,
+                            "description": "Rounding",
+                            "model": None,
+                        },
+                        {
+                            "currency": "USD",
+                            "amount": "1e3",
+                            "workspace_id": None,
+                            "description": "Batch",
+                            "model": None,
+                        },
+                        {
+                            "currency": "USD",
+                            "amount": "twelve",
+                            "workspace_id": None,
+                            "description": "Broken",
+                            "model": None,
+                        },
+                    ],
+                }
+            ],
+            "has_more": False,
+            "next_page": None,
+        }
+    )
     costs = parse_page(ANTHROPIC, ANTHROPIC.endpoint("cost_report"), page)
-    assert [(l.line.scope_id, l.line.line_item, l.line.model, l.line.amount_usd) for l in costs.lines] == [
+    assert [
+        (item.line.scope_id, item.line.line_item, item.line.model, item.line.amount_usd) for item in costs.lines
+    ] == [
         ("wrkspc_1", "Claude Sonnet 4 Usage - Input Tokens", "claude-sonnet-4-20250514", Decimal("1.234500")),
         (None, "Web Search", None, Decimal("0.000001")),
-        (None, "Rounding", None, Decimal("0.000000")),   # half a micro-dollar rounds to even
+        (None, "Rounding", None, Decimal("0.000000")),  # half a micro-dollar rounds to even
         (None, "Batch", None, Decimal("10.000000")),
     ]
     assert costs.problems[0].reason == "amount (cents) is 'twelve', expected a decimal amount"
 
-    usage = to_json_bytes({"data": [{"starting_at": "2025-05-10T00:00:00Z", "ending_at": "2025-05-11T00:00:00Z",
-                                     "results": [{"uncached_input_tokens": 100, "cache_read_input_tokens": 1000,
-                                                  "cache_creation": {"ephemeral_5m_input_tokens": 20,
-                                                                     "ephemeral_1h_input_tokens": 3},
-                                                  "output_tokens": 50, "workspace_id": None, "model": "claude-x"},
-                                                 {"uncached_input_tokens": -1, "output_tokens": 0}]}],
-                           "has_more": False, "next_page": None})
+    usage = to_json_bytes(
+        {
+            "data": [
+                {
+                    "starting_at": "2025-05-10T00:00:00Z",
+                    "ending_at": "2025-05-11T00:00:00Z",
+                    "results": [
+                        {
+                            "uncached_input_tokens": 100,
+                            "cache_read_input_tokens": 1000,
+                            "cache_creation": {"ephemeral_5m_input_tokens": 20, "ephemeral_1h_input_tokens": 3},
+                            "output_tokens": 50,
+                            "workspace_id": None,
+                            "model": "claude-x",
+                        },
+                        {"uncached_input_tokens": -1, "output_tokens": 0},
+                    ],
+                }
+            ],
+            "has_more": False,
+            "next_page": None,
+        }
+    )
     parsed = parse_page(ANTHROPIC, ANTHROPIC.endpoint("usage_report_messages"), usage)
     line = parsed.lines[0].line
-    assert (line.input_tokens, line.cache_read_input_tokens, line.cache_creation_input_tokens,
-            line.output_tokens, line.requests) == (1123, 1000, 23, 50, None)
+    assert (
+        line.input_tokens,
+        line.cache_read_input_tokens,
+        line.cache_creation_input_tokens,
+        line.output_tokens,
+        line.requests,
+    ) == (1123, 1000, 23, 50, None)
     assert parsed.problems[0].reason == "uncached_input_tokens is -1, expected an integer >= 0"
 
 
 def test_a_bucket_that_is_not_one_utc_day_is_a_problem_not_a_day():
-    body = to_json_bytes({"data": [{"starting_at": "2025-05-10T06:00:00Z", "ending_at": "2025-05-11T06:00:00Z",
-                                    "results": []},
-                                   {"starting_at": "2025-05-11T02:00:00+02:00", "ending_at": "2025-05-12T00:00:00Z",
-                                    "results": []}], "has_more": False})
+    body = to_json_bytes(
+        {
+            "data": [
+                {"starting_at": "2025-05-10T06:00:00Z", "ending_at": "2025-05-11T06:00:00Z", "results": []},
+                {"starting_at": "2025-05-11T02:00:00+02:00", "ending_at": "2025-05-12T00:00:00Z", "results": []},
+            ],
+            "has_more": False,
+        }
+    )
     page = parse_page(ANTHROPIC, ANTHROPIC.endpoint("cost_report"), body)
     assert page.days == {date(2025, 5, 11)}  # 02:00+02:00 is midnight UTC
     assert "is not one UTC day" in page.problems[0].reason
@@ -148,8 +233,11 @@ def test_openai_pages_follow_next_page_and_send_admin_headers(fake_api):
     pages, recorder = fetch(OPENAI, fake_api, "costs", DAY, DAY + timedelta(days=4))
     assert [p.number for p in pages] == [1, 2, 3]
     assert [sorted(p.parsed.days) for p in pages] == [
-        [DAY, DAY + timedelta(days=1)], [DAY + timedelta(days=2), DAY + timedelta(days=3)], [DAY + timedelta(days=4)]]
-    assert sum(l.line.amount_usd for p in pages for l in p.parsed.lines) == Decimal("1.5")
+        [DAY, DAY + timedelta(days=1)],
+        [DAY + timedelta(days=2), DAY + timedelta(days=3)],
+        [DAY + timedelta(days=4)],
+    ]
+    assert sum(item.line.amount_usd for p in pages for item in p.parsed.lines) == Decimal("1.5")
     seen = fake_api.requests_to("costs")
     assert "page" not in seen[0].params
     assert [s.params["page"] for s in seen[1:]] == [[pages[0].parsed.next_page], [pages[1].parsed.next_page]]
@@ -164,8 +252,10 @@ def test_anthropic_usage_report_pages_and_headers(fake_api):
     fake_api.anthropic_usage(DAY + timedelta(days=1), None, "claude-x", uncached=1, output=1)
     pages, _ = fetch(ANTHROPIC, fake_api, "usage_report_messages", DAY, DAY + timedelta(days=1))
     assert len(pages) == 2
-    assert [(l.line.scope_id, l.line.input_tokens) for p in pages for l in p.parsed.lines] == [("wrkspc_1", 20),
-                                                                                               (None, 1)]
+    assert [(item.line.scope_id, item.line.input_tokens) for p in pages for item in p.parsed.lines] == [
+        ("wrkspc_1", 20),
+        (None, 1),
+    ]
     seen = fake_api.requests_to("usage_report_messages")
     assert seen[0].params["starting_at"] == ["2025-05-10T00:00:00Z"]
     assert seen[0].params["ending_at"] == ["2025-05-12T00:00:00Z"]
@@ -182,8 +272,14 @@ def test_a_repeating_cursor_stops_with_a_clear_error(fake_api):
 def test_page_cap_stops_an_endless_chain(fake_api):
     fake_api.max_buckets_per_page = 1
     with pytest.raises(BillingPaginationError, match="after 2 pages"):
-        fetch(OPENAI, fake_api, "costs", DAY, DAY + timedelta(days=5),
-              settings=HttpSettings(**{**FAST.__dict__, "max_pages": 2}))
+        fetch(
+            OPENAI,
+            fake_api,
+            "costs",
+            DAY,
+            DAY + timedelta(days=5),
+            settings=HttpSettings(**{**FAST.__dict__, "max_pages": 2}),
+        )
 
 
 # --- retries ---------------------------------------------------------------------------------

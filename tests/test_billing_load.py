@@ -1,28 +1,27 @@
 """load_billing into a real DuckDB warehouse: API mode, file-drop mode, restatements, quarantine."""
+
 import logging
 import shutil
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
-from demo.inputs import DailyUsage
-
 from billing_server import ANTHROPIC_KEY, OPENAI_KEY, Fault, billing_http_server, fake_api  # noqa: F401
-from ingestion.billing import BillingAuthError, BillingConfigError, HttpSettings, load_billing
+
 from demo.billing_pages import DEFAULT_UNBILLED_SCOPES, to_json_bytes, write_demo_billing_pages
+from demo.inputs import DailyUsage
+from ingestion.billing import BillingAuthError, BillingConfigError, HttpSettings, load_billing
 from ingestion.settings import Paths
 from ingestion.warehouse import connect
 
 D = date(2025, 6, 2)
-NOW = datetime(2025, 6, 9, 6, 30, tzinfo=timezone.utc)
-FAST = HttpSettings(connect_timeout_s=2, read_timeout_s=2, max_attempts=4, backoff_initial_s=0.001,
-                    backoff_max_s=0.01)
+NOW = datetime(2025, 6, 9, 6, 30, tzinfo=UTC)
+FAST = HttpSettings(connect_timeout_s=2, read_timeout_s=2, max_attempts=4, backoff_initial_s=0.001, backoff_max_s=0.01)
 COLUMNS = {
     "billing_costs": "provider, bucket_day, scope_id, model, line_item, amount_usd",
     "billing_usage": "provider, bucket_day, scope_id, model, api_key_id, requests, input_tokens, output_tokens, "
-                     "cache_read_input_tokens, cache_creation_input_tokens",
+    "cache_read_input_tokens, cache_creation_input_tokens",
 }
 
 
@@ -40,8 +39,19 @@ def quiet(monkeypatch, caplog):
 
 def load(paths, provider, start, end, key=None, base_url=None, **kwargs):
     with connect(paths.warehouse_db) as con:
-        return load_billing(con, paths, provider, start, end, api_key=key, base_url=base_url, now=NOW,
-                            load_id="test-run", http_settings=FAST, **kwargs)
+        return load_billing(
+            con,
+            paths,
+            provider,
+            start,
+            end,
+            api_key=key,
+            base_url=base_url,
+            now=NOW,
+            load_id="test-run",
+            http_settings=FAST,
+            **kwargs,
+        )
 
 
 def rows(paths, table, where="true"):
@@ -62,11 +72,28 @@ def save_page(paths, provider, folder: date, name: str, page: dict) -> Path:
 
 
 def openai_costs_page(day: date, lines: list[tuple[str | None, str, str]], has_more=False, cursor=None) -> dict:
-    start = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
-    return {"object": "page", "has_more": has_more, "next_page": cursor, "data": [{
-        "object": "bucket", "start_time": start, "end_time": start + 86400,
-        "results": [{"object": "organization.costs.result", "amount": {"value": Decimal(v), "currency": "usd"},
-                     "line_item": item, "project_id": project} for project, item, v in lines]}]}
+    start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+    return {
+        "object": "page",
+        "has_more": has_more,
+        "next_page": cursor,
+        "data": [
+            {
+                "object": "bucket",
+                "start_time": start,
+                "end_time": start + 86400,
+                "results": [
+                    {
+                        "object": "organization.costs.result",
+                        "amount": {"value": Decimal(v), "currency": "usd"},
+                        "line_item": item,
+                        "project_id": project,
+                    }
+                    for project, item, v in lines
+                ],
+            }
+        ],
+    }
 
 
 def seed_both_providers(api):
@@ -77,13 +104,30 @@ def seed_both_providers(api):
         api.openai_cost(day, "proj_support", "gpt-4o-2024-08-06, input", "0.30000000000000004")
         api.openai_cost(day, "proj_support", "gpt-4o-2024-08-06, output", f"1.{n}99999999")
         api.openai_cost(day, None, "web search tool calls", "0.1")
-        api.openai_usage(day, "proj_support", "gpt-4o-2024-08-06", "key_a", input_tokens=1000 + n, output_tokens=50,
-                         cached=400, requests=7)
-        api.anthropic_cost(day, "wrkspc_1", "Claude Sonnet 4 Usage - Input Tokens", f"12{n}.4567",
-                           model="claude-sonnet-4-20250514")
+        api.openai_usage(
+            day,
+            "proj_support",
+            "gpt-4o-2024-08-06",
+            "key_a",
+            input_tokens=1000 + n,
+            output_tokens=50,
+            cached=400,
+            requests=7,
+        )
+        api.anthropic_cost(
+            day, "wrkspc_1", "Claude Sonnet 4 Usage - Input Tokens", f"12{n}.4567", model="claude-sonnet-4-20250514"
+        )
         api.anthropic_cost(day, None, "Web Search", "1")
-        api.anthropic_usage(day, "wrkspc_1", "claude-sonnet-4-20250514", uncached=300, output=40, cache_read=500,
-                            cache_5m=60, cache_1h=6)
+        api.anthropic_usage(
+            day,
+            "wrkspc_1",
+            "claude-sonnet-4-20250514",
+            uncached=300,
+            output=40,
+            cache_read=500,
+            cache_5m=60,
+            cache_1h=6,
+        )
 
 
 def test_api_mode_loads_both_providers_to_the_cent(fake_api, paths):
@@ -100,18 +144,22 @@ def test_api_mode_loads_both_providers_to_the_cent(fake_api, paths):
     assert anthropic.billed_usd == sum(Decimal(f"12{n}.4567") / 100 + Decimal("0.01") for n in range(5))
     assert anthropic.billed_usd == Decimal("6.172835")  # 612.2835 cents + 5 x 1 cent
     assert query(paths, "select sum(amount_usd) from raw.billing_costs where provider = 'openai'") == [
-        (Decimal("8.500000"),)]
+        (Decimal("8.500000"),)
+    ]
     assert rows(paths, "billing_usage", f"provider = 'anthropic' and bucket_day = '{D}'") == [
-        ("anthropic", D, "wrkspc_1", "claude-sonnet-4-20250514", None, None, 866, 40, 500, 66)]
+        ("anthropic", D, "wrkspc_1", "claude-sonnet-4-20250514", None, None, 866, 40, 500, 66)
+    ]
     assert rows(paths, "billing_costs", f"provider = 'openai' and bucket_day = '{D}'") == [
         ("openai", D, "proj_support", "gpt-4o-2024-08-06", "gpt-4o-2024-08-06, input", Decimal("0.300000")),
         ("openai", D, "proj_support", "gpt-4o-2024-08-06", "gpt-4o-2024-08-06, output", Decimal("1.100000")),
         ("openai", D, None, None, "web search tool calls", Decimal("0.100000")),  # org-level: no scope
     ]
     landing = sorted(p.relative_to(paths.landing_dir).as_posix() for p in paths.landing_dir.rglob("*.json"))
-    assert landing[:3] == ["anthropic/2025-06-09/cost_report-2025-06-02-1.json",
-                           "anthropic/2025-06-09/cost_report-2025-06-02-2.json",
-                           "anthropic/2025-06-09/cost_report-2025-06-02-3.json"]
+    assert landing[:3] == [
+        "anthropic/2025-06-09/cost_report-2025-06-02-1.json",
+        "anthropic/2025-06-09/cost_report-2025-06-02-2.json",
+        "anthropic/2025-06-09/cost_report-2025-06-02-3.json",
+    ]
     assert len(landing) == 12
     assert query(paths, "select distinct fetched_at from raw.billing_costs") == [(datetime(2025, 6, 9, 6, 30),)]
 
@@ -119,8 +167,10 @@ def test_api_mode_loads_both_providers_to_the_cent(fake_api, paths):
 def test_file_drop_mode_equals_api_mode_for_the_same_pages(fake_api, paths, tmp_path):
     seed_both_providers(fake_api)
     end = D + timedelta(days=4)
-    for provider, key, url in (("openai", OPENAI_KEY, fake_api.openai_base_url),
-                               ("anthropic", ANTHROPIC_KEY, fake_api.anthropic_base_url)):
+    for provider, key, url in (
+        ("openai", OPENAI_KEY, fake_api.openai_base_url),
+        ("anthropic", ANTHROPIC_KEY, fake_api.anthropic_base_url),
+    ):
         load(paths, provider, D, end, key, url)
     files = Paths.from_env(tmp_path / "drop", tmp_path / "warehouse-files")
     shutil.copytree(paths.landing_dir, files.billing_dir)
@@ -141,6 +191,7 @@ def test_the_key_never_reaches_logs_errors_pages_or_the_warehouse(fake_api, path
         load(paths, "anthropic", D, D, OPENAI_KEY, fake_api.anthropic_base_url)  # a key the server echoes back
 
     import traceback
+
     error_text = "".join(traceback.format_exception(caught.value))
     files = [p for p in paths.warehouse_dir.rglob("*") if p.is_file()]
     assert any(p.suffix == ".duckdb" for p in files) and any(p.suffix == ".json" for p in files)
@@ -152,14 +203,26 @@ def test_the_key_never_reaches_logs_errors_pages_or_the_warehouse(fake_api, path
 
 
 def test_a_restated_page_replaces_the_earlier_version(paths):
-    save_page(paths, "openai", D + timedelta(days=1), "costs-2025-06-02-1.json", openai_costs_page(D, [
-        ("proj_a", "gpt-4o, input", "1.00"), ("proj_a", "gpt-4o, output", "2.00"), ("proj_b", "o3, input", "5")]))
+    save_page(
+        paths,
+        "openai",
+        D + timedelta(days=1),
+        "costs-2025-06-02-1.json",
+        openai_costs_page(
+            D, [("proj_a", "gpt-4o, input", "1.00"), ("proj_a", "gpt-4o, output", "2.00"), ("proj_b", "o3, input", "5")]
+        ),
+    )
     first = load(paths, "openai", D, D)
     assert first.billed_usd == Decimal("8.000000") and first.cost_rows == 3
 
     # Two days later the provider restates the day: input and proj_b change, output is unchanged.
-    save_page(paths, "openai", D + timedelta(days=3), "costs-2025-06-02-1.json", openai_costs_page(D, [
-        ("proj_a", "gpt-4o, input", "1.25"), ("proj_b", "o3, input", "4.5")]))
+    save_page(
+        paths,
+        "openai",
+        D + timedelta(days=3),
+        "costs-2025-06-02-1.json",
+        openai_costs_page(D, [("proj_a", "gpt-4o, input", "1.25"), ("proj_b", "o3, input", "4.5")]),
+    )
     second = load(paths, "openai", D - timedelta(days=2), D)
     assert second.billed_usd == Decimal("7.750000")
     assert rows(paths, "billing_costs") == [
@@ -168,24 +231,36 @@ def test_a_restated_page_replaces_the_earlier_version(paths):
         ("openai", D, "proj_b", "o3", "o3, input", Decimal("4.500000")),
     ]
     assert query(paths, "select source_page from raw.billing_costs where line_item = 'o3, input'") == [
-        ("billing/openai/2025-06-05/costs-2025-06-02-1.json",)]
+        ("billing/openai/2025-06-05/costs-2025-06-02-1.json",)
+    ]
     again = load(paths, "openai", D - timedelta(days=2), D)  # re-running changes nothing
     assert again == second
     assert len(rows(paths, "billing_costs")) == 3
 
 
 def test_an_api_fetch_replaces_the_days_it_states_and_only_those(fake_api, paths):
-    save_page(paths, "openai", D + timedelta(days=1), "costs-2025-06-02-1.json",
-              openai_costs_page(D, [("proj_a", "gpt-4o, input", "9.99")]))
-    save_page(paths, "openai", D + timedelta(days=2), "costs-2025-06-03-1.json",
-              openai_costs_page(D + timedelta(days=1), [("proj_a", "gpt-4o, input", "3.33")]))
+    save_page(
+        paths,
+        "openai",
+        D + timedelta(days=1),
+        "costs-2025-06-02-1.json",
+        openai_costs_page(D, [("proj_a", "gpt-4o, input", "9.99")]),
+    )
+    save_page(
+        paths,
+        "openai",
+        D + timedelta(days=2),
+        "costs-2025-06-03-1.json",
+        openai_costs_page(D + timedelta(days=1), [("proj_a", "gpt-4o, input", "3.33")]),
+    )
     load(paths, "openai", D, D + timedelta(days=1))
     # The provider now says day D had no spend at all (an empty bucket): the day is emptied.
     fake_api.openai_usage(D, "proj_a", "gpt-4o", "key_a", input_tokens=5, output_tokens=5)
     result = load(paths, "openai", D, D, OPENAI_KEY, fake_api.openai_base_url)
     assert (result.days, result.cost_rows, result.billed_usd) == ((D,), 0, Decimal("0"))
     assert rows(paths, "billing_costs") == [
-        ("openai", D + timedelta(days=1), "proj_a", "gpt-4o", "gpt-4o, input", Decimal("3.330000"))]
+        ("openai", D + timedelta(days=1), "proj_a", "gpt-4o", "gpt-4o, input", Decimal("3.330000"))
+    ]
     assert len(rows(paths, "billing_usage")) == 1
 
 
@@ -201,11 +276,22 @@ def test_buckets_outside_the_window_are_left_to_their_own_runs(paths):
 
 def test_bad_pages_and_records_are_quarantined_with_reasons(paths):
     folder = D + timedelta(days=1)
-    save_page(paths, "openai", folder, "costs-2025-06-02-1.json", openai_costs_page(
-        D, [("proj_a", "gpt-4o, input", "1.5")], has_more=True, cursor="page_x"))
+    save_page(
+        paths,
+        "openai",
+        folder,
+        "costs-2025-06-02-1.json",
+        openai_costs_page(D, [("proj_a", "gpt-4o, input", "1.5")], has_more=True, cursor="page_x"),
+    )
     bad = openai_costs_page(D, [("proj_b", "gpt-4o, input", "2")])
-    bad["data"][0]["results"].append({"object": "organization.costs.result", "amount": {"value": "n/a"},
-                                      "project_id": "proj_c", "line_item": "gpt-4o, input"})
+    bad["data"][0]["results"].append(
+        {
+            "object": "organization.costs.result",
+            "amount": {"value": "n/a"},
+            "project_id": "proj_c",
+            "line_item": "gpt-4o, input",
+        }
+    )
     save_page(paths, "openai", folder, "costs-2025-06-02-extra.json", bad)
     cut = paths.billing_dir / "openai" / folder.isoformat() / "usage_completions-2025-06-02-1.json"
     cut.write_bytes(b'{"object": "page", "data": [{"object": "bu')
@@ -249,12 +335,29 @@ Usage = DailyUsage
 
 def test_demo_pages_reconcile_to_list_times_markup(paths):
     days = [D + timedelta(days=n) for n in range(6)]
-    usage = [Usage(day, "openai", "proj_support", "gpt-4o-2024-08-06", 120, 400_000, 50_000, 100_000, 0,
-                   Decimal("1.234567") + n) for n, day in enumerate(days)]
-    usage += [Usage(day, "openai", "proj_support", "gpt-4o-2024-08-06", 3, 1_000, 100, 0, 0, Decimal("0.010001"))
-              for day in days]  # a second feature of the same scope and model: summed before billing
-    usage += [Usage(day, "anthropic", None, "claude-sonnet-4-20250514", 40, 90_000, 8_000, 30_000, 5_000,
-                    Decimal("0.987654")) for day in days]
+    usage = [
+        Usage(
+            day,
+            "openai",
+            "proj_support",
+            "gpt-4o-2024-08-06",
+            120,
+            400_000,
+            50_000,
+            100_000,
+            0,
+            Decimal("1.234567") + n,
+        )
+        for n, day in enumerate(days)
+    ]
+    usage += [
+        Usage(day, "openai", "proj_support", "gpt-4o-2024-08-06", 3, 1_000, 100, 0, 0, Decimal("0.010001"))
+        for day in days
+    ]  # a second feature of the same scope and model: summed before billing
+    usage += [
+        Usage(day, "anthropic", None, "claude-sonnet-4-20250514", 40, 90_000, 8_000, 30_000, 5_000, Decimal("0.987654"))
+        for day in days
+    ]
     usage += [Usage(days[0], "aws.bedrock", None, "claude", 1, 1, 1, 0, 0, Decimal("9"))]
     written = write_demo_billing_pages(paths.billing_dir, usage, markup=Decimal("1.05"), restated_day=days[2])
     assert written == len(list(paths.billing_dir.rglob("*.json")))
@@ -267,20 +370,31 @@ def test_demo_pages_reconcile_to_list_times_markup(paths):
         metered = "".join(f" and scope_id is distinct from '{scope}'" for scope in extras)
         for day in days:
             listed = sum((u.list_cost_usd for u in usage if u.provider == provider and u.day == day), Decimal(0))
-            billed = query(paths, f"select sum(amount_usd) from raw.billing_costs where provider = '{provider}' "
-                                  f"and bucket_day = '{day}'{metered}")[0][0]
+            billed = query(
+                paths,
+                f"select sum(amount_usd) from raw.billing_costs where provider = '{provider}' "
+                f"and bucket_day = '{day}'{metered}",
+            )[0][0]
             assert billed == (listed * Decimal("1.05")).quantize(Decimal("0.000001")), (provider, day)
         for scope in extras:  # a scope on the bill that sends no telemetry, billed every day
-            unattributed = query(paths, f"select count(distinct bucket_day), min(amount_usd) > 0 "
-                                        f"from raw.billing_costs where scope_id = '{scope}'")
+            unattributed = query(
+                paths,
+                f"select count(distinct bucket_day), min(amount_usd) > 0 "
+                f"from raw.billing_costs where scope_id = '{scope}'",
+            )
             assert unattributed == [(len(days), True)]
     # The restated day was first saved lower, then corrected two days later: the correction won.
     restated = paths.billing_dir / "openai" / (days[2] + timedelta(days=3)).isoformat()
     assert (restated / f"costs-{days[2]}-1.json").exists()
-    assert query(paths, f"select distinct source_page from raw.billing_costs where provider = 'openai' "
-                        f"and bucket_day = '{days[2]}'") == [(f"billing/openai/{restated.name}/costs-{days[2]}-1.json",)]
+    assert query(
+        paths,
+        f"select distinct source_page from raw.billing_costs where provider = 'openai' and bucket_day = '{days[2]}'",
+    ) == [(f"billing/openai/{restated.name}/costs-{days[2]}-1.json",)]
     # Some fetches were saved as two pages joined by has_more/next_page.
     assert list(paths.billing_dir.glob("anthropic/*/cost_report-*-2.json"))
-    usage_row = rows(paths, "billing_usage", f"provider = 'anthropic' and bucket_day = '{days[0]}' and scope_id is null")
-    assert usage_row == [("anthropic", days[0], None, "claude-sonnet-4-20250514", None, None, 90_000, 8_000,
-                          30_000, 5_000)]
+    usage_row = rows(
+        paths, "billing_usage", f"provider = 'anthropic' and bucket_day = '{days[0]}' and scope_id is null"
+    )
+    assert usage_row == [
+        ("anthropic", days[0], None, "claude-sonnet-4-20250514", None, None, 90_000, 8_000, 30_000, 5_000)
+    ]

@@ -1,6 +1,7 @@
 """Every environment variable the code reads is in the README's configuration table, and the
 table lists nothing the code no longer reads. A variable users cannot find is a setting they
 cannot use; a listed one the code ignores is a setting that silently does nothing."""
+
 import ast
 import re
 from pathlib import Path
@@ -26,8 +27,12 @@ def names_in_code() -> set[str]:
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and NAME.match(node.value):
                     found.add(node.value)
-    for path in [REPO / "dbt_project" / "profiles.yml", *(REPO / "dbt_project").glob("macros/**/*.sql"),
-                 *(REPO / "dbt_project").glob("models/**/*.sql"), REPO / "dbt_project" / "dbt_project.yml"]:
+    for path in [
+        REPO / "dbt_project" / "profiles.yml",
+        *(REPO / "dbt_project").glob("macros/**/*.sql"),
+        *(REPO / "dbt_project").glob("models/**/*.sql"),
+        REPO / "dbt_project" / "dbt_project.yml",
+    ]:
         found |= set(DBT_ENV_VAR.findall(path.read_text()))
     return found
 

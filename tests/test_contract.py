@@ -7,6 +7,7 @@ that is not unique, and the cross-table totals of section 2.4 that stop agreeing
 compared exactly). `tests/test_pipeline.py` holds the demo mart to it; the tests here prove
 the check itself bites.
 """
+
 import re
 import shutil
 from dataclasses import dataclass
@@ -33,8 +34,11 @@ def parse_contract(text: str) -> dict[str, TableSpec]:
         grain = re.search(r"^Grain: (.*)$", body, flags=re.M)
         if grain is None:
             continue  # input and other sections
-        columns = tuple((m.group(1), m.group(2).replace(" ", "")) for line in body.splitlines()
-                        if (m := _ROW.match(line)) and m.group(1) != "column")
+        columns = tuple(
+            (m.group(1), m.group(2).replace(" ", ""))
+            for line in body.splitlines()
+            if (m := _ROW.match(line)) and m.group(1) != "column"
+        )
         tables[name.strip()] = TableSpec(name.strip(), tuple(re.findall(r"`([a-z_]+)`", grain.group(1))), columns)
     return tables
 
@@ -105,8 +109,12 @@ def contract_problems(mart_db: Path, contract_text: str | None = None) -> list[s
     spec = parse_contract(contract_text if contract_text is not None else CONTRACT.read_text())
     problems: list[str] = []
     with duckdb.connect(str(mart_db), read_only=True) as con:
-        present = {name for (name,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+        present = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        }
         problems += [f"{t}: published but not in docs/CONTRACT.md" for t in sorted(present - set(spec))]
         problems += [f"{t}: in docs/CONTRACT.md but not published" for t in sorted(set(spec) - present)]
         for table in sorted(present & set(spec)):
@@ -118,13 +126,15 @@ def contract_problems(mart_db: Path, contract_text: str | None = None) -> list[s
                     problems.append(f"{table}.{name}: documented but missing")
                 elif found != kind:
                     problems.append(f"{table}.{name}: documented as {kind}, published as {found}")
-            problems += [f"{table}.{name}: published but not documented" for name, _ in actual
-                         if name not in dict(documented)]
+            problems += [
+                f"{table}.{name}: published but not documented" for name, _ in actual if name not in dict(documented)
+            ]
             grain = spec[table].grain
             if grain and set(grain) <= dict(actual).keys():
                 keys = ", ".join(grain)
-                [(dupes,)] = con.execute(f"select count(*) from (select {keys} from {table} "
-                                         f"group by {keys} having count(*) > 1)").fetchall()
+                [(dupes,)] = con.execute(
+                    f"select count(*) from (select {keys} from {table} group by {keys} having count(*) > 1)"
+                ).fetchall()
                 if dupes:
                     problems.append(f"{table}: {dupes} grain values ({keys}) repeat")
         if not problems:
@@ -163,6 +173,7 @@ def test_the_check_bites_on_drift(mart, tmp_path):
     drifted = tmp_path / "mart.duckdb"
     shutil.copy(mart, drifted)
     with duckdb.connect(str(drifted)) as con:  # one micro-dollar off in one hour
-        con.execute("update hourly_spend set cost_usd = cost_usd + 0.000001 "
-                    "where hour = (select min(hour) from hourly_spend)")
+        con.execute(
+            "update hourly_spend set cost_usd = cost_usd + 0.000001 where hour = (select min(hour) from hourly_spend)"
+        )
     assert any(p.startswith("hourly_spend sums to daily_spend") for p in contract_problems(drifted))

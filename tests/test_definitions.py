@@ -1,4 +1,5 @@
 """The code location loads the way `dagster dev` loads it, with the wiring the runs rely on."""
+
 import os
 import subprocess
 import sys
@@ -17,8 +18,14 @@ REPO = Path(__file__).resolve().parents[1]
 def test_workspace_yaml_opens_the_code_location(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    result = subprocess.run([str(Path(sys.executable).with_name("dagster")), "definitions", "validate",
-                             "-w", "workspace.yaml"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Validation successful" in result.stderr + result.stdout
 
@@ -27,10 +34,20 @@ def test_daily_job_covers_every_layer_and_is_scheduled():
     definitions = defs()
     job = definitions.resolve_job_def(DAILY_JOB)
     keys = {key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()}
-    for expected in ("raw/telemetry_files", "raw/outcome_files", "raw/openai_billing", "raw/anthropic_billing",
-                     "raw/model_prices", "raw/reference_files",
-                     "intermediate/int_calls_attributed", "marts/daily_spend", "marts/executive_summary",
-                     "published_mart", "alerts_sent", "stakeholder_report"):
+    for expected in (
+        "raw/telemetry_files",
+        "raw/outcome_files",
+        "raw/openai_billing",
+        "raw/anthropic_billing",
+        "raw/model_prices",
+        "raw/reference_files",
+        "intermediate/int_calls_attributed",
+        "marts/daily_spend",
+        "marts/executive_summary",
+        "published_mart",
+        "alerts_sent",
+        "stakeholder_report",
+    ):
         assert expected in keys, expected
     schedule = definitions.resolve_schedule_def("costline_daily_schedule")
     assert schedule.cron_schedule == "0 2 * * *" and schedule.job_name == DAILY_JOB

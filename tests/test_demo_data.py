@@ -3,6 +3,7 @@
 The files are read back independently of the generator (DuckDB for JSONL/gzip/Parquet, json
 for OTLP), validated with the contract's rules, and checked against the summary it returns.
 """
+
 import csv
 import gzip
 import json
@@ -31,10 +32,12 @@ NUMERIC = ("attempt", "input_tokens", "output_tokens", "cache_read_input_tokens"
 
 # --- reading the drop back ---------------------------------------------------------------------
 
+
 def _otlp_records(path: Path) -> list[dict]:
     """Flatten OTLP spans that are calls (carry gen_ai.operation.name) by the contract aliases."""
+
     def value(v: dict):
-        (kind, raw), = v.items()
+        ((kind, raw),) = v.items()
         return int(raw) if kind == "intValue" else raw
 
     records = []
@@ -47,24 +50,27 @@ def _otlp_records(path: Path) -> list[dict]:
                     if "gen_ai.operation.name" not in attrs:
                         continue
                     start = int(span["startTimeUnixNano"])
-                    records.append({
-                        "call_id": attrs.get("gen_ai.response.id") or span["spanId"],
-                        "request_id": attrs.get("costline.request_id") or span["traceId"],
-                        "attempt": attrs.get("costline.attempt", 1),
-                        "started_at": datetime.fromtimestamp(start / 1e9, UTC).isoformat(),
-                        "provider": attrs.get("gen_ai.provider.name") or attrs.get("gen_ai.system"),
-                        "model": attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model"),
-                        "input_tokens": attrs.get("gen_ai.usage.input_tokens"),
-                        "output_tokens": attrs.get("gen_ai.usage.output_tokens"),
-                        "cache_read_input_tokens": attrs.get("gen_ai.usage.cache_read.input_tokens", 0),
-                        "cache_creation_input_tokens": attrs.get("gen_ai.usage.cache_creation.input_tokens", 0),
-                        "status": "error" if "error.type" in attrs else "ok",
-                        "error_type": attrs.get("error.type"),
-                        "workspace": attrs.get("costline.workspace"), "feature": attrs.get("costline.feature"),
-                        "prompt_version": attrs.get("costline.prompt_version"),
-                        "project_id": attrs.get("costline.project_id"),
-                        "source_file": str(path),
-                    })
+                    records.append(
+                        {
+                            "call_id": attrs.get("gen_ai.response.id") or span["spanId"],
+                            "request_id": attrs.get("costline.request_id") or span["traceId"],
+                            "attempt": attrs.get("costline.attempt", 1),
+                            "started_at": datetime.fromtimestamp(start / 1e9, UTC).isoformat(),
+                            "provider": attrs.get("gen_ai.provider.name") or attrs.get("gen_ai.system"),
+                            "model": attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model"),
+                            "input_tokens": attrs.get("gen_ai.usage.input_tokens"),
+                            "output_tokens": attrs.get("gen_ai.usage.output_tokens"),
+                            "cache_read_input_tokens": attrs.get("gen_ai.usage.cache_read.input_tokens", 0),
+                            "cache_creation_input_tokens": attrs.get("gen_ai.usage.cache_creation.input_tokens", 0),
+                            "status": "error" if "error.type" in attrs else "ok",
+                            "error_type": attrs.get("error.type"),
+                            "workspace": attrs.get("costline.workspace"),
+                            "feature": attrs.get("costline.feature"),
+                            "prompt_version": attrs.get("costline.prompt_version"),
+                            "project_id": attrs.get("costline.project_id"),
+                            "source_file": str(path),
+                        }
+                    )
     return records
 
 
@@ -73,9 +79,24 @@ def load_drop(input_dir: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     telemetry = input_dir / "telemetry"
-    columns = {c: "DOUBLE" for c in NUMERIC} | {c: "VARCHAR" for c in (
-        "call_id", "request_id", "started_at", "provider", "model", "operation", "status", "error_type",
-        "workspace", "feature", "environment", "prompt_version", "project_id")}
+    columns = {c: "DOUBLE" for c in NUMERIC} | {
+        c: "VARCHAR"
+        for c in (
+            "call_id",
+            "request_id",
+            "started_at",
+            "provider",
+            "model",
+            "operation",
+            "status",
+            "error_type",
+            "workspace",
+            "feature",
+            "environment",
+            "prompt_version",
+            "project_id",
+        )
+    }
     spec = "{" + ", ".join(f"{k}: '{v}'" for k, v in columns.items()) + "}"
     names = ", ".join(columns)
     con.execute(f"""create table raw_calls as
@@ -88,8 +109,10 @@ def load_drop(input_dir: Path) -> duckdb.DuckDBPyConnection:
         from read_parquet('{telemetry}/*/*.parquet', filename=true, union_by_name=true)""")
     otlp = [r for p in sorted(telemetry.glob("*/*.otlp.jsonl")) for r in _otlp_records(p)]
     if otlp:
-        con.executemany(f"insert into raw_calls by name select * from (select {', '.join('?::' + columns.get(k, 'VARCHAR') + ' as ' + k for k in otlp[0])})",
-                        [list(r.values()) for r in otlp])
+        con.executemany(
+            f"insert into raw_calls by name select * from (select {', '.join('?::' + columns.get(k, 'VARCHAR') + ' as ' + k for k in otlp[0])})",
+            [list(r.values()) for r in otlp],
+        )
     con.execute("""create table calls as
         with parsed as (
             select *, try_cast(started_at as timestamptz) as ts,
@@ -119,10 +142,20 @@ def price_table(con: duckdb.DuckDBPyConnection) -> None:
     rows = []
     for provider, model in con.execute("select distinct provider, model from calls").fetchall():
         p = rate_on(provider, model, END)
-        rows.append((provider, model, str(p.input_mtok), str(p.output_mtok),
-                     str(p.cache_read_mtok or p.input_mtok), str(p.cache_write_mtok or p.input_mtok)))
-    con.execute("create table prices (provider varchar, model varchar, i decimal(18,9), o decimal(18,9), "
-                "cr decimal(18,9), cw decimal(18,9))")
+        rows.append(
+            (
+                provider,
+                model,
+                str(p.input_mtok),
+                str(p.output_mtok),
+                str(p.cache_read_mtok or p.input_mtok),
+                str(p.cache_write_mtok or p.input_mtok),
+            )
+        )
+    con.execute(
+        "create table prices (provider varchar, model varchar, i decimal(18,9), o decimal(18,9), "
+        "cr decimal(18,9), cw decimal(18,9))"
+    )
     con.executemany("insert into prices values (?, ?, ?, ?, ?, ?)", rows)
     con.execute("""create table hourly as
         select date_trunc('hour', started_at) as hour, workspace,
@@ -160,6 +193,7 @@ def scalar(con, sql, *params):
 
 # --- tests --------------------------------------------------------------------------------------
 
+
 def test_generation_is_fast_and_the_summary_matches_the_files(demo):
     input_dir, summary, con, elapsed = demo
     assert elapsed < 10, f"generation took {elapsed:.1f} s"
@@ -172,8 +206,10 @@ def test_generation_is_fast_and_the_summary_matches_the_files(demo):
 
 
 def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
-    a, b, c = (generate_demo_inputs(tmp_path / name, END, days=21, calls_per_day=150, seed=seed)
-               for name, seed in (("a", 3), ("b", 3), ("c", 4)))
+    a, b, c = (
+        generate_demo_inputs(tmp_path / name, END, days=21, calls_per_day=150, seed=seed)
+        for name, seed in (("a", 3), ("b", 3), ("c", 4))
+    )
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
@@ -200,7 +236,9 @@ def test_workspaces_features_providers_models_and_cache(demo):
 def test_project_ids_map_to_workspaces_and_one_project_has_no_telemetry(demo):
     input_dir, summary, con, _ = demo
     mapping = {(r["provider"], r["project_id"]): r["workspace"] for r in read_csv(input_dir / "workspaces.csv")}
-    seen = con.execute("select distinct provider, project_id, workspace from calls where project_id is not null").fetchall()
+    seen = con.execute(
+        "select distinct provider, project_id, workspace from calls where project_id is not null"
+    ).fetchall()
     assert all(mapping[(p, pid)] == w for p, pid, w in seen)
     assert all(pid.startswith("proj_" if p == "openai" else "wrkspc_") for p, pid, _ in seen)
     untracked = [(p, pid) for (p, pid) in mapping if (p, pid, mapping[(p, pid)]) not in seen]
@@ -219,10 +257,13 @@ def test_office_hours_and_weekends_shape_the_traffic(demo):
         select avg(n) filter (h between 0 and 5), avg(n) filter (h between 13 and 17)
         from (select hour(started_at) h, started_at::date d, count(*) n from calls group by all)""").fetchone()
     assert afternoon > 4 * night
-    weekday, weekend = con.execute("""
+    weekday, weekend = con.execute(
+        """
         select avg(n) filter (dow not in (0, 6)), avg(n) filter (dow in (0, 6))
         from (select dayofweek(started_at) dow, started_at::date d, count(*) n from calls
-              where started_at::date <> ? group by all)""", [summary.spike_hours[0].date()]).fetchone()
+              where started_at::date <> ? group by all)""",
+        [summary.spike_hours[0].date()],
+    ).fetchone()
     assert weekday > 2 * weekend
 
 
@@ -231,14 +272,23 @@ def test_retries_share_a_request_and_follow_a_failed_attempt(demo):
     spike_day = summary.spike_hours[0].date()
     retry_share = scalar(con, "select avg((attempt_no > 1)::int) from calls where started_at::date <> ?", spike_day)
     assert 0.01 < retry_share < 0.05
-    first_attempts = con.execute("""
+    first_attempts = con.execute(
+        """
         select c1.status, c1.error_type, count(*) from calls c1
         join calls c2 on c1.request_id = c2.request_id and c2.attempt_no = 2 and c1.attempt_no = 1
-        where c1.started_at::date <> ? group by all""", [spike_day]).fetchall()
+        where c1.started_at::date <> ? group by all""",
+        [spike_day],
+    ).fetchall()
     assert {(s, e) for s, e, _ in first_attempts} == {("error", "rate_limit"), ("error", "timeout")}
     assert scalar(con, "select count(*) from calls where attempt_no = 3") > 0
-    assert scalar(con, "select count(*) from calls where status = 'error' and attempt_no = 1 and request_id not in "
-                       "(select request_id from calls where attempt_no > 1)") > 0  # failed for good
+    assert (
+        scalar(
+            con,
+            "select count(*) from calls where status = 'error' and attempt_no = 1 and request_id not in "
+            "(select request_id from calls where attempt_no > 1)",
+        )
+        > 0
+    )  # failed for good
 
 
 def test_prompt_change_ships_with_a_deployment_and_inflates_tokens(demo):
@@ -247,24 +297,38 @@ def test_prompt_change_ships_with_a_deployment_and_inflates_tokens(demo):
     deployed_at = datetime.fromisoformat(deploy["deployed_at"]).replace(tzinfo=None)
     assert deployed_at == summary.prompt_change_at and (deployed_at.date() - summary.start).days == 11
     assert deploy["version"] == "v2"
-    versions = dict(con.execute("""
+    versions = dict(
+        con.execute(
+            """
         select prompt_version, list(distinct started_at >= ?) from calls
-        where feature = 'reply-drafting' and attempt_no = 1 group by 1""", [deployed_at]).fetchall())
+        where feature = 'reply-drafting' and attempt_no = 1 group by 1""",
+            [deployed_at],
+        ).fetchall()
+    )
     assert versions == {"v1": [False], "v2": [True]}
-    v1, v2 = (scalar(con, """select avg(input_tokens + output_tokens) from calls
-                             where feature = 'reply-drafting' and status = 'ok' and prompt_version = ?""", v)
-              for v in ("v1", "v2"))
+    v1, v2 = (
+        scalar(
+            con,
+            """select avg(input_tokens + output_tokens) from calls
+                             where feature = 'reply-drafting' and status = 'ok' and prompt_version = ?""",
+            v,
+        )
+        for v in ("v1", "v2")
+    )
     assert 1.3 < v2 / v1 < 1.5
-    success = dict(con.execute("""
+    success = dict(
+        con.execute("""
         select c.prompt_version, avg((o.value = 'resolved')::int) from outcomes o
         join (select distinct request_id, prompt_version from calls where feature = 'reply-drafting') c using (request_id)
-        where o.kind = 'resolution' group by 1""").fetchall())
+        where o.kind = 'resolution' group by 1""").fetchall()
+    )
     assert success["v2"] - success["v1"] < 0.02
 
 
 def test_agent_loop_spikes_one_workspace_for_a_few_hours(demo):
     _, summary, con, _ = demo
-    flagged = con.execute("""
+    flagged = con.execute(
+        """
         with base as (
             select h.hour, h.workspace, h.cost,
                    (select median(b.cost) from hourly b where b.workspace = h.workspace
@@ -272,23 +336,35 @@ def test_agent_loop_spikes_one_workspace_for_a_few_hours(demo):
                    as baseline
             from hourly h where h.hour::date >= ?)
         select hour, workspace from base where cost > 1.3 * baseline and cost - baseline > 1 order by 1, 2
-        """, [summary.start + timedelta(days=7)]).fetchall()
+        """,
+        [summary.start + timedelta(days=7)],
+    ).fetchall()
     spikes = [(h, w) for h, w in flagged if w == summary.spike_workspace and h.date() == summary.spike_hours[0].date()]
     assert [h for h, _ in spikes] == list(summary.spike_hours)
     assert len(flagged) <= len(spikes) + 3, f"too many incidental spikes: {flagged}"
-    loop_attempts = scalar(con, """select max(attempt_no) from calls where workspace = ? and feature = 'code-review-agent'
-                                   and started_at::date = ?""", summary.spike_workspace, summary.spike_hours[0].date())
+    loop_attempts = scalar(
+        con,
+        """select max(attempt_no) from calls where workspace = ? and feature = 'code-review-agent'
+                                   and started_at::date = ?""",
+        summary.spike_workspace,
+        summary.spike_hours[0].date(),
+    )
     assert loop_attempts >= 10
 
 
 def test_outcomes_cover_most_requests_by_feature_kind(demo):
     _, summary, con, _ = demo
-    coverage = scalar(con, "select count(distinct request_id) / (select count(distinct request_id) from calls)::double "
-                           "from outcomes where request_id in (select request_id from calls)")
+    coverage = scalar(
+        con,
+        "select count(distinct request_id) / (select count(distinct request_id) from calls)::double "
+        "from outcomes where request_id in (select request_id from calls)",
+    )
     assert 0.75 < coverage < 0.88
-    kinds = dict(con.execute("""
+    kinds = dict(
+        con.execute("""
         select c.feature, list(distinct o.kind order by o.kind) from outcomes o
-        join (select distinct request_id, feature from calls) c using (request_id) group by 1""").fetchall())
+        join (select distinct request_id, feature from calls) c using (request_id) group by 1""").fetchall()
+    )
     assert kinds["ticket-triage"] == ["resolution", "thumbs"] and kinds["search-rerank"] == ["thumbs"]
     assert kinds["eval-harness"] == ["eval"] and "doc-embeddings" not in kinds
     scores = [float(v) for (v,) in con.execute("select value from outcomes where kind = 'eval'").fetchall()]
@@ -308,9 +384,12 @@ def test_late_records_and_resent_duplicates(demo):
                            group by 1 having count(*) > 1""").fetchall()
     assert len(dupes) == summary.duplicate_records > 0
     assert all(files == 2 and variants == 1 for _, files, variants in dupes)
-    across_folders = scalar(con, """select count(distinct call_id) from raw_calls r
+    across_folders = scalar(
+        con,
+        """select count(distinct call_id) from raw_calls r
         where call_id in (select call_id from raw_calls group by 1
-                          having count(distinct regexp_extract(source_file, '(\\d{4}-\\d{2}-\\d{2})/', 1)) > 1)""")
+                          having count(distinct regexp_extract(source_file, '(\\d{4}-\\d{2}-\\d{2})/', 1)) > 1)""",
+    )
     assert across_folders > 0
 
 
@@ -338,8 +417,14 @@ def test_about_one_in_a_thousand_records_is_malformed(demo):
     assert 0.0005 < summary.malformed_telemetry / (summary.calls + summary.malformed_telemetry) < 0.002
     assert scalar(con, "select count(*) from raw_calls where input_tokens < 0") > 0
     # Every folder has some, so each daily load exercises the quarantine.
-    assert scalar(con, "select count(distinct folder) from (select regexp_extract(source_file, '(\\d{4}-\\d{2}-\\d{2})/', 1) "
-                       "folder from raw_calls where call_id like 'bad-%')") >= DAYS - 3
+    assert (
+        scalar(
+            con,
+            "select count(distinct folder) from (select regexp_extract(source_file, '(\\d{4}-\\d{2}-\\d{2})/', 1) "
+            "folder from raw_calls where call_id like 'bad-%')",
+        )
+        >= DAYS - 3
+    )
     assert summary.malformed_outcomes > 0
 
 
@@ -355,13 +440,21 @@ def test_file_formats_gzip_parquet_and_otlp(demo):
     requests = [json.loads(line) for line in otlp.read_text().splitlines()]
     spans = [s for r in requests for rs in r["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
     keys = {a["key"] for s in spans for a in s["attributes"]}
-    assert {"gen_ai.operation.name", "gen_ai.response.id", "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
-            "gen_ai.response.model", "costline.request_id", "costline.feature"} <= keys
+    assert {
+        "gen_ai.operation.name",
+        "gen_ai.response.id",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.response.model",
+        "costline.request_id",
+        "costline.feature",
+    } <= keys
     assert "gen_ai.provider.name" in keys or "gen_ai.system" in keys
     assert any("gen_ai.operation.name" not in {a["key"] for a in s["attributes"]} for s in spans)
     assert 0 < scalar(con, "select count(*) from calls where source_file like '%.otlp.jsonl'") < 200
-    assert all(s["startTimeUnixNano"].isdigit() and int(s["endTimeUnixNano"]) >= int(s["startTimeUnixNano"])
-               for s in spans)
+    assert all(
+        s["startTimeUnixNano"].isdigit() and int(s["endTimeUnixNano"]) >= int(s["startTimeUnixNano"]) for s in spans
+    )
 
 
 def test_budgets_one_workspace_exhausts_its_month_before_day_20(demo):
@@ -374,7 +467,10 @@ def test_budgets_one_workspace_exhausts_its_month_before_day_20(demo):
     mapping = {(r["provider"], r["project_id"]): r["workspace"] for r in read_csv(input_dir / "workspaces.csv")}
     spend: dict[date, Decimal] = defaultdict(Decimal)
     for u in summary.usage:
-        if mapping[(u.provider, u.scope_id)] == month_row["workspace"] and u.day.strftime("%Y-%m") == month_row["month"]:
+        if (
+            mapping[(u.provider, u.scope_id)] == month_row["workspace"]
+            and u.day.strftime("%Y-%m") == month_row["month"]
+        ):
             spend[u.day] += u.list_cost_usd
     to_date, exhausted_on = Decimal(0), None
     for day in sorted(spend):
@@ -411,8 +507,9 @@ def test_prompt_content_canaries_sit_only_under_dropped_field_names(demo):
                 walk(json.loads(line))
             except json.JSONDecodeError:
                 pass
-    for (prompt,) in con.execute(f"select prompt from read_parquet('{input_dir}/telemetry/*/*.parquet') "
-                                 "where prompt is not null").fetchall():
+    for (prompt,) in con.execute(
+        f"select prompt from read_parquet('{input_dir}/telemetry/*/*.parquet') where prompt is not null"
+    ).fetchall():
         found[canary_id(prompt)].add("prompt")
     fields = set().union(*found.values())
     top_level_content = {"prompt", "completion", "messages", "content"}
@@ -437,12 +534,21 @@ def test_usage_equals_the_files_priced_by_genai_prices(demo):
     assert {(u.day, u.provider, u.scope_id, u.model) for u in tracked} == {k for k, v in by_key.items() if any(v)}
     for u in tracked:
         requests, tin, tout, cread, cwrite = by_key[(u.day, u.provider, u.scope_id, u.model)]
-        assert (u.requests, u.input_tokens, u.output_tokens, u.cache_read_input_tokens,
-                u.cache_creation_input_tokens) == (requests, tin, tout, cread, cwrite)
+        assert (
+            u.requests,
+            u.input_tokens,
+            u.output_tokens,
+            u.cache_read_input_tokens,
+            u.cache_creation_input_tokens,
+        ) == (requests, tin, tout, cread, cwrite)
         # Independent of ingestion.sources.model_prices: genai-prices itself prices the day's token sums.
         usage = Usage(input_tokens=tin, output_tokens=tout, cache_read_tokens=cread, cache_write_tokens=cwrite)
-        expected = calc_price(usage, u.model, provider_id=u.provider,
-                              genai_request_timestamp=datetime(u.day.year, u.day.month, u.day.day, 12)).total_price
+        expected = calc_price(
+            usage,
+            u.model,
+            provider_id=u.provider,
+            genai_request_timestamp=datetime(u.day.year, u.day.month, u.day.day, 12),
+        ).total_price
         assert u.list_cost_usd == expected.quantize(Decimal("0.000001"), ROUND_HALF_UP)
     assert sum(u.list_cost_usd for u in summary.usage) > 500
 

@@ -1,5 +1,6 @@
 """The field registry (`ingestion/fields.py`) is the one list of telemetry and outcome fields:
 the raw DDL, the staging columns, the OTLP map and dbt's staging models must all follow it."""
+
 import re
 from pathlib import Path
 
@@ -7,7 +8,12 @@ import pytest
 import yaml
 
 from ingestion.fields import (
-    OUTCOME_FIELDS, OUTCOME_STAGE_COLUMNS, TAG_ALIAS_PREFIX, TELEMETRY_FIELDS, TELEMETRY_STAGE_COLUMNS, column_names,
+    OUTCOME_FIELDS,
+    OUTCOME_STAGE_COLUMNS,
+    TAG_ALIAS_PREFIX,
+    TELEMETRY_FIELDS,
+    TELEMETRY_STAGE_COLUMNS,
+    column_names,
 )
 from ingestion.otlp import flatten_export_request
 from ingestion.warehouse import RAW_TABLES
@@ -28,7 +34,7 @@ def stage_columns(ddl: str) -> list[str]:
 @pytest.mark.parametrize("table, fields", [("telemetry_calls", TELEMETRY_FIELDS), ("outcomes", OUTCOME_FIELDS)])
 def test_raw_tables_start_with_the_registry_in_order(table, fields):
     names = column_names(fields)
-    assert ddl_columns(table)[:len(names)] == list(names)
+    assert ddl_columns(table)[: len(names)] == list(names)
     not_null = {line.split()[0] for line in RAW_TABLES[table].splitlines() if "NOT NULL" in line}
     assert {f.name for f in fields if f.not_null} == not_null & set(names)
 
@@ -46,12 +52,16 @@ def test_names_and_aliases_are_unique_and_the_contract_name_comes_first():
         assert all(f.keys[0] == f.name for f in fields)
 
 
-@pytest.mark.parametrize("model, fields", [("stg_telemetry__calls", TELEMETRY_FIELDS),
-                                           ("stg_telemetry__outcomes", OUTCOME_FIELDS)])
+@pytest.mark.parametrize(
+    "model, fields", [("stg_telemetry__calls", TELEMETRY_FIELDS), ("stg_telemetry__outcomes", OUTCOME_FIELDS)]
+)
 def test_dbt_staging_selects_every_field(model, fields):
     sql = (STAGING / f"{model}.sql").read_text()
-    missing = [f.name for f in fields
-               if not re.search(rf"\b{f.name}\b(\s+as\s+{RENAMED_IN_STAGING.get(f.name, f.name)}\b)?", sql)]
+    missing = [
+        f.name
+        for f in fields
+        if not re.search(rf"\b{f.name}\b(\s+as\s+{RENAMED_IN_STAGING.get(f.name, f.name)}\b)?", sql)
+    ]
     assert not missing, f"{model}.sql does not select {missing}: add them (and to the source YAML if documented)"
     for name, new in RENAMED_IN_STAGING.items():
         if name in column_names(fields):
@@ -67,12 +77,38 @@ def test_documented_source_columns_exist_in_the_raw_ddl():
 
 
 def test_otlp_attributes_map_through_the_registry_aliases():
-    attrs = {"gen_ai.operation.name": "chat", "gen_ai.response.model": "gpt-4o", "gen_ai.provider.name": "openai",
-             "gen_ai.usage.input_tokens": 10, "costline.workspace": "support", f"{TAG_ALIAS_PREFIX}team": "a"}
-    request = {"resourceSpans": [{"scopeSpans": [{"spans": [{
-        "traceId": "t1", "spanId": "s1", "startTimeUnixNano": "1764547200000000000",
-        "attributes": [{"key": k, "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}}
-                       for k, v in attrs.items()]}]}]}]}
+    attrs = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.response.model": "gpt-4o",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.usage.input_tokens": 10,
+        "costline.workspace": "support",
+        f"{TAG_ALIAS_PREFIX}team": "a",
+    }
+    request = {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": "t1",
+                                "spanId": "s1",
+                                "startTimeUnixNano": "1764547200000000000",
+                                "attributes": [
+                                    {
+                                        "key": k,
+                                        "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v},
+                                    }
+                                    for k, v in attrs.items()
+                                ],
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
     [record] = flatten_export_request(request)
     assert record["model"] == "gpt-4o" and record["provider"] == "openai" and record["input_tokens"] == 10
     assert record["workspace"] == "support" and record["tags"] == {"team": "a"}

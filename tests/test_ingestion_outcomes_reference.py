@@ -1,18 +1,25 @@
 """Outcomes and reference-file ingestion against real DuckDB files."""
+
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from ingestion_helpers import (
+    DAY,
+    assert_ledger_reconciles,
+    call,
+    make_paths,
+    outcomes_folder,
+    rows,
+    telemetry_folder,
+    write_lines,
+)
 
 from ingestion.sources.outcome_files import load_outcomes_folder
 from ingestion.sources.reference_files import load_reference_inputs
 from ingestion.sources.telemetry_files import load_telemetry_folder
 from ingestion.warehouse import connect
-from ingestion_helpers import (
-    DAY, assert_ledger_reconciles, call, make_paths, outcomes_folder, rows, telemetry_folder,
-    write_lines,
-)
 
 NEXT_DAY = DAY + timedelta(days=1)
 
@@ -43,8 +50,11 @@ def load_reference(paths, load_id="load-1"):
 
 
 def quarantine(paths, input_name):
-    return query(paths, "select source_file, source_line, reason from raw.quarantine where input = ? "
-                        "order by source_file, source_line", [input_name])
+    return query(
+        paths,
+        "select source_file, source_line, reason from raw.quarantine where input = ? order by source_file, source_line",
+        [input_name],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,8 +89,9 @@ def test_outcomes_are_normalised_and_bad_ones_quarantined_with_line(paths):
     write_lines(outcomes_folder(paths) / "feedback.jsonl", lines)
     result = load_outcomes(paths)
 
-    assert query(paths, "select request_id, recorded_at, kind, value, source, source_line "
-                        "from raw.outcomes order by request_id") == [
+    assert query(
+        paths, "select request_id, recorded_at, kind, value, source, source_line from raw.outcomes order by request_id"
+    ) == [
         ("r1", datetime(2026, 10, 1, 12, 5), "thumbs", "up", None, 1),
         ("r2", datetime(2026, 10, 1, 12, 5), "resolution", "unresolved", "zendesk", 2),
         ("r3", datetime(2026, 10, 1, 12, 5), "eval", "0.85", "judge", 3),
@@ -88,7 +99,7 @@ def test_outcomes_are_normalised_and_bad_ones_quarantined_with_line(paths):
     ]
     held = quarantine(paths, "outcomes")
     assert len(held) == len(BAD_OUTCOMES)
-    for (content, code, fragment), (source_file, line, reason) in zip(BAD_OUTCOMES, held):
+    for (content, code, fragment), (source_file, line, reason) in zip(BAD_OUTCOMES, held, strict=True):
         assert source_file == "outcomes/2026-10-01/feedback.jsonl"
         assert lines[line - 1] is content, reason
         assert reason.startswith(code + ": ") and fragment in reason, reason
@@ -99,14 +110,17 @@ def test_outcomes_are_normalised_and_bad_ones_quarantined_with_line(paths):
 
 
 def test_outcome_event_days_follow_the_first_call_of_their_request(paths):
-    write_lines(telemetry_folder(paths, DAY) / "calls.jsonl", [
-        call("c1", request_id="known", started_at="2026-09-30T23:59:00Z"),
-        call("c2", request_id="known", attempt=2, started_at="2026-10-01T00:00:30Z"),
-    ])
-    write_lines(outcomes_folder(paths, NEXT_DAY) / "a.jsonl", [
-        outcome("known", recorded_at="2026-10-02T09:00:00Z")])
-    write_lines(outcomes_folder(paths, NEXT_DAY) / "b.jsonl", [
-        outcome("not-yet-seen", recorded_at="2026-10-02T10:00:00Z")])
+    write_lines(
+        telemetry_folder(paths, DAY) / "calls.jsonl",
+        [
+            call("c1", request_id="known", started_at="2026-09-30T23:59:00Z"),
+            call("c2", request_id="known", attempt=2, started_at="2026-10-01T00:00:30Z"),
+        ],
+    )
+    write_lines(outcomes_folder(paths, NEXT_DAY) / "a.jsonl", [outcome("known", recorded_at="2026-10-02T09:00:00Z")])
+    write_lines(
+        outcomes_folder(paths, NEXT_DAY) / "b.jsonl", [outcome("not-yet-seen", recorded_at="2026-10-02T10:00:00Z")]
+    )
     with connect(paths.warehouse_db) as con:
         load_telemetry_folder(con, paths, DAY, "load-1")
         result = load_outcomes_folder(con, paths, NEXT_DAY, "load-1")
@@ -137,10 +151,10 @@ def test_outcome_duplicates_count_once_and_reload_changes_nothing(paths):
 # Reference files
 # --------------------------------------------------------------------------------------------
 
+
 def write_reference(paths, deployments=None, budgets=None, workspaces=None, deployments_jsonl=None):
     paths.input_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in (("deployments.csv", deployments), ("budgets.csv", budgets),
-                       ("workspaces.csv", workspaces)):
+    for name, text in (("deployments.csv", deployments), ("budgets.csv", budgets), ("workspaces.csv", workspaces)):
         target = paths.input_dir / name
         if text is None:
             target.unlink(missing_ok=True)
@@ -154,13 +168,13 @@ def test_reference_files_load_with_exact_budgets(paths):
     write_reference(
         paths,
         deployments="deployed_at,scope,version,description\n"
-                    "2026-10-12T10:00:00Z,reply-drafting,v2,\"longer prompt, with examples\"\n"
-                    "2026-10-13T09:00:00+02:00,*,2026.10.13,\n",
+        '2026-10-12T10:00:00Z,reply-drafting,v2,"longer prompt, with examples"\n'
+        "2026-10-13T09:00:00+02:00,*,2026.10.13,\n",
         budgets="\ufeffworkspace, month ,monthly_budget_usd,hard_limit\n"
-                "growth,2026-10,1234.567891,yes\n"
-                "growth,*,1000,\n"
-                "support,*,99999999999.999999,TRUE\n"
-                "research,2026-11,0.10,0\n",
+        "growth,2026-10,1234.567891,yes\n"
+        "growth,*,1000,\n"
+        "support,*,99999999999.999999,TRUE\n"
+        "research,2026-11,0.10,0\n",
         workspaces="provider,project_id,workspace\nopenai,proj_abc,growth\nanthropic,wrkspc_1,support\n",
         deployments_jsonl=[{"deployed_at": "2026-10-20T14:00:00Z", "scope": "platform", "version": "v7"}],
     )
@@ -178,56 +192,67 @@ def test_reference_files_load_with_exact_budgets(paths):
         ("research", "2026-11", Decimal("0.1"), False, 5),
     ]
     assert query(paths, "select * from raw.workspaces order by source_line") == [
-        ("openai", "proj_abc", "growth", 2), ("anthropic", "wrkspc_1", "support", 3)]
-    assert query(paths, "select input, source_file, records_read, accepted from raw.source_files "
-                        "order by input, source_file") == [
-        ("budgets", "budgets.csv", 4, 4), ("deployments", "deployments.csv", 2, 2),
-        ("deployments", "deployments/markers.jsonl", 1, 1), ("workspaces", "workspaces.csv", 2, 2)]
+        ("openai", "proj_abc", "growth", 2),
+        ("anthropic", "wrkspc_1", "support", 3),
+    ]
+    assert query(
+        paths, "select input, source_file, records_read, accepted from raw.source_files order by input, source_file"
+    ) == [
+        ("budgets", "budgets.csv", 4, 4),
+        ("deployments", "deployments.csv", 2, 2),
+        ("deployments", "deployments/markers.jsonl", 1, 1),
+        ("workspaces", "workspaces.csv", 2, 2),
+    ]
 
 
 def test_bad_reference_rows_are_quarantined_with_file_line_and_reason(paths):
     write_reference(
         paths,
         deployments="deployed_at,scope,version,description\n"
-                    "2026-10-12 10:00,search,v2,no offset\n"
-                    ",search,v3,\n"
-                    "2026-10-12T10:00:00Z,search,,\n"
-                    "2026-10-12T10:00:00Z,search,v4,ok\n"
-                    "2026-10-12T10:00:00Z,search,v4,same marker again\n",
+        "2026-10-12 10:00,search,v2,no offset\n"
+        ",search,v3,\n"
+        "2026-10-12T10:00:00Z,search,,\n"
+        "2026-10-12T10:00:00Z,search,v4,ok\n"
+        "2026-10-12T10:00:00Z,search,v4,same marker again\n",
         budgets="workspace,month,monthly_budget_usd,hard_limit\n"
-                "growth,2026-13,10,no\n"
-                "growth,October,10,no\n"
-                "growth,2026-10,$1000,no\n"
-                "growth,2026-10,-5,no\n"
-                "growth,2026-10,1.0000001,no\n"
-                "growth,2026-10,10,sometimes\n"
-                ",2026-10,10,no\n"
-                "growth,2026-10,10,no\n"
-                "growth,2026-10,20,no\n",
+        "growth,2026-13,10,no\n"
+        "growth,October,10,no\n"
+        "growth,2026-10,$1000,no\n"
+        "growth,2026-10,-5,no\n"
+        "growth,2026-10,1.0000001,no\n"
+        "growth,2026-10,10,sometimes\n"
+        ",2026-10,10,no\n"
+        "growth,2026-10,10,no\n"
+        "growth,2026-10,20,no\n",
         workspaces=b"provider,project_id,workspace\nopenai,proj_1,growth\nopenai,proj_1,support\n"
-                   b"openai,,growth\nopenai,proj_\xff,growth\n",
-        deployments_jsonl=["not json", json.dumps({"deployed_at": 1790000000, "scope": "x", "version": "v"}),
-                           json.dumps({"deployed_at": "2026-10-01T00:00:00Z", "scope": 5, "version": "v"})],
+        b"openai,,growth\nopenai,proj_\xff,growth\n",
+        deployments_jsonl=[
+            "not json",
+            json.dumps({"deployed_at": 1790000000, "scope": "x", "version": "v"}),
+            json.dumps({"deployed_at": "2026-10-01T00:00:00Z", "scope": 5, "version": "v"}),
+        ],
     )
     result = load_reference(paths)
-    got = {(i, f, line): reason for i, f, line, reason in query(
-        paths, "select input, source_file, source_line, reason from raw.quarantine")}
+    got = {
+        (i, f, line): reason
+        for i, f, line, reason in query(paths, "select input, source_file, source_line, reason from raw.quarantine")
+    }
     expected = {
         ("deployments", "deployments.csv", 2): "invalid_timestamp: deployed_at must be an RFC 3339",
         ("deployments", "deployments.csv", 3): "missing_field: deployed_at is required and was empty",
         ("deployments", "deployments.csv", 4): "missing_field: version is required",
         ("deployments", "deployments.csv", 6): "duplicate_deployment: the same key was already given in "
-                                               "deployments.csv line 5",
+        "deployments.csv line 5",
         ("deployments", "deployments/markers.jsonl", 1): "malformed_json: ",
         ("deployments", "deployments/markers.jsonl", 2): "invalid_field: deployed_at must be a string",
         ("deployments", "deployments/markers.jsonl", 3): "invalid_field: scope must be a string",
         ("budgets", "budgets.csv", 2): 'invalid_month: month must be YYYY-MM or *, got "2026-13"',
         ("budgets", "budgets.csv", 3): "invalid_month: ",
-        ("budgets", "budgets.csv", 4): 'invalid_number: monthly_budget_usd must be a non-negative dollar '
-                                       'amount with at most 6 decimals, below 10^12, got "$1000"',
+        ("budgets", "budgets.csv", 4): "invalid_number: monthly_budget_usd must be a non-negative dollar "
+        'amount with at most 6 decimals, below 10^12, got "$1000"',
         ("budgets", "budgets.csv", 5): "invalid_number: ",
         ("budgets", "budgets.csv", 6): "invalid_number: ",
-        ("budgets", "budgets.csv", 7): 'invalid_boolean: hard_limit must be true/false',
+        ("budgets", "budgets.csv", 7): "invalid_boolean: hard_limit must be true/false",
         ("budgets", "budgets.csv", 8): "missing_field: workspace is required",
         ("budgets", "budgets.csv", 10): "duplicate_budget: the same key was already given in budgets.csv line 9",
         ("workspaces", "workspaces.csv", 3): "duplicate_mapping: ",
@@ -240,11 +265,18 @@ def test_bad_reference_rows_are_quarantined_with_file_line_and_reason(paths):
     assert (result.deployments, result.budgets, result.workspaces, result.quarantined) == (1, 1, 1, len(expected))
     assert query(paths, "select version from raw.deployments") == [("v4",)]
     assert query(paths, "select monthly_budget_usd from raw.budgets") == [(Decimal("10"),)]
-    ledger = query(paths, "select source_file, records_read, accepted, quarantined, duplicates "
-                          "from raw.source_files order by source_file")
+    ledger = query(
+        paths,
+        "select source_file, records_read, accepted, quarantined, duplicates "
+        "from raw.source_files order by source_file",
+    )
     assert all(read == acc + q + d for _, read, acc, q, d in ledger)
-    assert ledger == [("budgets.csv", 9, 1, 8, 0), ("deployments.csv", 5, 1, 4, 0),
-                      ("deployments/markers.jsonl", 3, 0, 3, 0), ("workspaces.csv", 4, 1, 3, 0)]
+    assert ledger == [
+        ("budgets.csv", 9, 1, 8, 0),
+        ("deployments.csv", 5, 1, 4, 0),
+        ("deployments/markers.jsonl", 3, 0, 3, 0),
+        ("workspaces.csv", 4, 1, 3, 0),
+    ]
 
 
 def test_missing_header_column_quarantines_the_file(paths):
@@ -252,15 +284,19 @@ def test_missing_header_column_quarantines_the_file(paths):
     load_reference(paths)
     ((source_file, line, reason),) = quarantine(paths, "budgets")
     assert (source_file, line) == ("budgets.csv", 1)
-    assert reason.startswith("missing_column: budgets.csv needs the columns workspace, month, "
-                             "monthly_budget_usd, hard_limit; missing month, hard_limit")
+    assert reason.startswith(
+        "missing_column: budgets.csv needs the columns workspace, month, "
+        "monthly_budget_usd, hard_limit; missing month, hard_limit"
+    )
 
 
 def test_reference_load_replaces_everything_and_missing_files_mean_empty_tables(paths):
-    write_reference(paths,
-                    deployments="deployed_at,scope,version,description\n2026-10-12T10:00:00Z,*,v1,x\n",
-                    budgets="workspace,month,monthly_budget_usd,hard_limit\ngrowth,*,10,no\nbad,*,x,no\n",
-                    workspaces="provider,project_id,workspace\nopenai,p,growth\n")
+    write_reference(
+        paths,
+        deployments="deployed_at,scope,version,description\n2026-10-12T10:00:00Z,*,v1,x\n",
+        budgets="workspace,month,monthly_budget_usd,hard_limit\ngrowth,*,10,no\nbad,*,x,no\n",
+        workspaces="provider,project_id,workspace\nopenai,p,growth\n",
+    )
     load_reference(paths)
     assert query(paths, "select count(*) from raw.quarantine") == [(1,)]
 

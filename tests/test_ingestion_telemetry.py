@@ -1,5 +1,6 @@
 """Telemetry ingestion against real DuckDB files: validation, quarantine, dedup, the ledger,
 reloads, every input format, and prompt text never reaching the warehouse."""
+
 import dataclasses
 import gzip
 import json
@@ -9,24 +10,36 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from ingestion_helpers import (
+    CANARY,
+    DAY,
+    assert_ledger_reconciles,
+    call,
+    call_span,
+    export_request,
+    files_containing,
+    make_paths,
+    rows,
+    telemetry_folder,
+    write_lines,
+    write_parquet,
+)
 
 from ingestion.day_folders import load_day_folder
-from ingestion.otlp import MalformedExport, flatten_export_request
-from ingestion.sources.telemetry_files import TELEMETRY_LOADER, load_telemetry_folder
 from ingestion.fields import TELEMETRY_FIELDS
+from ingestion.otlp import MalformedExport, flatten_export_request
 from ingestion.readers import extract_file_lines
+from ingestion.sources.telemetry_files import TELEMETRY_LOADER, load_telemetry_folder
 from ingestion.warehouse import connect
-from ingestion_helpers import (
-    CANARY, DAY, assert_ledger_reconciles, call, call_span, export_request, files_containing,
-    make_paths, rows, telemetry_folder, write_lines, write_parquet,
-)
 
 NEXT_DAY = DAY + timedelta(days=1)
 SOURCE_COLUMNS = {"source_folder", "source_file", "source_line", "load_id", "loaded_at"}
-CALL_COLUMNS = ("call_id, request_id, attempt, started_at, duration_ms, provider, model, operation, "
-                "input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, "
-                "reasoning_output_tokens, status, error_type, service_tier, workspace, feature, "
-                "environment, user_segment, prompt_version, project_id, cost_usd, tags")
+CALL_COLUMNS = (
+    "call_id, request_id, attempt, started_at, duration_ms, provider, model, operation, "
+    "input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens, "
+    "reasoning_output_tokens, status, error_type, service_tier, workspace, feature, "
+    "environment, user_segment, prompt_version, project_id, cost_usd, tags"
+)
 
 
 @pytest.fixture
@@ -48,38 +61,65 @@ def calls_by_id(paths) -> dict[str, dict]:
     with connect(paths.warehouse_db, read_only=True) as con:
         cur = con.execute(f"select {CALL_COLUMNS} from raw.telemetry_calls order by call_id")
         names = [d[0] for d in cur.description]
-        return {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+        return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
 
 
 def quarantine(paths) -> list[tuple]:
-    return query(paths, "select source_file, source_line, record_key, reason from raw.quarantine "
-                        "where input = 'telemetry' order by source_file, source_line")
+    return query(
+        paths,
+        "select source_file, source_line, record_key, reason from raw.quarantine "
+        "where input = 'telemetry' order by source_file, source_line",
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Accepted records
 # --------------------------------------------------------------------------------------------
 
+
 def test_valid_record_gets_contract_defaults_utc_time_and_exact_cost(paths):
     folder = telemetry_folder(paths)
-    write_lines(folder / "app.jsonl", [
-        call("minimal"),
-        call("full", attempt=2, started_at="2026-10-01T14:30:00.123456+02:00", operation="embeddings",
-             cache_read_input_tokens=200, cache_creation_input_tokens=100, reasoning_output_tokens=50,
-             error_type="rate_limit", service_tier="batch", environment="staging", user_segment="pro",
-             prompt_version="answer@v3", project_id="proj_1", cost_usd="0.012345",
-             tags={"region": "eu", "retries": 3, "zone": "b"}),
-        call("number-cost", cost_usd=1.1, started_at="2026-10-01T00:30:00-05:30"),
-        call("status-given", error_type="timeout", status="OK"),
-    ])
+    write_lines(
+        folder / "app.jsonl",
+        [
+            call("minimal"),
+            call(
+                "full",
+                attempt=2,
+                started_at="2026-10-01T14:30:00.123456+02:00",
+                operation="embeddings",
+                cache_read_input_tokens=200,
+                cache_creation_input_tokens=100,
+                reasoning_output_tokens=50,
+                error_type="rate_limit",
+                service_tier="batch",
+                environment="staging",
+                user_segment="pro",
+                prompt_version="answer@v3",
+                project_id="proj_1",
+                cost_usd="0.012345",
+                tags={"region": "eu", "retries": 3, "zone": "b"},
+            ),
+            call("number-cost", cost_usd=1.1, started_at="2026-10-01T00:30:00-05:30"),
+            call("status-given", error_type="timeout", status="OK"),
+        ],
+    )
     result = load(paths)
 
     got = calls_by_id(paths)
     minimal = got["minimal"]
-    assert (minimal["attempt"], minimal["operation"], minimal["status"], minimal["service_tier"],
-            minimal["environment"]) == (1, "chat", "ok", "standard", "production")
-    assert (minimal["cache_read_input_tokens"], minimal["cache_creation_input_tokens"],
-            minimal["reasoning_output_tokens"]) == (0, 0, 0)
+    assert (
+        minimal["attempt"],
+        minimal["operation"],
+        minimal["status"],
+        minimal["service_tier"],
+        minimal["environment"],
+    ) == (1, "chat", "ok", "standard", "production")
+    assert (
+        minimal["cache_read_input_tokens"],
+        minimal["cache_creation_input_tokens"],
+        minimal["reasoning_output_tokens"],
+    ) == (0, 0, 0)
     assert minimal["started_at"] == datetime(2026, 10, 1, 12, 0, 0, 250000)
     assert minimal["cost_usd"] is None and minimal["tags"] is None and minimal["error_type"] is None
 
@@ -89,7 +129,11 @@ def test_valid_record_gets_contract_defaults_utc_time_and_exact_cost(paths):
     assert full["cost_usd"] == Decimal("0.012345")
     assert json.loads(full["tags"]) == {"region": "eu", "zone": "b"}  # the number is not a tag
     assert (full["attempt"], full["operation"], full["service_tier"], full["environment"]) == (
-        2, "embeddings", "batch", "staging")
+        2,
+        "embeddings",
+        "batch",
+        "staging",
+    )
 
     assert got["number-cost"]["cost_usd"] == Decimal("1.100000")
     assert got["number-cost"]["started_at"] == datetime(2026, 10, 1, 6, 0)  # -05:30 to UTC
@@ -97,31 +141,59 @@ def test_valid_record_gets_contract_defaults_utc_time_and_exact_cost(paths):
 
     (f,) = result.files
     assert (f.source_file, f.file_format, f.records_read, f.accepted) == (
-        "telemetry/2026-10-01/app.jsonl", "jsonl", 4, 4)
+        "telemetry/2026-10-01/app.jsonl",
+        "jsonl",
+        4,
+        4,
+    )
     assert query(paths, "select distinct source_file, source_folder from raw.telemetry_calls") == [
-        ("telemetry/2026-10-01/app.jsonl", DAY)]
-    assert query(paths, "select source_line from raw.telemetry_calls order by source_line") == [
-        (1,), (2,), (3,), (4,)]
+        ("telemetry/2026-10-01/app.jsonl", DAY)
+    ]
+    assert query(paths, "select source_line from raw.telemetry_calls order by source_line") == [(1,), (2,), (3,), (4,)]
 
 
 def test_otel_alias_names_give_the_same_row_as_contract_names(paths):
-    canonical = call("c-1", attempt=2, operation="chat", cache_read_input_tokens=10,
-                     cache_creation_input_tokens=5, reasoning_output_tokens=7, error_type="timeout",
-                     service_tier="priority", environment="staging", user_segment="pro",
-                     prompt_version="v2", project_id="proj_9", cost_usd=0.5, tags={"team": "a"})
+    canonical = call(
+        "c-1",
+        attempt=2,
+        operation="chat",
+        cache_read_input_tokens=10,
+        cache_creation_input_tokens=5,
+        reasoning_output_tokens=7,
+        error_type="timeout",
+        service_tier="priority",
+        environment="staging",
+        user_segment="pro",
+        prompt_version="v2",
+        project_id="proj_9",
+        cost_usd=0.5,
+        tags={"team": "a"},
+    )
     aliased = {
-        "gen_ai.response.id": "c-2", "costline.request_id": canonical["request_id"],
-        "costline.attempt": 2, "started_at": canonical["started_at"],
-        "duration_ms": canonical["duration_ms"], "gen_ai.system": "openai",
+        "gen_ai.response.id": "c-2",
+        "costline.request_id": canonical["request_id"],
+        "costline.attempt": 2,
+        "started_at": canonical["started_at"],
+        "duration_ms": canonical["duration_ms"],
+        "gen_ai.system": "openai",
         "gen_ai.request.model": "ignored-when-response-model-given",
-        "gen_ai.response.model": canonical["model"], "gen_ai.operation.name": "chat",
-        "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 300,
-        "gen_ai.usage.cache_read.input_tokens": 10, "gen_ai.usage.cache_creation.input_tokens": 5,
-        "gen_ai.usage.reasoning.output_tokens": 7, "error.type": "timeout",
-        "openai.response.service_tier": "priority", "costline.workspace": "search",
-        "costline.feature": "answer", "deployment.environment.name": "staging",
-        "costline.user_segment": "pro", "costline.prompt_version": "v2",
-        "costline.project_id": "proj_9", "gen_ai.usage.cost": 0.5, "costline.tag.team": "a",
+        "gen_ai.response.model": canonical["model"],
+        "gen_ai.operation.name": "chat",
+        "gen_ai.usage.input_tokens": 1200,
+        "gen_ai.usage.output_tokens": 300,
+        "gen_ai.usage.cache_read.input_tokens": 10,
+        "gen_ai.usage.cache_creation.input_tokens": 5,
+        "gen_ai.usage.reasoning.output_tokens": 7,
+        "error.type": "timeout",
+        "openai.response.service_tier": "priority",
+        "costline.workspace": "search",
+        "costline.feature": "answer",
+        "deployment.environment.name": "staging",
+        "costline.user_segment": "pro",
+        "costline.prompt_version": "v2",
+        "costline.project_id": "proj_9",
+        "gen_ai.usage.cost": 0.5,
+        "costline.tag.team": "a",
         "gen_ai.prompt": CANARY,
     }
     # The contract name wins over its alias when both are present.
@@ -130,14 +202,12 @@ def test_otel_alias_names_give_the_same_row_as_contract_names(paths):
     load(paths)
     got = calls_by_id(paths)
     first, second = got["c-1"], got["c-2"]
-    assert {k: v for k, v in second.items() if k != "call_id"} == {
-        k: v for k, v in first.items() if k != "call_id"}
+    assert {k: v for k, v in second.items() if k != "call_id"} == {k: v for k, v in first.items() if k != "call_id"}
     assert got["c-3"]["workspace"] == "canonical-ws"
 
 
 def test_integral_floats_count_as_integer_tokens(paths):
-    write_lines(telemetry_folder(paths) / "a.jsonl",
-                [call("a", input_tokens=1200.0), call("b", input_tokens=1.2e3)])
+    write_lines(telemetry_folder(paths) / "a.jsonl", [call("a", input_tokens=1200.0), call("b", input_tokens=1.2e3)])
     load(paths)
     assert [c["input_tokens"] for c in calls_by_id(paths).values()] == [1200, 1200]
 
@@ -157,20 +227,29 @@ BAD_LINES = [
     (call("b-date", started_at="2026-02-30T00:00:00Z"), "invalid_timestamp", "RFC 3339"),
     (call("b-epoch", started_at=1790000000), "invalid_timestamp", "got 1790000000"),
     (call("b-old", started_at="2019-12-31T23:59:59Z"), "invalid_timestamp", "is before 2020-01-01"),
-    (call("b-future", started_at="2026-10-03T00:00:00Z"), "invalid_timestamp",
-     "is after 2026-10-02, the day after its folder"),
+    (
+        call("b-future", started_at="2026-10-03T00:00:00Z"),
+        "invalid_timestamp",
+        "is after 2026-10-02, the day after its folder",
+    ),
     (call("b-neg", output_tokens=-3), "invalid_tokens", "output_tokens must be a non-negative integer, got -3"),
     (call("b-str", input_tokens="12"), "invalid_tokens", 'input_tokens must be a non-negative integer, got "12"'),
     (call("b-frac", output_tokens=12.5), "invalid_tokens", "got 12.5"),
     (call("b-huge", input_tokens=1e308), "invalid_tokens", "input_tokens must be a non-negative integer"),
     (call("b-big", input_tokens=2**63), "invalid_tokens", "got 9223372036854775808"),
-    (call("b-cache", input_tokens=500, cache_read_input_tokens=600, cache_creation_input_tokens=300),
-     "cache_exceeds_input", "(900) exceed input_tokens (500)"),
-    (call("b-reason", output_tokens=10, reasoning_output_tokens=11), "reasoning_exceeds_output",
-     "reasoning_output_tokens (11) exceed output_tokens (10)"),
+    (
+        call("b-cache", input_tokens=500, cache_read_input_tokens=600, cache_creation_input_tokens=300),
+        "cache_exceeds_input",
+        "(900) exceed input_tokens (500)",
+    ),
+    (
+        call("b-reason", output_tokens=10, reasoning_output_tokens=11),
+        "reasoning_exceeds_output",
+        "reasoning_output_tokens (11) exceed output_tokens (10)",
+    ),
     (call("b-attempt", attempt=0), "invalid_attempt", "attempt must be an integer >= 1"),
     (call("b-dur", duration_ms=-5), "invalid_number", "duration_ms must be a non-negative number"),
-    (call("b-cost", cost_usd="abc"), "invalid_number", 'cost_usd must be a non-negative dollar amount'),
+    (call("b-cost", cost_usd="abc"), "invalid_number", "cost_usd must be a non-negative dollar amount"),
     (call("b-status", status="maybe"), "unknown_status", 'status must be ok or error, got "maybe"'),
     (call("b-long", status="x" * 500), "unknown_status", "x" * 40 + "..."),
     # Values that casts alone would get wrong or crash on.
@@ -193,7 +272,7 @@ def test_every_bad_record_is_quarantined_with_code_file_and_line(paths):
 
     held = quarantine(paths)
     assert len(held) == len(BAD_LINES)
-    for (content, code, fragment), (source_file, line, record_key, reason) in zip(BAD_LINES, held):
+    for (content, code, fragment), (source_file, line, record_key, reason) in zip(BAD_LINES, held, strict=True):
         assert source_file == "telemetry/2026-10-01/mixed.jsonl"
         assert lines[line - 1] is content, reason  # the line number points at the bad line
         assert reason.startswith(code + ": "), reason
@@ -222,15 +301,15 @@ def test_invalid_utf8_and_raw_control_characters_use_the_careful_reader(paths):
 
     assert set(calls_by_id(paths)) == {"ok-1", "ok-2", "cr-inside"}  # a raw CR is JSON whitespace
     held = quarantine(paths)
-    assert [(line, reason.split(":")[0]) for _, line, _, reason in held] == [
-        (2, "invalid_utf8"), (4, "malformed_json")]
+    assert [(line, reason.split(":")[0]) for _, line, _, reason in held] == [(2, "invalid_utf8"), (4, "malformed_json")]
     assert query(paths, "select source_line from raw.telemetry_calls where call_id = 'ok-2'") == [(6,)]
     assert_ledger_reconciles_with_connection(paths)
 
 
 def test_fast_reader_numbers_lines_exactly_and_falls_back_when_it_cannot(tmp_path):
-    clean = write_lines(tmp_path / "clean.jsonl", [call(f"c{i}") if i % 5 else "" for i in range(1, 2001)],
-                        newline=b"\r\n")
+    clean = write_lines(
+        tmp_path / "clean.jsonl", [call(f"c{i}") if i % 5 else "" for i in range(1, 2001)], newline=b"\r\n"
+    )
     broken = write_lines(tmp_path / "broken.jsonl", [call("a"), b"\xff\xfe", call("b")])
     with connect(tmp_path / "w.duckdb") as con:
         assert extract_file_lines(con, clean, TELEMETRY_FIELDS) == "duckdb"
@@ -238,7 +317,10 @@ def test_fast_reader_numbers_lines_exactly_and_falls_back_when_it_cannot(tmp_pat
         assert numbered == [(i, f'"c{i}"') for i in range(1, 2001) if i % 5]
         assert extract_file_lines(con, broken, TELEMETRY_FIELDS) == "python"
         assert rows(con, "select source_line, pre_reason is not null from _cl_extracted order by 1") == [
-            (1, False), (2, True), (3, False)]
+            (1, False),
+            (2, True),
+            (3, False),
+        ]
 
 
 def test_unreadable_files_are_one_quarantined_record_each(paths):
@@ -260,6 +342,7 @@ def test_unreadable_files_are_one_quarantined_record_each(paths):
 # Dedup, late records, reloads
 # --------------------------------------------------------------------------------------------
 
+
 def test_duplicates_within_a_file_across_files_and_across_folders(paths):
     day1, day2 = telemetry_folder(paths, DAY), telemetry_folder(paths, NEXT_DAY)
     write_lines(day1 / "a.jsonl", [call("c1", model="first"), call("c2"), call("c1", model="second")])
@@ -271,13 +354,16 @@ def test_duplicates_within_a_file_across_files_and_across_folders(paths):
 
     # Every repeat here differs from its first copy: a conflict, quarantined (first wins).
     assert [(f.records_read, f.accepted, f.quarantined, f.duplicates) for f in first.files] == [
-        (3, 2, 1, 0), (2, 1, 1, 0)]
+        (3, 2, 1, 0),
+        (2, 1, 1, 0),
+    ]
     assert [(f.records_read, f.accepted, f.quarantined, f.duplicates) for f in second.files] == [(2, 1, 1, 0)]
     conflicts = query(paths, "select source_file, source_line, reason from raw.quarantine order by 1, 2")
     assert [(f, n, r.split(":")[0]) for f, n, r in conflicts] == [
         ("telemetry/2026-10-01/a.jsonl", 3, "duplicate_conflict"),
         ("telemetry/2026-10-01/b.jsonl", 1, "duplicate_conflict"),
-        ("telemetry/2026-10-02/a.jsonl", 1, "duplicate_conflict")]
+        ("telemetry/2026-10-02/a.jsonl", 1, "duplicate_conflict"),
+    ]
     assert "already loaded from telemetry/2026-10-01/a.jsonl line 1 with a different model" in conflicts[0][2]
     assert "already loaded from telemetry/2026-10-01/b.jsonl line 2 with a different model" in conflicts[2][2]
     got = query(paths, "select call_id, model, source_file, source_line from raw.telemetry_calls order by 1")
@@ -308,9 +394,12 @@ def test_a_warehouse_from_before_call_key_gets_it_and_still_catches_resent_calls
     assert [(f.records_read, f.accepted, f.quarantined, f.duplicates) for f in second.files] == [(3, 1, 1, 1)]
     keys = query(paths, "select count(*), count(distinct call_key), count(request_key) from raw.telemetry_calls")
     assert keys == [(3, 3, 3)]
-    assert query(paths, "select count(*) from raw.telemetry_calls where call_key is distinct from "
-                        "cast(hash(call_id) >> 1 as bigint) or request_key is distinct from "
-                        "cast(hash(request_id) >> 1 as bigint)") == [(0,)]
+    assert query(
+        paths,
+        "select count(*) from raw.telemetry_calls where call_key is distinct from "
+        "cast(hash(call_id) >> 1 as bigint) or request_key is distinct from "
+        "cast(hash(request_id) >> 1 as bigint)",
+    ) == [(0,)]
 
 
 def test_keys_are_computed_again_when_the_hash_function_changes(paths):
@@ -324,21 +413,28 @@ def test_keys_are_computed_again_when_the_hash_function_changes(paths):
     second = load(paths, NEXT_DAY)
 
     assert [(f.records_read, f.accepted, f.duplicates) for f in second.files] == [(2, 1, 1)]
-    assert query(paths, "select count(*) from raw.telemetry_calls where call_key is distinct from "
-                        "cast(hash(call_id) >> 1 as bigint) or request_key is distinct from "
-                        "cast(hash(request_id) >> 1 as bigint)") == [(0,)]
+    assert query(
+        paths,
+        "select count(*) from raw.telemetry_calls where call_key is distinct from "
+        "cast(hash(call_id) >> 1 as bigint) or request_key is distinct from "
+        "cast(hash(request_id) >> 1 as bigint)",
+    ) == [(0,)]
 
 
 def test_record_in_next_folder_counts_on_its_own_day(paths):
-    write_lines(telemetry_folder(paths, NEXT_DAY) / "late.jsonl", [
-        call("before-midnight", started_at="2026-10-01T23:58:00Z"),
-        call("after-midnight", started_at="2026-10-02T00:01:00Z"),
-    ])
+    write_lines(
+        telemetry_folder(paths, NEXT_DAY) / "late.jsonl",
+        [
+            call("before-midnight", started_at="2026-10-01T23:58:00Z"),
+            call("after-midnight", started_at="2026-10-02T00:01:00Z"),
+        ],
+    )
     result = load(paths, NEXT_DAY)
     assert (result.min_event_day, result.max_event_day) == (DAY, NEXT_DAY)
     assert query(paths, "select min_event_day, max_event_day from raw.source_files") == [(DAY, NEXT_DAY)]
     assert query(paths, "select started_at::date from raw.telemetry_calls where call_id = 'before-midnight'") == [
-        (DAY,)]
+        (DAY,)
+    ]
 
 
 def snapshot(paths) -> dict[str, list]:
@@ -426,10 +522,17 @@ def test_gzip_and_parquet_load_the_same_rows_as_plain_jsonl(tmp_path):
 
     def typed(p):
         # As analytics exports write it: zoned timestamps, a string map for tags.
-        records = [{**r, "started_at": datetime.fromisoformat(r["started_at"].replace("Z", "+00:00")),
-                    "tags": list(r["tags"].items()) if "tags" in r else None} for r in FORMAT_RECORDS]
-        write_parquet(p, records, {"tags": pa.map_(pa.string(), pa.string()),
-                                   "started_at": pa.timestamp("us", tz="UTC")})
+        records = [
+            {
+                **r,
+                "started_at": datetime.fromisoformat(r["started_at"].replace("Z", "+00:00")),
+                "tags": list(r["tags"].items()) if "tags" in r else None,
+            }
+            for r in FORMAT_RECORDS
+        ]
+        write_parquet(
+            p, records, {"tags": pa.map_(pa.string(), pa.string()), "started_at": pa.timestamp("us", tz="UTC")}
+        )
 
     typed_parquet = load_format(tmp_path, "typed.parquet", typed)
     assert len(plain[0]) == 3 and plain[1] == [(4, "duplicate_conflict"), (5, "invalid_tokens")]
@@ -439,8 +542,9 @@ def test_gzip_and_parquet_load_the_same_rows_as_plain_jsonl(tmp_path):
 
 
 def test_parquet_timestamp_without_zone_is_quarantined(paths):
-    write_parquet(telemetry_folder(paths) / "naive.parquet",
-                  [{**call("n1"), "started_at": datetime(2026, 10, 1, 12, 0)}])
+    write_parquet(
+        telemetry_folder(paths) / "naive.parquet", [{**call("n1"), "started_at": datetime(2026, 10, 1, 12, 0)}]
+    )
     load(paths)
     ((_, line, _, reason),) = quarantine(paths)
     assert line == 1 and reason.startswith("invalid_timestamp: ") and '"2026-10-01 12:00:00"' in reason
@@ -449,10 +553,25 @@ def test_parquet_timestamp_without_zone_is_quarantined(paths):
 @pytest.mark.parametrize("name", ["export.otlp.jsonl", "export.otlp.jsonl.gz"])
 def test_otlp_export_loads_the_same_rows_as_flat_jsonl(tmp_path, name):
     flat_records = [
-        call("o1", attempt=1, cost_usd=0.125, tags={"team": "a"}, cache_read_input_tokens=100,
-             prompt_version="v2", workspace="eval", environment="staging"),
-        call("o2", attempt=2, error_type="rate_limit", workspace="eval", environment="staging",
-             started_at="2026-10-01T12:00:01.123456Z", duration_ms=1500.25),
+        call(
+            "o1",
+            attempt=1,
+            cost_usd=0.125,
+            tags={"team": "a"},
+            cache_read_input_tokens=100,
+            prompt_version="v2",
+            workspace="eval",
+            environment="staging",
+        ),
+        call(
+            "o2",
+            attempt=2,
+            error_type="rate_limit",
+            workspace="eval",
+            environment="staging",
+            started_at="2026-10-01T12:00:01.123456Z",
+            duration_ms=1500.25,
+        ),
         call("o3", workspace="override", environment="staging"),
     ]
     flat_paths = make_paths(tmp_path / "flat")
@@ -460,12 +579,16 @@ def test_otlp_export_loads_the_same_rows_as_flat_jsonl(tmp_path, name):
     load(flat_paths)
 
     otlp_paths = make_paths(tmp_path / "otlp")
-    resource = {"service.name": "eval-runner", "costline.workspace": "eval",
-                "deployment.environment.name": "staging"}
+    resource = {"service.name": "eval-runner", "costline.workspace": "eval", "deployment.environment.name": "staging"}
     spans = [call_span(r, f"{i:016x}", "ab" * 16) for i, r in enumerate(flat_records)]
     spans[2] = call_span(flat_records[2], "3" * 16, "ab" * 16, {"costline.workspace": "override"})
-    not_a_call = {"traceId": "ab" * 16, "spanId": "f" * 16, "name": "eval case",
-                  "startTimeUnixNano": "1790856000000000000", "attributes": []}
+    not_a_call = {
+        "traceId": "ab" * 16,
+        "spanId": "f" * 16,
+        "name": "eval case",
+        "startTimeUnixNano": "1790856000000000000",
+        "attributes": [],
+    }
     lines = [
         export_request([not_a_call, spans[0], spans[1]], resource),
         "",
@@ -479,18 +602,27 @@ def test_otlp_export_loads_the_same_rows_as_flat_jsonl(tmp_path, name):
     columns = f"select {CALL_COLUMNS} from raw.telemetry_calls order by call_id"
     assert query(otlp_paths, columns) == query(flat_paths, columns)
     assert query(otlp_paths, "select call_id, source_line from raw.telemetry_calls order by 1") == [
-        ("o1", 1), ("o2", 1), ("o3", 5)]
+        ("o1", 1),
+        ("o2", 1),
+        ("o3", 5),
+    ]
     held = quarantine(otlp_paths)
     assert [(line, reason.split(":")[0]) for _, line, _, reason in held] == [
-        (3, "malformed_json"), (4, "malformed_otlp")]
+        (3, "malformed_json"),
+        (4, "malformed_otlp"),
+    ]
     (f,) = result.files
-    assert (f.file_format, f.records_read, f.accepted, f.quarantined) == (name[len("export."):], 5, 3, 2)
+    assert (f.file_format, f.records_read, f.accepted, f.quarantined) == (name[len("export.") :], 5, 3, 2)
 
 
 def test_flatten_export_request_maps_span_fields():
     record = call("resp-1", attempt=3, error_type="timeout", duration_ms=250.0)
-    span = call_span(record, "00f067aa0ba902b7", "4bf92f3577b34da6a3ce929d0e0e4736",
-                     {"costline.tag.ticket": "T-1", "costline.tag.count": 3})
+    span = call_span(
+        record,
+        "00f067aa0ba902b7",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        {"costline.tag.ticket": "T-1", "costline.tag.count": 3},
+    )
     del_attrs = [a for a in span["attributes"] if a["key"] != "gen_ai.response.id"]
     no_response_id = {**span, "attributes": del_attrs, "status": {"code": "STATUS_CODE_ERROR"}}
     out = flatten_export_request(export_request([span, no_response_id], {"costline.workspace": "ws"}))
@@ -509,25 +641,34 @@ def test_flatten_export_request_maps_span_fields():
 # Prompt text
 # --------------------------------------------------------------------------------------------
 
+
 def test_prompt_text_never_reaches_the_warehouse_or_the_logs(paths, caplog):
     folder = telemetry_folder(paths)
     content = {
-        "prompt": CANARY, "completion": CANARY, "messages": [{"role": "user", "content": CANARY}],
-        "input": CANARY, "output": CANARY, "gen_ai.prompt.0.content": CANARY,
-        "gen_ai.completion.0.content": CANARY, "gen_ai.input.messages": CANARY,
-        "gen_ai.output.messages": CANARY, "gen_ai.system_instructions": CANARY,
+        "prompt": CANARY,
+        "completion": CANARY,
+        "messages": [{"role": "user", "content": CANARY}],
+        "input": CANARY,
+        "output": CANARY,
+        "gen_ai.prompt.0.content": CANARY,
+        "gen_ai.completion.0.content": CANARY,
+        "gen_ai.input.messages": CANARY,
+        "gen_ai.output.messages": CANARY,
+        "gen_ai.system_instructions": CANARY,
         "costline.tag.prompt": CANARY,
     }
-    write_lines(folder / "a.jsonl", [
-        {**call("kept", tags={"prompt": CANARY, "messages": CANARY, "team": "a"}), **content},
-        {**call("bad", output_tokens=-1), **content},
-        json.dumps(call("truncated"))[:-30] + CANARY,
-    ])
-    write_lines(folder / "b.jsonl", [json.dumps(call("latin")).encode()[:-1] + CANARY.encode() + b"\xff\"}"])
+    write_lines(
+        folder / "a.jsonl",
+        [
+            {**call("kept", tags={"prompt": CANARY, "messages": CANARY, "team": "a"}), **content},
+            {**call("bad", output_tokens=-1), **content},
+            json.dumps(call("truncated"))[:-30] + CANARY,
+        ],
+    )
+    write_lines(folder / "b.jsonl", [json.dumps(call("latin")).encode()[:-1] + CANARY.encode() + b'\xff"}'])
     write_parquet(folder / "c.parquet", [{**call("pq"), "prompt": CANARY, "tags": {"prompt": CANARY}}])
     span = call_span(call("otlp"), "1" * 16, "2" * 32, {"gen_ai.output.messages": CANARY})
-    write_lines(folder / "d.otlp.jsonl", [export_request([span], {"costline.workspace": "w"}),
-                                          "{" + CANARY])
+    write_lines(folder / "d.otlp.jsonl", [export_request([span], {"costline.workspace": "w"}), "{" + CANARY])
     with caplog.at_level(logging.DEBUG, logger="costline"):
         result = load(paths)
 

@@ -1,5 +1,6 @@
 """The code base passes its linters, as CI and the pre-commit hooks run them: ruff (lint and
 format) for Python, sqlfluff with the dbt templater for the models (`.sqlfluff`)."""
+
 import os
 import subprocess
 import sys
@@ -12,8 +13,9 @@ BIN = Path(sys.executable).parent
 
 
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **TELEMETRY_OFF, **env})
+    return subprocess.run(
+        args, cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, **TELEMETRY_OFF, **env}
+    )
 
 
 def test_ruff_lint_and_format():
@@ -25,7 +27,12 @@ def test_ruff_lint_and_format():
 
 def test_sqlfluff_on_the_dbt_models(tmp_path):
     # The dbt templater compiles each model; an empty warehouse dir is all it needs.
-    result = _run([str(BIN / "sqlfluff"), "lint", "dbt_project/models", "--disable-progress-bar"],
-                  COSTLINE_WAREHOUSE_DIR=str(tmp_path), DBT_TARGET_PATH=str(tmp_path / "target"),
-                  DBT_LOG_PATH=str(tmp_path / "logs"))
-    assert result.returncode == 0, f"sqlfluff found problems; run `sqlfluff fix dbt_project/models`:\n{result.stdout[-6000:]}"
+    result = _run(
+        [str(BIN / "sqlfluff"), "lint", "dbt_project/models", "--disable-progress-bar"],
+        COSTLINE_WAREHOUSE_DIR=str(tmp_path),
+        DBT_TARGET_PATH=str(tmp_path / "target"),
+        DBT_LOG_PATH=str(tmp_path / "logs"),
+    )
+    assert result.returncode == 0, (
+        f"sqlfluff found problems; run `sqlfluff fix dbt_project/models`:\n{result.stdout[-6000:]}"
+    )

@@ -1,22 +1,33 @@
 """End to end: the real CLI, real Dagster runs, real dbt builds, the published mart."""
+
 import json
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import REPO, run_costline
 from filelock import FileLock
 
 from demo.telemetry_files import CANARY_PREFIX
-from conftest import REPO, run_costline
 
-CONTRACT_TABLES = ["daily_spend", "hourly_spend", "workspace_kpis_daily", "budget_burn", "workspace_attribution",
-                   "cost_anomalies", "billing_reconciliation", "model_comparison", "prompt_versions",
-                   "deployment_impact", "executive_summary"]
+CONTRACT_TABLES = [
+    "daily_spend",
+    "hourly_spend",
+    "workspace_kpis_daily",
+    "budget_burn",
+    "workspace_attribution",
+    "cost_anomalies",
+    "billing_reconciliation",
+    "model_comparison",
+    "prompt_versions",
+    "deployment_impact",
+    "executive_summary",
+]
 
 pytestmark = pytest.mark.pipeline
 
@@ -37,8 +48,11 @@ def demo_copy(demo_mart, tmp_path) -> dict:
 
 
 def test_demo_mart_passes_the_contract_check(demo_mart):
-    check = subprocess.run([sys.executable, str(REPO.parent / "shared" / "tools" / "check_mart.py"),
-                            str(demo_mart["mart_db"])], capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, str(REPO.parent / "shared" / "tools" / "check_mart.py"), str(demo_mart["mart_db"])],
+        capture_output=True,
+        text=True,
+    )
     if check.returncode == 2 and "no mart" not in check.stdout:
         pytest.skip("the workplace's check_mart.py is not beside the repo")
     assert check.returncode == 0, check.stdout
@@ -76,14 +90,18 @@ def test_demo_bill_reconciles_to_the_cent(demo_mart):
 def test_prompt_text_never_reaches_the_warehouse(demo_mart):
     raw_inputs = b"".join(p.read_bytes() for p in demo_mart["input_dir"].rglob("*.jsonl"))
     assert CANARY_PREFIX.encode() in raw_inputs, "the demo must carry canary prompts for this test to mean anything"
-    hits = [str(p) for p in demo_mart["warehouse_dir"].rglob("*")
-            if p.is_file() and not p.is_symlink() and CANARY_PREFIX.encode() in p.read_bytes()]
+    hits = [
+        str(p)
+        for p in demo_mart["warehouse_dir"].rglob("*")
+        if p.is_file() and not p.is_symlink() and CANARY_PREFIX.encode() in p.read_bytes()
+    ]
     assert hits == []
 
 
 def test_backfill_ran_as_one_run(demo_mart):
-    status = run_costline("status", input_dir=demo_mart["input_dir"], warehouse_dir=demo_mart["warehouse_dir"],
-                          check=True)
+    status = run_costline(
+        "status", input_dir=demo_mart["input_dir"], warehouse_dir=demo_mart["warehouse_dir"], check=True
+    )
     assert "2026-10-01 .. 2026-10-30" in status.stdout
     assert status.stdout.count("SUCCESS") == 1
     assert "FAIL" not in status.stdout
@@ -91,24 +109,47 @@ def test_backfill_ran_as_one_run(demo_mart):
 
 def test_rerunning_a_day_gives_the_same_mart(demo_copy):
     before = mart_snapshot(demo_copy["mart_db"])
-    run_costline("run", "--date", "2026-10-14", input_dir=demo_copy["input_dir"],
-                 warehouse_dir=demo_copy["warehouse_dir"], check=True)
+    run_costline(
+        "run",
+        "--date",
+        "2026-10-14",
+        input_dir=demo_copy["input_dir"],
+        warehouse_dir=demo_copy["warehouse_dir"],
+        check=True,
+    )
     assert mart_snapshot(demo_copy["mart_db"]) == before
 
 
 def test_late_records_count_on_their_own_day(demo_copy):
     late_folder = demo_copy["input_dir"] / "telemetry" / "2026-10-31"
     late_folder.mkdir(parents=True)
-    records = [{"call_id": f"late-{n}", "request_id": f"late-req-{n}", "started_at": "2026-10-30T23:59:00Z",
-                "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1000, "output_tokens": 100,
-                "workspace": "support", "feature": "late-feature"} for n in range(5)]
+    records = [
+        {
+            "call_id": f"late-{n}",
+            "request_id": f"late-req-{n}",
+            "started_at": "2026-10-30T23:59:00Z",
+            "provider": "openai",
+            "model": "gpt-4o-mini",
+            "input_tokens": 1000,
+            "output_tokens": 100,
+            "workspace": "support",
+            "feature": "late-feature",
+        }
+        for n in range(5)
+    ]
     (late_folder / "late.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    run_costline("run", "--date", "2026-10-31", input_dir=demo_copy["input_dir"],
-                 warehouse_dir=demo_copy["warehouse_dir"], check=True)
+    run_costline(
+        "run",
+        "--date",
+        "2026-10-31",
+        input_dir=demo_copy["input_dir"],
+        warehouse_dir=demo_copy["warehouse_dir"],
+        check=True,
+    )
     with duckdb.connect(str(demo_copy["mart_db"]), read_only=True) as con:
         day, calls, requests, estimated = con.execute(
-            "select day, api_calls, requests, estimated_cost_usd from daily_spend "
-            "where feature = 'late-feature'").fetchone()
+            "select day, api_calls, requests, estimated_cost_usd from daily_spend where feature = 'late-feature'"
+        ).fetchone()
     # gpt-4o-mini: $0.15 / M input, $0.60 / M output => 1000 * 0.15e-6 + 100 * 0.6e-6 per call
     assert (str(day), calls, requests) == ("2026-10-30", 5, 5)
     assert estimated == Decimal("0.001050")
@@ -119,16 +160,33 @@ def test_failing_blocking_check_keeps_the_previous_mart(demo_copy):
     before = mart_snapshot(demo_copy["mart_db"])
     with duckdb.connect(str(demo_copy["mart_db"]), read_only=True) as con:
         published_before = con.execute("select run_id from mart_publication").fetchone()
-    day_start = int(datetime(2026, 10, 20, tzinfo=timezone.utc).timestamp())
-    credit_page = {"object": "page", "has_more": False, "next_page": None, "data": [{
-        "object": "bucket", "start_time": day_start, "end_time": day_start + 86400,
-        "results": [{"object": "organization.costs.result", "amount": {"value": -500.0, "currency": "usd"},
-                     "line_item": "credit adjustment", "project_id": "proj_Kx3mP9qRt2VbN7wLs4Hd8FjA"}]}]}
+    day_start = int(datetime(2026, 10, 20, tzinfo=UTC).timestamp())
+    credit_page = {
+        "object": "page",
+        "has_more": False,
+        "next_page": None,
+        "data": [
+            {
+                "object": "bucket",
+                "start_time": day_start,
+                "end_time": day_start + 86400,
+                "results": [
+                    {
+                        "object": "organization.costs.result",
+                        "amount": {"value": -500.0, "currency": "usd"},
+                        "line_item": "credit adjustment",
+                        "project_id": "proj_Kx3mP9qRt2VbN7wLs4Hd8FjA",
+                    }
+                ],
+            }
+        ],
+    }
     folder = demo_copy["input_dir"] / "billing" / "openai" / "2026-10-21"
     (folder / "costs-zz-credit.json").write_text(json.dumps(credit_page))
 
-    result = run_costline("run", "--date", "2026-10-20", input_dir=demo_copy["input_dir"],
-                          warehouse_dir=demo_copy["warehouse_dir"])
+    result = run_costline(
+        "run", "--date", "2026-10-20", input_dir=demo_copy["input_dir"], warehouse_dir=demo_copy["warehouse_dir"]
+    )
     assert result.returncode == 1
     error_line = [line for line in result.stderr.splitlines() if line.startswith("costline: error:")]
     assert len(error_line) == 1 and "money_non_negative" in error_line[0]

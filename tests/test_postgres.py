@@ -4,6 +4,7 @@ A server is found at COSTLINE_TEST_POSTGRES_URL (default: the one `.ci/postgres.
 runs). Without one these tests skip locally, and fail when CI is set: CI must run them.
 Each test works in a database of its own, dropped afterwards.
 """
+
 import math
 import os
 import threading
@@ -22,20 +23,19 @@ except ImportError:
     if os.environ.get("CI"):
         raise  # CI installs the `postgres` extra and must run these tests
     pytest.skip("the optional extra `postgres` (psycopg, dbt-postgres) is not installed", allow_module_level=True)
+from dbt_fixtures import run_dbt  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
-from ingestion.billing import load_billing  # noqa: E402
 from demo.billing_pages import write_demo_billing_pages  # noqa: E402
 from demo.inputs import generate_demo_inputs  # noqa: E402
-from ingestion.sources.outcome_files import load_outcomes_folder  # noqa: E402
-from ingestion.sources.model_prices import refresh_model_prices  # noqa: E402
-from ingestion.sources.reference_files import load_reference_inputs  # noqa: E402
+from ingestion.billing import load_billing  # noqa: E402
 from ingestion.settings import Paths  # noqa: E402
+from ingestion.sources.model_prices import refresh_model_prices  # noqa: E402
+from ingestion.sources.outcome_files import load_outcomes_folder  # noqa: E402
+from ingestion.sources.reference_files import load_reference_inputs  # noqa: E402
 from ingestion.sources.telemetry_files import load_telemetry_folder  # noqa: E402
 from ingestion.warehouse import RAW_TABLES, connect  # noqa: E402
-from orchestration.postgres_publish import (  # noqa: E402
-    MART_SCHEMA, PUBLICATION_TABLE, copy_tables, publish_mart_to_postgres)
-from dbt_fixtures import run_dbt  # noqa: E402
+from orchestration.postgres_publish import MART_SCHEMA, PUBLICATION_TABLE, copy_tables, publish_mart_to_postgres  # noqa: E402
 
 SERVER_URL_ENV = "COSTLINE_TEST_POSTGRES_URL"
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:55432/postgres"
@@ -45,14 +45,17 @@ DEMO_DAYS = 10
 
 # --- the server ------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def pg_server() -> str:
     url = os.environ.get(SERVER_URL_ENV) or DEFAULT_SERVER_URL
     try:
         psycopg.connect(url, connect_timeout=3).close()
     except psycopg.OperationalError as error:
-        reason = (f"no PostgreSQL server at {url} ({str(error).strip().splitlines()[0]}); "
-                  f"start one with `.ci/postgres.sh start` or set {SERVER_URL_ENV}")
+        reason = (
+            f"no PostgreSQL server at {url} ({str(error).strip().splitlines()[0]}); "
+            f"start one with `.ci/postgres.sh start` or set {SERVER_URL_ENV}"
+        )
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the Postgres tests: {reason}")
         pytest.skip(reason)
@@ -73,12 +76,17 @@ def pg_database(pg_server):
 def _dbt_env(url: str) -> dict[str, str]:
     """The profile's postgres target reads these (dbt_project/profiles.yml)."""
     info = conninfo_to_dict(url)
-    return {"COSTLINE_PG_HOST": info.get("host", "localhost"), "COSTLINE_PG_PORT": str(info.get("port", 5432)),
-            "COSTLINE_PG_USER": info.get("user", "postgres"), "COSTLINE_PG_PASSWORD": info.get("password", ""),
-            "COSTLINE_PG_DATABASE": info["dbname"]}
+    return {
+        "COSTLINE_PG_HOST": info.get("host", "localhost"),
+        "COSTLINE_PG_PORT": str(info.get("port", 5432)),
+        "COSTLINE_PG_USER": info.get("user", "postgres"),
+        "COSTLINE_PG_PASSWORD": info.get("password", ""),
+        "COSTLINE_PG_DATABASE": info["dbname"],
+    }
 
 
 # --- the dbt project on both engines ------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def demo_raw(tmp_path_factory) -> Paths:
@@ -96,8 +104,9 @@ def demo_raw(tmp_path_factory) -> Paths:
         load_reference_inputs(con, paths, "test")
         refresh_model_prices(con, load_id="test")
         for provider in ("openai", "anthropic"):
-            load_billing(con, paths, provider, summary.start - timedelta(days=1), summary.end, api_key=None,
-                         load_id="test")
+            load_billing(
+                con, paths, provider, summary.start - timedelta(days=1), summary.end, api_key=None, load_id="test"
+            )
     return paths
 
 
@@ -111,9 +120,14 @@ def table_mismatches(duck: duckdb.DuckDBPyConnection, pg_con, schema: str, table
     Rows are matched after sorting on every non-float column, in Python so the two engines'
     collations cannot reorder them differently.
     """
-    columns = [name for (name,) in duck.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [schema, table]).fetchall()]
+    columns = [
+        name
+        for (name,) in duck.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
     select = f"select {', '.join(columns)} from {schema}.{table}"
 
     def ordered(rows):
@@ -123,11 +137,12 @@ def table_mismatches(duck: duckdb.DuckDBPyConnection, pg_con, schema: str, table
     if len(duck_rows) != len(pg_rows):
         return [f"{table}: {len(duck_rows)} rows on DuckDB, {len(pg_rows)} on Postgres"]
     problems = []
-    for duck_row, pg_row in zip(duck_rows, pg_rows):
-        for column, expected, actual in zip(columns, duck_row, pg_row):
+    for duck_row, pg_row in zip(duck_rows, pg_rows, strict=True):
+        for column, expected, actual in zip(columns, duck_row, pg_row, strict=True):
             if _float_column(expected) or _float_column(actual):
                 same = (expected is None) == (actual is None) and (
-                    expected is None or math.isclose(expected, actual, rel_tol=1e-9, abs_tol=1e-9))
+                    expected is None or math.isclose(expected, actual, rel_tol=1e-9, abs_tol=1e-9)
+                )
             else:
                 same = expected == actual and type(expected) is type(actual)
             if not same:
@@ -136,12 +151,15 @@ def table_mismatches(duck: duckdb.DuckDBPyConnection, pg_con, schema: str, table
 
 
 def _mart_tables(duck: duckdb.DuckDBPyConnection) -> list[str]:
-    return [name for (name,) in duck.execute(
-        "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+    return [
+        name
+        for (name,) in duck.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        ).fetchall()
+    ]
 
 
-def test_dbt_project_builds_on_postgres_and_matches_duckdb_to_the_cent(demo_raw, pg_database, tmp_path,
-                                                                       monkeypatch):
+def test_dbt_project_builds_on_postgres_and_matches_duckdb_to_the_cent(demo_raw, pg_database, tmp_path, monkeypatch):
     # Postgres gets the very same raw rows; the DuckDB build is the reference. Both builds run
     # at once: they share nothing but the inputs already copied, and the suite stays fast.
     with duckdb.connect(str(demo_raw.warehouse_db), read_only=True) as duck, psycopg.connect(pg_database) as pg:
@@ -149,25 +167,36 @@ def test_dbt_project_builds_on_postgres_and_matches_duckdb_to_the_cent(demo_raw,
     for name, value in _dbt_env(pg_database).items():
         monkeypatch.setenv(name, value)  # run_dbt passes the environment through to dbt
     with ThreadPoolExecutor(max_workers=2) as pool:
-        duckdb_build = pool.submit(run_dbt, ["build", "--exclude-resource-type", "test", "unit_test"],
-                                   demo_raw.warehouse_dir, tmp_path / "duckdb")
-        postgres_build = pool.submit(run_dbt, ["build", "--target", "postgres"], demo_raw.warehouse_dir,
-                                     tmp_path / "pg")
+        duckdb_build = pool.submit(
+            run_dbt,
+            ["build", "--exclude-resource-type", "test", "unit_test"],
+            demo_raw.warehouse_dir,
+            tmp_path / "duckdb",
+        )
+        postgres_build = pool.submit(
+            run_dbt, ["build", "--target", "postgres"], demo_raw.warehouse_dir, tmp_path / "pg"
+        )
         duckdb_build.result()
         build = postgres_build.result()
     assert "ERROR=0" in build.stdout and "SKIP=0" in build.stdout
-    assert "unit_test" in (tmp_path / "pg" / "target" / "run_results.json").read_text(), \
+    assert "unit_test" in (tmp_path / "pg" / "target" / "run_results.json").read_text(), (
         "the Postgres build ran no unit tests"
+    )
 
     with duckdb.connect(str(demo_raw.warehouse_db), read_only=True) as duck, psycopg.connect(pg_database) as pg:
         tables = _mart_tables(duck)
-        pg_tables = [name for (name,) in pg.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1")]
+        pg_tables = [
+            name
+            for (name,) in pg.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            )
+        ]
         assert tables == pg_tables and "daily_spend" in tables
         # Not a comparison of two empty builds: calls priced, and bills spread over them.
         cost, calls = duck.execute("select sum(cost_usd), sum(api_calls) from marts.daily_spend").fetchone()
-        billed_days = duck.execute("select count(*) from marts.billing_reconciliation "
-                                   "where billed_cost_usd > 0").fetchone()[0]
+        billed_days = duck.execute(
+            "select count(*) from marts.billing_reconciliation where billed_cost_usd > 0"
+        ).fetchone()[0]
         assert cost > 0 and calls >= DEMO_DAYS * 250 and billed_days >= DEMO_DAYS
         problems = [problem for table in tables for problem in table_mismatches(duck, pg, "marts", table)]
         assert not problems, "\n".join(problems[:20])
@@ -178,26 +207,31 @@ def test_dbt_project_builds_on_postgres_and_matches_duckdb_to_the_cent(demo_raw,
                join pg_attribute a on a.attrelid = (quote_ident(c.table_schema) || '.' ||
                                                     quote_ident(c.table_name))::regclass
                                   and a.attname = c.column_name
-               where c.table_schema = 'marts' and c.column_name like '%\\_usd'""").fetchall()
+               where c.table_schema = 'marts' and c.column_name like '%\\_usd'"""
+        ).fetchall()
         assert money_types and {kind for _, kind in money_types} == {"numeric(18,6)"}, money_types
 
         # The comparison itself can fail: one cent off in one cell is caught.
-        pg.execute("update marts.daily_spend set cost_usd = cost_usd + 0.01 "
-                   "where ctid = (select min(ctid) from marts.daily_spend)")
+        pg.execute(
+            "update marts.daily_spend set cost_usd = cost_usd + 0.01 "
+            "where ctid = (select min(ctid) from marts.daily_spend)"
+        )
         assert len(table_mismatches(duck, pg, "marts", "daily_spend")) == 1
         pg.rollback()
 
     # The daily run's windowed, incremental path must land on the same numbers.
-    last_days = {"costline_start_day": (DEMO_END - timedelta(days=1)).isoformat(),
-                 "costline_end_day": DEMO_END.isoformat()}
+    last_days = {
+        "costline_start_day": (DEMO_END - timedelta(days=1)).isoformat(),
+        "costline_end_day": DEMO_END.isoformat(),
+    }
     run_dbt(["run", "--target", "postgres"], demo_raw.warehouse_dir, tmp_path / "pg", dbt_vars=last_days)
     with duckdb.connect(str(demo_raw.warehouse_db), read_only=True) as duck, psycopg.connect(pg_database) as pg:
-        problems = [problem for table in _mart_tables(duck)
-                    for problem in table_mismatches(duck, pg, "marts", table)]
+        problems = [problem for table in _mart_tables(duck) for problem in table_mismatches(duck, pg, "marts", table)]
         assert not problems, "\n".join(problems[:20])
 
 
 # --- publishing the mart --------------------------------------------------------------------
+
 
 def _write_mart(path: Path, version: int, extra_column: bool = False, float_money: bool = False) -> None:
     """A mart.duckdb whose every value says which version it is."""
@@ -234,12 +268,22 @@ def test_publish_copies_the_mart_with_exact_types(pg_database, tmp_path):
     assert publication.rows == {"budget_burn": 1, "daily_spend": 3}  # mart_publication is costline's own
 
     with psycopg.connect(pg_database) as pg:
-        types = dict(pg.execute(
-            """select attname, format_type(atttypid, atttypmod) from pg_attribute
-               where attrelid = 'costline_mart.daily_spend'::regclass and attnum > 0""").fetchall())
-        assert types == {"day": "date", "workspace": "text", "cost_usd": "numeric(18,6)",
-                         "retry_rate": "double precision", "note": "text", "flagged": "boolean",
-                         "hour": "timestamp without time zone", "input_tokens": "bigint"}
+        types = dict(
+            pg.execute(
+                """select attname, format_type(atttypid, atttypmod) from pg_attribute
+               where attrelid = 'costline_mart.daily_spend'::regclass and attnum > 0"""
+            ).fetchall()
+        )
+        assert types == {
+            "day": "date",
+            "workspace": "text",
+            "cost_usd": "numeric(18,6)",
+            "retry_rate": "double precision",
+            "note": "text",
+            "flagged": "boolean",
+            "hour": "timestamp without time zone",
+            "input_tokens": "bigint",
+        }
         rows = _snapshot(pg)
     first = rows["daily_spend"][0]
     assert first[2] == Decimal("12345679.123456")
@@ -269,8 +313,9 @@ def test_reader_sees_the_old_or_the_new_mart_never_a_mix(pg_database, tmp_path):
 
         _write_mart(mart, version=2)
         # Publishing must not wait for the open reader (it would hang the daily run).
-        publisher = threading.Thread(target=publish_mart_to_postgres, args=(mart, pg_database),
-                                     kwargs={"run_id": "run-2"})
+        publisher = threading.Thread(
+            target=publish_mart_to_postgres, args=(mart, pg_database), kwargs={"run_id": "run-2"}
+        )
         publisher.start()
         publisher.join(timeout=30)
         assert not publisher.is_alive(), "publishing blocked behind a reader"
@@ -357,8 +402,12 @@ def test_every_relation_name_fits_a_postgres_identifier():
     import yaml
 
     project = Path(__file__).resolve().parents[1] / "dbt_project"
-    names = [path.stem for folder in ("models", "seeds") for path in (project / folder).rglob("*")
-             if path.suffix in (".sql", ".csv")]
+    names = [
+        path.stem
+        for folder in ("models", "seeds")
+        for path in (project / folder).rglob("*")
+        if path.suffix in (".sql", ".csv")
+    ]
     for path in (project / "models").rglob("*.yml"):
         names += [test["name"] for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])]
     assert names

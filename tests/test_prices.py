@@ -1,4 +1,5 @@
 """raw.model_prices from genai-prices: exact prices, tiers, effective dating, overrides, replace."""
+
 import importlib.metadata
 import os
 from datetime import UTC, datetime
@@ -6,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from genai_prices import Usage, calc_price
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ModelPrice, StartDateConstraint, TieredPrices
 
@@ -14,6 +14,7 @@ from ingestion.sources.model_prices import OPEN_END, OPEN_START, price_data_vers
 from ingestion.warehouse import connect
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
+
 
 def add_calls(con, calls: list[tuple[str, str, datetime]]) -> None:
     """Minimal accepted telemetry rows: only (provider, model, started_at) matter to pricing."""
@@ -24,14 +25,16 @@ def add_calls(con, calls: list[tuple[str, str, datetime]]) -> None:
                source_folder, source_file, source_line, load_id, loaded_at)
            values (?, ?, 1, ?, ?, ?, 'chat', 1000, 100, 0, 0, 0, 'ok', 'standard', 'support', 'triage',
                    'production', ?, 'f.jsonl', ?, 'test', now())""",
-        [(f"c{i}", f"r{i}", at, provider, model, at.date(), i) for i, (provider, model, at) in enumerate(calls)])
+        [(f"c{i}", f"r{i}", at, provider, model, at.date(), i) for i, (provider, model, at) in enumerate(calls)],
+    )
 
 
 def price_rows(con, provider: str, model: str) -> list[dict]:
-    cur = con.execute("select * from raw.model_prices where provider = ? and model = ? order by effective_from",
-                      [provider, model])
+    cur = con.execute(
+        "select * from raw.model_prices where provider = ? and model = ? order by effective_from", [provider, model]
+    )
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def library_price(provider: str, model: str, at: datetime) -> tuple[str, ModelPrice]:
@@ -53,9 +56,16 @@ NOW = datetime(2026, 11, 20, 12, 0)
 
 
 def test_prices_equal_the_library_and_unknown_models_get_no_row(db):
-    add_calls(db, [("openai", "gpt-4o", NOW), ("openai", "gpt-4o-mini-2024-07-18", NOW),
-                   ("anthropic", "claude-sonnet-4-20250514", NOW), ("openai", "gpt-4o", NOW),
-                   ("acme", "acme-llm-7b", NOW)])
+    add_calls(
+        db,
+        [
+            ("openai", "gpt-4o", NOW),
+            ("openai", "gpt-4o-mini-2024-07-18", NOW),
+            ("anthropic", "claude-sonnet-4-20250514", NOW),
+            ("openai", "gpt-4o", NOW),
+            ("acme", "acme-llm-7b", NOW),
+        ],
+    )
     refresh = refresh_model_prices(db)
 
     assert refresh.models_seen == 4 and refresh.models_priced == 3
@@ -64,8 +74,11 @@ def test_prices_equal_the_library_and_unknown_models_get_no_row(db):
     # The installed release, whatever the index served: a new genai-prices must not fail CI.
     assert refresh.price_data_version.startswith(f"genai-prices {importlib.metadata.version('genai-prices')}+")
     assert price_rows(db, "acme", "acme-llm-7b") == []
-    for provider, model in [("openai", "gpt-4o"), ("openai", "gpt-4o-mini-2024-07-18"),
-                            ("anthropic", "claude-sonnet-4-20250514")]:
+    for provider, model in [
+        ("openai", "gpt-4o"),
+        ("openai", "gpt-4o-mini-2024-07-18"),
+        ("anthropic", "claude-sonnet-4-20250514"),
+    ]:
         [row] = price_rows(db, provider, model)
         model_id, lib = library_price(provider, model, NOW.replace(tzinfo=UTC))
         assert row["price_model_id"] == model_id
@@ -89,8 +102,12 @@ def test_long_context_tier_is_a_cliff_on_total_input(db):
     _, lib = library_price("anthropic", "claude-sonnet-4-5", NOW.replace(tzinfo=UTC))
     assert isinstance(lib.input_mtok, TieredPrices)
     assert row["long_context_threshold"] == lib.input_mtok.tiers[0].start == 200_000
-    for column, key in [("input_mtok", "input_mtok"), ("output_mtok", "output_mtok"),
-                        ("cache_read_mtok", "cache_read_mtok"), ("cache_write_mtok", "cache_write_mtok")]:
+    for column, key in [
+        ("input_mtok", "input_mtok"),
+        ("output_mtok", "output_mtok"),
+        ("cache_read_mtok", "cache_read_mtok"),
+        ("cache_write_mtok", "cache_write_mtok"),
+    ]:
         value = getattr(lib, key)
         assert row[column] == value.base
         assert row[f"{column}_long"] == value.tiers[0].price
@@ -111,7 +128,10 @@ def test_price_changes_become_effective_dated_rows(db):
     for row, at in [(old, datetime(2025, 1, 1, tzinfo=UTC)), (new, datetime(2025, 7, 1, tzinfo=UTC))]:
         lib = info.get_prices(at)
         assert (row["input_mtok"], row["output_mtok"], row["cache_read_mtok"]) == (
-            lib.input_mtok, lib.output_mtok, lib.cache_read_mtok)
+            lib.input_mtok,
+            lib.output_mtok,
+            lib.cache_read_mtok,
+        )
     assert old["input_mtok"] != new["input_mtok"]
     # Each call finds exactly one row with the half-open [from, to) join dbt uses.
     matched = db.execute("""
@@ -123,12 +143,21 @@ def test_price_changes_become_effective_dated_rows(db):
 
 
 def test_provider_aliases_and_conditions_it_cannot_represent(db):
-    add_calls(db, [("azure.ai.openai", "gpt-4o", NOW), ("aws.bedrock", "anthropic.claude-sonnet-4-20250514-v1:0", NOW),
-                   ("gcp.vertex_ai", "gemini-2.5-pro", NOW), ("deepseek", "deepseek-chat", NOW)])
+    add_calls(
+        db,
+        [
+            ("azure.ai.openai", "gpt-4o", NOW),
+            ("aws.bedrock", "anthropic.claude-sonnet-4-20250514-v1:0", NOW),
+            ("gcp.vertex_ai", "gemini-2.5-pro", NOW),
+            ("deepseek", "deepseek-chat", NOW),
+        ],
+    )
     refresh = refresh_model_prices(db)
     assert refresh.unpriced == ()
     assert price_rows(db, "azure.ai.openai", "gpt-4o")[0]["price_model_id"] == "openai/gpt-4o"
-    assert price_rows(db, "aws.bedrock", "anthropic.claude-sonnet-4-20250514-v1:0")[0]["price_model_id"].startswith("aws/")
+    assert price_rows(db, "aws.bedrock", "anthropic.claude-sonnet-4-20250514-v1:0")[0]["price_model_id"].startswith(
+        "aws/"
+    )
     assert price_rows(db, "gcp.vertex_ai", "gemini-2.5-pro")[0]["price_model_id"] == "google/gemini-2.5-pro"
     # DeepSeek's time-of-day prices: the price outside every time window, and a note saying so.
     [deepseek] = price_rows(db, "deepseek", "deepseek-chat")
@@ -147,7 +176,8 @@ def test_override_file_wins_and_bad_lines_are_quarantined(db, tmp_path):
         "acme,acme-llm-7b,,0.000000001,2.5,,\n"
         "openai,gpt-4o,2026-01-01,-1,10,,\n"
         "openai,gpt-4o,yesterday,2,10,,\n"
-        "openai,gpt-4o-mini,2026-06-01,9,9,,\n")
+        "openai,gpt-4o-mini,2026-06-01,9,9,,\n"
+    )
     refresh = refresh_model_prices(db, overrides, load_id="run-1")
 
     assert refresh.unpriced == ()
@@ -155,21 +185,36 @@ def test_override_file_wins_and_bad_lines_are_quarantined(db, tmp_path):
     genai, first, second = price_rows(db, "openai", "gpt-4o-mini")
     _, lib = library_price("openai", "gpt-4o-mini", NOW.replace(tzinfo=UTC))
     assert (genai["effective_to"], genai["input_mtok"], genai["price_model_id"]) == (
-        datetime(2026, 6, 1), lib.input_mtok, "openai/gpt-4o-mini")
+        datetime(2026, 6, 1),
+        lib.input_mtok,
+        "openai/gpt-4o-mini",
+    )
     assert (first["effective_from"], first["effective_to"]) == (datetime(2026, 6, 1), datetime(2026, 9, 1))
     assert (first["input_mtok"], first["output_mtok"], first["cache_read_mtok"], first["cache_write_mtok"]) == (
-        Decimal("0.12"), Decimal("0.48"), Decimal("0.06"), None)
+        Decimal("0.12"),
+        Decimal("0.48"),
+        Decimal("0.06"),
+        None,
+    )
     assert (second["effective_from"], second["effective_to"], second["input_mtok"]) == (
-        datetime(2026, 9, 1), OPEN_END, Decimal("0.1"))
+        datetime(2026, 9, 1),
+        OPEN_END,
+        Decimal("0.1"),
+    )
     assert first["price_model_id"] == "prices.csv" and first["price_data_version"].startswith("prices.csv sha256:")
     [acme] = price_rows(db, "acme", "acme-llm-7b")
     assert (acme["effective_from"], acme["input_mtok"]) == (OPEN_START, Decimal("0.000000001"))
     # Bad lines change nothing: gpt-4o keeps its genai-prices row.
     assert [r["price_model_id"] for r in price_rows(db, "openai", "gpt-4o")] == ["openai/gpt-4o"]
-    quarantine = db.execute("select source_line, record_key, reason, load_id from raw.quarantine "
-                            "where input = 'prices' order by source_line").fetchall()
+    quarantine = db.execute(
+        "select source_line, record_key, reason, load_id from raw.quarantine "
+        "where input = 'prices' order by source_line"
+    ).fetchall()
     assert [(line, key) for line, key, _, _ in quarantine] == [
-        (5, "openai/gpt-4o"), (6, "openai/gpt-4o"), (7, "openai/gpt-4o-mini")]
+        (5, "openai/gpt-4o"),
+        (6, "openai/gpt-4o"),
+        (7, "openai/gpt-4o-mini"),
+    ]
     assert "input_mtok" in quarantine[0][2] and ">= 0" in quarantine[0][2]
     assert "effective_from 'yesterday'" in quarantine[1][2]
     assert "duplicate of line 2" in quarantine[2][2]
@@ -206,7 +251,9 @@ def test_refresh_replaces_everything_and_is_idempotent(db, tmp_path):
     refresh = refresh_model_prices(db, overrides)
     assert refresh.models_seen == 2
     assert db.execute("select distinct model from raw.model_prices order by 1").fetchall() == [
-        ("claude-3-5-haiku",), ("gpt-4o",)]
+        ("claude-3-5-haiku",),
+        ("gpt-4o",),
+    ]
     assert db.execute("select count(*) from raw.quarantine where input = 'prices'").fetchone() == (0,)
 
 
@@ -219,6 +266,7 @@ def test_refresh_is_atomic(db, monkeypatch):
         raise RuntimeError("boom")
 
     import ingestion.sources.model_prices as prices
+
     monkeypatch.setattr(prices, "_row_values", broken)
     with pytest.raises(RuntimeError):
         refresh_model_prices(db)

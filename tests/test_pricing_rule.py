@@ -1,6 +1,7 @@
 """The estimated-cost rule is written once, in dbt (`int_calls_priced.sql`): here it prices real
 calls at the prices ingestion loaded from genai-prices, and must give genai-prices' own
 `calc_price` for each call, to the published micro-dollar."""
+
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -16,14 +17,26 @@ pytestmark = pytest.mark.pipeline
 AT = "2026-11-20T12:00:00"
 CASES = {
     "gpt-4o": ("openai", "gpt-4o", dict(input_tokens=12_345, cache_read_tokens=4_096, output_tokens=777)),
-    "sonnet-4": ("anthropic", "claude-sonnet-4", dict(input_tokens=50_000, cache_read_tokens=30_000,
-                                                      cache_write_tokens=5_000, output_tokens=1_234)),
-    "sonnet-4-5-below-tier": ("anthropic", "claude-sonnet-4-5", dict(input_tokens=199_999, cache_read_tokens=150_000,
-                                                                     cache_write_tokens=20_000, output_tokens=4_000)),
-    "sonnet-4-5-above-tier": ("anthropic", "claude-sonnet-4-5", dict(input_tokens=200_001, cache_read_tokens=150_000,
-                                                                     cache_write_tokens=20_000, output_tokens=4_000)),
-    "gemini-long": ("gcp.vertex_ai", "gemini-2.5-pro", dict(input_tokens=300_000, cache_read_tokens=100_000,
-                                                            output_tokens=9_999)),
+    "sonnet-4": (
+        "anthropic",
+        "claude-sonnet-4",
+        dict(input_tokens=50_000, cache_read_tokens=30_000, cache_write_tokens=5_000, output_tokens=1_234),
+    ),
+    "sonnet-4-5-below-tier": (
+        "anthropic",
+        "claude-sonnet-4-5",
+        dict(input_tokens=199_999, cache_read_tokens=150_000, cache_write_tokens=20_000, output_tokens=4_000),
+    ),
+    "sonnet-4-5-above-tier": (
+        "anthropic",
+        "claude-sonnet-4-5",
+        dict(input_tokens=200_001, cache_read_tokens=150_000, cache_write_tokens=20_000, output_tokens=4_000),
+    ),
+    "gemini-long": (
+        "gcp.vertex_ai",
+        "gemini-2.5-pro",
+        dict(input_tokens=300_000, cache_read_tokens=100_000, output_tokens=9_999),
+    ),
     "embedding": ("openai", "text-embedding-3-small", dict(input_tokens=8_000)),
 }
 
@@ -33,11 +46,24 @@ def priced(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("pricing")
     db = create_warehouse(warehouse)
     with connect(db) as con:
-        insert_rows(con, "telemetry_calls", [
-            call(name, name, AT, provider=provider, model=model, input_tokens=u["input_tokens"],
-                 output_tokens=u.get("output_tokens", 0), cache_read_input_tokens=u.get("cache_read_tokens", 0),
-                 cache_creation_input_tokens=u.get("cache_write_tokens", 0))
-            for name, (provider, model, u) in CASES.items()])
+        insert_rows(
+            con,
+            "telemetry_calls",
+            [
+                call(
+                    name,
+                    name,
+                    AT,
+                    provider=provider,
+                    model=model,
+                    input_tokens=u["input_tokens"],
+                    output_tokens=u.get("output_tokens", 0),
+                    cache_read_input_tokens=u.get("cache_read_tokens", 0),
+                    cache_creation_input_tokens=u.get("cache_write_tokens", 0),
+                )
+                for name, (provider, model, u) in CASES.items()
+            ],
+        )
         refresh = refresh_model_prices(con)
     assert refresh.unpriced == ()
     run_dbt(["build", "--select", "+int_calls_priced"], warehouse, tmp_path_factory.mktemp("dbt"))
@@ -47,6 +73,10 @@ def priced(tmp_path_factory):
 @pytest.mark.parametrize("name", CASES)
 def test_dbt_prices_each_call_as_genai_prices_does(priced, name):
     provider, model, usage = CASES[name]
-    theirs = calc_price(Usage(**usage), model, provider_id=provider,
-                        genai_request_timestamp=datetime.fromisoformat(AT).replace(tzinfo=UTC)).total_price
+    theirs = calc_price(
+        Usage(**usage),
+        model,
+        provider_id=provider,
+        genai_request_timestamp=datetime.fromisoformat(AT).replace(tzinfo=UTC),
+    ).total_price
     assert priced[name] == Decimal(theirs).quantize(Decimal("0.000001"), ROUND_HALF_UP)

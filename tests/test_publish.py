@@ -1,12 +1,13 @@
 """Publishing replaces the mart atomically: readers see the old or the new mart, never a mix."""
+
 from decimal import Decimal
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from mart_fixture import two_table_warehouse
 
 from ingestion.settings import Paths
-from mart_fixture import two_table_warehouse
 from orchestration.publish import PUBLICATION_TABLE, publish_mart
 
 
@@ -44,8 +45,9 @@ def test_reader_of_old_mart_keeps_a_consistent_snapshot(tmp_path):
     # ... and new readers see the new one.
     with duckdb.connect(str(paths.mart_db), read_only=True) as con:
         assert con.execute("select cost_usd from daily_spend").fetchone()[0] == Decimal("2.00")
-    assert pq.read_table(paths.mart_parquet_dir / "daily_spend.parquet").column("cost_usd")[0].as_py() \
-        == Decimal("2.00")
+    assert pq.read_table(paths.mart_parquet_dir / "daily_spend.parquet").column("cost_usd")[0].as_py() == Decimal(
+        "2.00"
+    )
 
 
 def test_failed_publish_leaves_previous_mart_and_no_leftovers(tmp_path):

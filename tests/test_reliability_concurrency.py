@@ -5,6 +5,7 @@ reader holding `mart.duckdb` or a Parquet file open keeps its snapshot; a reader
 during the publish sees the old or the new mart, never a mix; new readers see the new one.
 (tests/test_reliability_outages.py also holds a reader across a real `costline run`.)
 """
+
 import shutil
 import subprocess
 import sys
@@ -15,10 +16,10 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO
-from ingestion.settings import TEST_PAUSE_ENV, TEST_PAUSE_SIGNAL_ENV, Paths
 from test_reliability_crashes import Run, ledger, published
+
+from ingestion.settings import TEST_PAUSE_ENV, TEST_PAUSE_SIGNAL_ENV, Paths
 
 pytestmark = pytest.mark.pipeline
 
@@ -44,18 +45,26 @@ def _fresh_duckdb_pair(mart_db: Path) -> tuple:
 
 def _parquet_pair(version_dir: Path) -> tuple:
     with duckdb.connect() as con:
-        return con.execute(PAIR_SQL["parquet"], [str(version_dir / "daily_spend.parquet"),
-                                                 str(version_dir / "workspace_kpis_daily.parquet")]).fetchone()
+        return con.execute(
+            PAIR_SQL["parquet"],
+            [str(version_dir / "daily_spend.parquet"), str(version_dir / "workspace_kpis_daily.parquet")],
+        ).fetchone()
 
 
 def _publish_in_another_process(paths: Paths, run_id: str) -> subprocess.Popen:
-    code = ("import sys\nfrom ingestion.settings import Paths\nfrom orchestration.publish import publish_mart\n"
-            f"paths = Paths.from_env({str(paths.input_dir)!r}, {str(paths.warehouse_dir)!r})\n"
-            f"publish_mart(paths, sys.argv[1:], {run_id!r})\n")
+    code = (
+        "import sys\nfrom ingestion.settings import Paths\nfrom orchestration.publish import publish_mart\n"
+        f"paths = Paths.from_env({str(paths.input_dir)!r}, {str(paths.warehouse_dir)!r})\n"
+        f"publish_mart(paths, sys.argv[1:], {run_id!r})\n"
+    )
     with duckdb.connect(str(paths.mart_db), read_only=True) as con:
-        tables = [t for (t,) in con.execute("select table_name from information_schema.tables "
-                                            "where table_schema = 'main' and table_name <> 'mart_publication'")
-                  .fetchall()]
+        tables = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'main' and table_name <> 'mart_publication'"
+            ).fetchall()
+        ]
     return subprocess.Popen([sys.executable, "-c", code, *tables], cwd=REPO, stderr=subprocess.PIPE, text=True)
 
 
@@ -102,11 +111,11 @@ def test_readers_during_a_publish_see_one_complete_mart(demo_mart, tmp_path):
         reader.join()
     try:
         assert errors == []
-        assert seen["held"] == {old}                           # the held connection never moved
+        assert seen["held"] == {old}  # the held connection never moved
         assert seen["fresh duckdb"] <= {old, new} and new in seen["fresh duckdb"]
         assert seen["fresh parquet"] <= {old, new} and new in seen["fresh parquet"]
         held_rows = pq.read_table(held_parquet).column("cost_usd").to_pylist()
-        assert sum(held_rows) == old[0]                        # the open Parquet file too
+        assert sum(held_rows) == old[0]  # the open Parquet file too
     finally:
         held.close()
         held_parquet.close()
@@ -121,8 +130,12 @@ def test_second_run_refuses_or_waits_while_a_run_holds_the_warehouse(demo_mart, 
     shutil.copytree(demo_mart["warehouse_dir"], paths.warehouse_dir, symlinks=True)
     before, before_ledger = published(paths.warehouse_dir), ledger(paths.warehouse_dir)
     signal_file = tmp_path / "paused"
-    first = Run(("run", "--date", "2026-10-30"), paths, tmp_path,
-                {TEST_PAUSE_ENV: "billing-store", TEST_PAUSE_SIGNAL_ENV: str(signal_file)})
+    first = Run(
+        ("run", "--date", "2026-10-30"),
+        paths,
+        tmp_path,
+        {TEST_PAUSE_ENV: "billing-store", TEST_PAUSE_SIGNAL_ENV: str(signal_file)},
+    )
     try:
         # The first run is mid-ingestion, holding the lock and an open write transaction.
         first.wait_for(signal_file.exists, "the first run to start loading")

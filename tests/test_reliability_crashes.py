@@ -7,6 +7,7 @@ The kill points: ingestion and publish are held at named test-only pause points
 watching <warehouse>/logs/last_run.log. The uninterrupted reference is the session demo,
 built by the same inputs in one uninterrupted backfill.
 """
+
 import os
 import signal
 import subprocess
@@ -18,10 +19,10 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from filelock import FileLock
-
 from conftest import COSTLINE, REPO
+from filelock import FileLock
 from mart_fixture import two_table_warehouse
+
 from ingestion.settings import TEST_PAUSE_ENV, TEST_PAUSE_SIGNAL_ENV, Paths
 
 pytestmark = pytest.mark.pipeline
@@ -42,11 +43,18 @@ LEDGER_SQL = """
 def published(warehouse_dir: Path) -> dict:
     """Every published table (DuckDB and Parquet), sorted, and the publication's run."""
     with duckdb.connect(str(warehouse_dir / "mart.duckdb"), read_only=True) as con:
-        tables = [t for (t,) in con.execute("select table_name from information_schema.tables "
-                                            "where table_schema = 'main' order by 1").fetchall()]
+        tables = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main' order by 1"
+            ).fetchall()
+        ]
         run_id = con.execute("select run_id from mart_publication").fetchone()[0]
-        data = {t: sorted(con.execute(f'select * from "{t}"').fetchall(), key=repr)
-                for t in tables if t != "mart_publication"}
+        data = {
+            t: sorted(con.execute(f'select * from "{t}"').fetchall(), key=repr)
+            for t in tables
+            if t != "mart_publication"
+        }
     parquet = {t: pq.read_table(warehouse_dir / "mart" / f"{t}.parquet").num_rows for t in data}
     return {"run_id": run_id, "tables": data, "parquet_rows": parquet}
 
@@ -64,8 +72,8 @@ def group_alive(pgid: int) -> list[str]:
             text = stat_file.read_text()
         except OSError:
             continue
-        name = text[text.index("(") + 1:text.rindex(")")]
-        state, _ppid, pgrp = text[text.rindex(")") + 2:].split()[:3]
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        state, _ppid, pgrp = text[text.rindex(")") + 2 :].split()[:3]
         if int(pgrp) == pgid and state != "Z":
             alive.append(name)
     return alive
@@ -78,19 +86,25 @@ class Run:
         self.log = paths.warehouse_dir / "logs" / "last_run.log"
         self.log.unlink(missing_ok=True)
         self.out, self.err = tmp / f"out-{time.time_ns()}", tmp / f"err-{time.time_ns()}"
-        full_env = {**os.environ, "COSTLINE_INPUT_DIR": str(paths.input_dir),
-                    "COSTLINE_WAREHOUSE_DIR": str(paths.warehouse_dir), **(env or {})}
+        full_env = {
+            **os.environ,
+            "COSTLINE_INPUT_DIR": str(paths.input_dir),
+            "COSTLINE_WAREHOUSE_DIR": str(paths.warehouse_dir),
+            **(env or {}),
+        }
         full_env.pop("DAGSTER_HOME", None)
         with open(self.out, "w") as out, open(self.err, "w") as err:
-            self.proc = subprocess.Popen([*COSTLINE, *args], cwd=REPO, env=full_env, stdout=out, stderr=err,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                [*COSTLINE, *args], cwd=REPO, env=full_env, stdout=out, stderr=err, start_new_session=True
+            )
 
     def wait_for(self, condition, what: str, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if self.proc.poll() is not None:
-                raise AssertionError(f"the run ended (exit {self.proc.returncode}) before {what}:\n"
-                                     f"{self.err.read_text()[-3000:]}")
+                raise AssertionError(
+                    f"the run ended (exit {self.proc.returncode}) before {what}:\n{self.err.read_text()[-3000:]}"
+                )
             if time.monotonic() > deadline:
                 self.kill()
                 raise AssertionError(f"timed out waiting for {what}")
@@ -117,10 +131,10 @@ class CrashStory:
     before: dict
     before_ledger: tuple
     reference: dict
-    after_kill: dict = field(default_factory=dict)        # kill point -> published mart after it
+    after_kill: dict = field(default_factory=dict)  # kill point -> published mart after it
     ledger_after_kill: dict = field(default_factory=dict)
-    alive_at_kill: dict = field(default_factory=dict)     # kill point -> processes in the group
-    left_at_kill: dict = field(default_factory=dict)      # kill point -> processes left after
+    alive_at_kill: dict = field(default_factory=dict)  # kill point -> processes in the group
+    left_at_kill: dict = field(default_factory=dict)  # kill point -> processes left after
     lock_free_after_kill: dict = field(default_factory=dict)
     wal_after_kill: dict = field(default_factory=dict)
     staging_left: list = field(default_factory=list)
@@ -158,8 +172,12 @@ def story(demo_mart, tmp_path_factory) -> CrashStory:
     paths = Paths(root / "input", root / "warehouse")
     shutil.copytree(demo_mart["input_dir"], paths.input_dir)
     shutil.copytree(demo_mart["warehouse_dir"], paths.warehouse_dir, symlinks=True)
-    story = CrashStory(paths, published(paths.warehouse_dir), ledger(paths.warehouse_dir),
-                       reference=published(demo_mart["warehouse_dir"]))
+    story = CrashStory(
+        paths,
+        published(paths.warehouse_dir),
+        ledger(paths.warehouse_dir),
+        reference=published(demo_mart["warehouse_dir"]),
+    )
     signal_file = root / "paused"
 
     def paused_at(point: str) -> dict:
@@ -173,8 +191,10 @@ def story(demo_mart, tmp_path_factory) -> CrashStory:
 
     # 2. dbt build: the dbt child has rebuilt some models, marts.daily_spend among them.
     run = Run(RERUN, paths, root)
-    run.wait_for(lambda: run.log.exists() and DBT_MID_BUILD in run.log.read_text(errors="replace"),
-                 "dbt to rebuild marts.daily_spend")
+    run.wait_for(
+        lambda: run.log.exists() and DBT_MID_BUILD in run.log.read_text(errors="replace"),
+        "dbt to rebuild marts.daily_spend",
+    )
     _after_kill(story, "dbt build", run)
 
     # 3. Publish: the new mart.duckdb and Parquet files are written aside, not yet renamed.
@@ -183,9 +203,13 @@ def story(demo_mart, tmp_path_factory) -> CrashStory:
     story.staging_left = sorted(p.name for p in paths.warehouse_dir.glob(".mart-*"))
     _after_kill(story, "publish", run)
     signal_file.unlink()
-    status = subprocess.run([*COSTLINE, "status", "--warehouse-dir", str(paths.warehouse_dir)], cwd=REPO,
-                            capture_output=True, text=True, env={k: v for k, v in os.environ.items()
-                                                                 if k != "DAGSTER_HOME"})
+    status = subprocess.run(
+        [*COSTLINE, "status", "--warehouse-dir", str(paths.warehouse_dir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
+    )
     story.status_after_kills = status.stdout + status.stderr
 
     # 4. The next run, started while something else briefly holds the warehouse: --wait.
@@ -243,7 +267,7 @@ def test_next_run_waits_for_the_lock_then_publishes_what_an_uninterrupted_run_do
     assert story.recovery_exit == 0, story.recovery_stderr[-3000:]
     after = story.after_recovery
     assert after["run_id"] != story.before["run_id"]
-    assert after["tables"] == story.reference["tables"]          # number for number, every table
+    assert after["tables"] == story.reference["tables"]  # number for number, every table
     assert after["parquet_rows"] == story.reference["parquet_rows"]
     # Records lost: none. Nothing double counted either.
     assert story.ledger_after_recovery == story.before_ledger
@@ -253,11 +277,20 @@ def test_next_run_waits_for_the_lock_then_publishes_what_an_uninterrupted_run_do
 def test_a_sigkilled_lock_holder_releases_the_warehouse_lock(tmp_path):
     """filelock uses fcntl locks: they die with the process, so no stale lock blocks the schedule."""
     paths = Paths(tmp_path / "in", tmp_path / "wh")
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from ingestion.settings import Paths; from orchestration.locks import warehouse_lock\n"
-        f"lock = warehouse_lock(Paths.from_env({str(paths.input_dir)!r}, {str(paths.warehouse_dir)!r}))\n"
-        "lock.acquire(); print('held', flush=True); time.sleep(600)")],
-        cwd=REPO, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from ingestion.settings import Paths; from orchestration.locks import warehouse_lock\n"
+                f"lock = warehouse_lock(Paths.from_env({str(paths.input_dir)!r}, {str(paths.warehouse_dir)!r}))\n"
+                "lock.acquire(); print('held', flush=True); time.sleep(600)"
+            ),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert not _lock_free(paths)
@@ -275,11 +308,16 @@ SMALL_TABLES = ["daily_spend", "hourly_spend"]
 
 def _kill_publish_at(paths: Paths, point: str, run_id: str, tmp: Path) -> None:
     signal_file = tmp / f"paused-{run_id}"
-    code = ("from ingestion.settings import Paths\nfrom orchestration.publish import publish_mart\n"
-            f"publish_mart(Paths.from_env({str(paths.input_dir)!r}, {str(paths.warehouse_dir)!r}), "
-            f"{SMALL_TABLES!r}, {run_id!r})\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO,
-                            env={**os.environ, TEST_PAUSE_ENV: point, TEST_PAUSE_SIGNAL_ENV: str(signal_file)})
+    code = (
+        "from ingestion.settings import Paths\nfrom orchestration.publish import publish_mart\n"
+        f"publish_mart(Paths.from_env({str(paths.input_dir)!r}, {str(paths.warehouse_dir)!r}), "
+        f"{SMALL_TABLES!r}, {run_id!r})\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**os.environ, TEST_PAUSE_ENV: point, TEST_PAUSE_SIGNAL_ENV: str(signal_file)},
+    )
     deadline = time.monotonic() + 120
     while not signal_file.exists():
         assert proc.poll() is None and time.monotonic() < deadline, f"publish never reached {point}"
@@ -291,14 +329,19 @@ def _kill_publish_at(paths: Paths, point: str, run_id: str, tmp: Path) -> None:
 def _surfaces(paths: Paths) -> tuple:
     """(run, amounts) of mart.duckdb and of mart/: each must be one whole publication."""
     with duckdb.connect(str(paths.mart_db), read_only=True) as con:
-        db = (con.execute("select run_id from mart_publication").fetchone()[0],
-              {t: con.execute(f"select cost_usd from {t}").fetchone()[0] for t in SMALL_TABLES})
+        db = (
+            con.execute("select run_id from mart_publication").fetchone()[0],
+            {t: con.execute(f"select cost_usd from {t}").fetchone()[0] for t in SMALL_TABLES},
+        )
     with duckdb.connect() as con:
         marker = str(paths.mart_parquet_dir / "mart_publication.parquet")
         pq_run = con.execute("select run_id from read_parquet(?)", [marker]).fetchone()[0]
-        pq_amounts = {t: con.execute("select cost_usd from read_parquet(?)",
-                                     [str(paths.mart_parquet_dir / f"{t}.parquet")]).fetchone()[0]
-                      for t in SMALL_TABLES}
+        pq_amounts = {
+            t: con.execute(
+                "select cost_usd from read_parquet(?)", [str(paths.mart_parquet_dir / f"{t}.parquet")]
+            ).fetchone()[0]
+            for t in SMALL_TABLES
+        }
     return db, (pq_run, pq_amounts)
 
 

@@ -9,12 +9,12 @@ The published mart must equal the reference number for number.
 Also proven elsewhere: re-running a day (tests/test_pipeline.py), re-running a backfill
 (tests/test_reliability_crashes.py, whose recovery run re-runs 10-28 .. 10-30).
 """
+
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import run_costline
 from test_reliability_crashes import published
 
@@ -24,7 +24,7 @@ TELEMETRY_LEDGER_SQL = """select sum(records_read), sum(accepted), sum(quarantin
                           from raw.source_files where input = 'telemetry'"""
 RAW_SQL = {
     "telemetry": "select count(*), count(distinct call_id), sum(input_tokens), sum(output_tokens) "
-                 "from raw.telemetry_calls",
+    "from raw.telemetry_calls",
     "outcomes": "select count(*), count(distinct (request_id, recorded_at, kind, value)) from raw.outcomes",
 }
 
@@ -32,10 +32,13 @@ RAW_SQL = {
 def _clean_file(warehouse_dir: Path, input: str, folder: str, suffix: str) -> tuple[str, int]:
     """A file of the reference load with no quarantined or duplicate records, and its size."""
     with duckdb.connect(str(warehouse_dir / "warehouse.duckdb"), read_only=True) as con:
-        return con.execute("""select source_file, records_read from raw.source_files
+        return con.execute(
+            """select source_file, records_read from raw.source_files
                               where input = ? and source_folder = ? and source_file like ?
                                 and quarantined = 0 and duplicates = 0 and records_read > 0
-                              order by source_file limit 1""", [input, folder, f"%{suffix}"]).fetchone()
+                              order by source_file limit 1""",
+            [input, folder, f"%{suffix}"],
+        ).fetchone()
 
 
 def _query(warehouse_dir: Path, sql: str) -> tuple:
@@ -58,10 +61,26 @@ def out_of_order(demo_mart, tmp_path_factory) -> dict:
     shutil.copy(outcome_path, outcome_path.with_name(f"again-{outcome_path.name}"))
     extra_records = resent_n + twice_n
 
-    later = run_costline("backfill", "--start", "2026-10-16", "--end", "2026-10-30", input_dir=input_dir,
-                         warehouse_dir=warehouse_dir, check=True)
-    earlier = run_costline("backfill", "--start", "2026-10-01", "--end", "2026-10-15", input_dir=input_dir,
-                           warehouse_dir=warehouse_dir, check=True)
+    later = run_costline(
+        "backfill",
+        "--start",
+        "2026-10-16",
+        "--end",
+        "2026-10-30",
+        input_dir=input_dir,
+        warehouse_dir=warehouse_dir,
+        check=True,
+    )
+    earlier = run_costline(
+        "backfill",
+        "--start",
+        "2026-10-01",
+        "--end",
+        "2026-10-15",
+        input_dir=input_dir,
+        warehouse_dir=warehouse_dir,
+        check=True,
+    )
     return {"warehouse_dir": warehouse_dir, "extra_records": extra_records, "runs": (later, earlier)}
 
 

@@ -9,16 +9,16 @@ A BI reader holds the day-1 mart open across the day-2 publish (a real concurren
 The scenario runs once per session (`outage_world`); tests/test_reliability_secrets.py scans
 what it left behind for the canary keys and prompts.
 """
+
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-
 from billing_server import ANTHROPIC_KEY, OPENAI_KEY, FakeBillingApi, Fault, billing_http_server  # noqa: F401
 from conftest import run_costline
 
@@ -33,17 +33,21 @@ PROMPT_CANARY = "CANARY-OUTAGE-PROMPT-5e1d: please summarise the customer's medi
 OPENAI_BILL = {DAY1: "0.912345", DAY2: "1.500001"}
 ANTHROPIC_BILL_CENTS = {DAY1: "123.4567", DAY2: "77.0001"}
 RETRIES = 3
-FAST_RETRIES = {"COSTLINE_BILLING_MAX_ATTEMPTS": str(RETRIES), "COSTLINE_BILLING_BACKOFF_INITIAL_S": "0.01",
-                "COSTLINE_BILLING_BACKOFF_MAX_S": "0.05", "COSTLINE_BILLING_READ_TIMEOUT_S": "5"}
+FAST_RETRIES = {
+    "COSTLINE_BILLING_MAX_ATTEMPTS": str(RETRIES),
+    "COSTLINE_BILLING_BACKOFF_INITIAL_S": "0.01",
+    "COSTLINE_BILLING_BACKOFF_MAX_S": "0.05",
+    "COSTLINE_BILLING_READ_TIMEOUT_S": "5",
+}
 
 
 @dataclass
 class OutageWorld:
     input_dir: Path
     warehouse_dir: Path
-    runs: list = field(default_factory=list)           # CompletedProcess of day 1, day 2
+    runs: list = field(default_factory=list)  # CompletedProcess of day 1, day 2
     reader_before: dict = field(default_factory=dict)  # what the held reader saw before day 2
-    reader_after: dict = field(default_factory=dict)   # what the same reader saw after day 2
+    reader_after: dict = field(default_factory=dict)  # what the same reader saw after day 2
     held_parquet_after: Decimal | None = None
     canary_keys: tuple[str, ...] = (OPENAI_KEY, ANTHROPIC_KEY, WRONG_ANTHROPIC_KEY)
     prompt_canary: str = PROMPT_CANARY
@@ -54,35 +58,51 @@ _WORLD: dict[str, OutageWorld] = {}
 
 
 def _calls(day: date, provider: str, model: str, scope: str, n: int) -> list[dict]:
-    start = datetime(day.year, day.month, day.day, 9, tzinfo=timezone.utc)
-    return [{"call_id": f"{provider}-{day}-{i}", "request_id": f"req-{provider}-{day}-{i}",
-             "started_at": (start + timedelta(minutes=7 * i)).isoformat(), "provider": provider, "model": model,
-             "input_tokens": 1200 + 37 * i, "output_tokens": 150 + 11 * i, "workspace": "support",
-             "feature": "ticket-summary", "project_id": scope,
-             # Prompt text must be dropped at the door, in every file format's path.
-             "prompt": PROMPT_CANARY, "messages": [{"role": "user", "content": PROMPT_CANARY}]}
-            for i in range(n)]
+    start = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+    return [
+        {
+            "call_id": f"{provider}-{day}-{i}",
+            "request_id": f"req-{provider}-{day}-{i}",
+            "started_at": (start + timedelta(minutes=7 * i)).isoformat(),
+            "provider": provider,
+            "model": model,
+            "input_tokens": 1200 + 37 * i,
+            "output_tokens": 150 + 11 * i,
+            "workspace": "support",
+            "feature": "ticket-summary",
+            "project_id": scope,
+            # Prompt text must be dropped at the door, in every file format's path.
+            "prompt": PROMPT_CANARY,
+            "messages": [{"role": "user", "content": PROMPT_CANARY}],
+        }
+        for i in range(n)
+    ]
 
 
 def _write_inputs(input_dir: Path) -> None:
     for day in (DAY1, DAY2):
         folder = input_dir / "telemetry" / day.isoformat()
         folder.mkdir(parents=True)
-        records = (_calls(day, "openai", "gpt-4o-mini-2024-07-18", OPENAI_PROJECT, 12)
-                   + _calls(day, "anthropic", "claude-3-5-haiku-20241022", ANTHROPIC_WORKSPACE, 12))
+        records = _calls(day, "openai", "gpt-4o-mini-2024-07-18", OPENAI_PROJECT, 12) + _calls(
+            day, "anthropic", "claude-3-5-haiku-20241022", ANTHROPIC_WORKSPACE, 12
+        )
         (folder / "calls.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (input_dir / "workspaces.csv").write_text(
-        f"provider,project_id,workspace\nopenai,{OPENAI_PROJECT},support\n"
-        f"anthropic,{ANTHROPIC_WORKSPACE},support\n")
+        f"provider,project_id,workspace\nopenai,{OPENAI_PROJECT},support\nanthropic,{ANTHROPIC_WORKSPACE},support\n"
+    )
     (input_dir / "budgets.csv").write_text("workspace,month,monthly_budget_usd,hard_limit\nsupport,*,100.00,false\n")
 
 
 def _mart_numbers(con) -> dict:
-    rows = con.execute("""
+    rows = con.execute(
+        """
         select provider, sum(cost_usd), sum(estimated_cost_usd) from daily_spend
-        where day = ? group by provider order by provider""", [DAY1]).fetchall()
-    billed = con.execute("select count(*) from billing_reconciliation where billed_cost_usd is not null "
-                         "and billed_cost_usd <> 0").fetchone()[0]
+        where day = ? group by provider order by provider""",
+        [DAY1],
+    ).fetchall()
+    billed = con.execute(
+        "select count(*) from billing_reconciliation where billed_cost_usd is not null and billed_cost_usd <> 0"
+    ).fetchone()[0]
     run_id = con.execute("select run_id from mart_publication").fetchone()[0]
     return {"day1": {p: (cost, est) for p, cost, est in rows}, "billed_rows": billed, "run_id": run_id}
 
@@ -98,16 +118,32 @@ def outage_world(tmp_path_factory, server) -> OutageWorld:
     api = FakeBillingApi(server)
     for day in (DAY1, DAY2):
         api.openai_cost(day, OPENAI_PROJECT, "gpt-4o-mini-2024-07-18, input", OPENAI_BILL[day])
-        api.anthropic_cost(day, ANTHROPIC_WORKSPACE, "Claude Haiku 3.5 Usage - Input Tokens",
-                           ANTHROPIC_BILL_CENTS[day], model="claude-3-5-haiku-20241022")
-    env = {"OPENAI_ADMIN_KEY": OPENAI_KEY, "OPENAI_BASE_URL": api.openai_base_url,
-           "ANTHROPIC_BASE_URL": api.anthropic_base_url, **FAST_RETRIES}
+        api.anthropic_cost(
+            day,
+            ANTHROPIC_WORKSPACE,
+            "Claude Haiku 3.5 Usage - Input Tokens",
+            ANTHROPIC_BILL_CENTS[day],
+            model="claude-3-5-haiku-20241022",
+        )
+    env = {
+        "OPENAI_ADMIN_KEY": OPENAI_KEY,
+        "OPENAI_BASE_URL": api.openai_base_url,
+        "ANTHROPIC_BASE_URL": api.anthropic_base_url,
+        **FAST_RETRIES,
+    }
 
     # Day 1: OpenAI is down for longer than the retry budget; Anthropic refuses the key.
     api.fail_next("costs", *[Fault(status=503) for _ in range(RETRIES)])
-    world.runs.append(run_costline("run", "--date", DAY1.isoformat(), input_dir=world.input_dir,
-                                   warehouse_dir=world.warehouse_dir,
-                                   env={**env, "ANTHROPIC_ADMIN_KEY": WRONG_ANTHROPIC_KEY}))
+    world.runs.append(
+        run_costline(
+            "run",
+            "--date",
+            DAY1.isoformat(),
+            input_dir=world.input_dir,
+            warehouse_dir=world.warehouse_dir,
+            env={**env, "ANTHROPIC_ADMIN_KEY": WRONG_ANTHROPIC_KEY},
+        )
+    )
     world.violations = list(api.violations)
     api.violations.clear()
 
@@ -116,9 +152,16 @@ def outage_world(tmp_path_factory, server) -> OutageWorld:
     try:
         world.reader_before = _mart_numbers(reader)
         # Day 2: both providers are back; the right Anthropic key is set.
-        world.runs.append(run_costline("run", "--date", DAY2.isoformat(), input_dir=world.input_dir,
-                                       warehouse_dir=world.warehouse_dir,
-                                       env={**env, "ANTHROPIC_ADMIN_KEY": ANTHROPIC_KEY}))
+        world.runs.append(
+            run_costline(
+                "run",
+                "--date",
+                DAY2.isoformat(),
+                input_dir=world.input_dir,
+                warehouse_dir=world.warehouse_dir,
+                env={**env, "ANTHROPIC_ADMIN_KEY": ANTHROPIC_KEY},
+            )
+        )
         world.reader_after = _mart_numbers(reader)
         table = pq.read_table(held_parquet).to_pylist()
         world.held_parquet_after = sum((r["cost_usd"] for r in table if r["day"] == DAY1), Decimal(0))
@@ -180,11 +223,16 @@ def test_next_run_fills_the_missing_bill_in_through_the_lookback(world):
     bills = {"openai": Decimal(OPENAI_BILL[DAY1]), "anthropic": Decimal(ANTHROPIC_BILL_CENTS[DAY1]) / 100}
     with duckdb.connect(str(world.warehouse_dir / "mart.duckdb"), read_only=True) as con:
         now = _mart_numbers(con)
-        reconciliation = dict(con.execute("""select provider, billed_cost_usd from billing_reconciliation
-                                             where day = ?""", [DAY1]).fetchall())
+        reconciliation = dict(
+            con.execute(
+                """select provider, billed_cost_usd from billing_reconciliation
+                                             where day = ?""",
+                [DAY1],
+            ).fetchall()
+        )
     for provider, bill in bills.items():
         cost, estimated = now["day1"][provider]
-        assert cost == bill, (provider, cost, bill)          # to the cent, and beyond
+        assert cost == bill, (provider, cost, bill)  # to the cent, and beyond
         assert reconciliation[provider] == bill
         assert estimated == world.reader_before["day1"][provider][1]  # estimates did not move
 
@@ -192,7 +240,7 @@ def test_next_run_fills_the_missing_bill_in_through_the_lookback(world):
 def test_reader_holding_the_mart_across_a_publish_keeps_its_snapshot(world):
     """BI tools keep reading the complete old mart; new connections see the new one."""
     before, after = world.reader_before, world.reader_after
-    assert after == before                          # same snapshot, every table, same run
+    assert after == before  # same snapshot, every table, same run
     with duckdb.connect(str(world.warehouse_dir / "mart.duckdb"), read_only=True) as con:
         assert _mart_numbers(con)["run_id"] != before["run_id"]
     assert world.held_parquet_after == sum(cost for cost, _ in before["day1"].values())

@@ -6,15 +6,16 @@ OPENAI_ADMIN_KEY / ANTHROPIC_ADMIN_KEY set to canaries against the fake admin AP
 them refused with a 401 whose body echoes the key. Canary prompts come from that scenario's
 telemetry and from the session demo's CANARY- records.
 """
+
 import stat
 from pathlib import Path
 
 import pytest
-
 from billing_server import billing_http_server  # noqa: F401
 from conftest import REPO
-from demo.telemetry_files import CANARY_PREFIX
 from test_reliability_outages import outage_world
+
+from demo.telemetry_files import CANARY_PREFIX
 
 pytestmark = pytest.mark.pipeline
 
@@ -51,8 +52,9 @@ def _hits(files: list[Path], texts: dict[str, str], needles: list[bytes]) -> lis
     for path in files:
         content = _read(path)
         found += [f"{path}: {needle.decode()}" for needle in needles if needle in content]
-    found += [f"{name}: {needle.decode()}" for name, text in texts.items() for needle in needles
-              if needle.decode() in text]
+    found += [
+        f"{name}: {needle.decode()}" for name, text in texts.items() for needle in needles if needle.decode() in text
+    ]
     return found
 
 
@@ -67,8 +69,11 @@ def test_canary_keys_and_prompts_appear_in_no_file_and_no_log(outage):
     assert any(p.suffix == ".db" for p in dagster_files), "Dagster storage must be scanned"
 
     files = _files_under(outage.warehouse_dir, DBT_DIR / "logs", DBT_DIR / "target")
-    texts = {f"run {n} {stream}": getattr(run, stream) for n, run in enumerate(outage.runs)
-             for stream in ("stdout", "stderr")}
+    texts = {
+        f"run {n} {stream}": getattr(run, stream)
+        for n, run in enumerate(outage.runs)
+        for stream in ("stdout", "stderr")
+    }
     hits = _hits(files, texts, _needles(outage.canary_keys) + [outage.prompt_canary.encode()])
     assert hits == [], hits
 
@@ -85,8 +90,11 @@ def test_demo_prompt_canaries_appear_in_no_file_and_no_log(demo_mart):
 
 @pytest.mark.parametrize("which", ["outage", "demo"])
 def test_every_warehouse_file_is_readable_by_its_owner_only(which, request):
-    warehouse = (request.getfixturevalue("outage").warehouse_dir if which == "outage"
-                 else request.getfixturevalue("demo_mart")["warehouse_dir"])
+    warehouse = (
+        request.getfixturevalue("outage").warehouse_dir
+        if which == "outage"
+        else request.getfixturevalue("demo_mart")["warehouse_dir"]
+    )
     entries = [warehouse, *(p for p in warehouse.rglob("*") if not p.is_symlink())]
     kinds = {p.suffix for p in entries if p.is_file()}
     # Every kind the brief names is covered: DuckDB, Parquet, logs, Dagster storage, report.

@@ -1,19 +1,30 @@
 """The stakeholder report: numbers read back from the HTML equal the mart; text is escaped;
 the file is self-contained. (tests/test_report_browser.py opens it in a real browser.)"""
+
 import html
 import re
+
 import duckdb
 import markupsafe
 import pytest
-
 from mart_fixture import HOSTILE_WORKSPACE, assert_headline_matches, build_mart_fixture, expected_headline
+
 from reporting.report import ReportError, write_report
 from reporting.success_names import cost_per_success_label, success_name
 
-METRIC_RE = re.compile(r'data-metric="([^"]*)" data-value="([^"]*)">\s*<div class="label">(.*?)</div>\s*'
-                       r'<div class="value">(.*?)</div>', re.S)
-CHART_IDS = {"daily_spend", "workspace_budget", "model_provider", "cost_per_success", "model_comparison",
-             "billed_vs_estimated"}
+METRIC_RE = re.compile(
+    r'data-metric="([^"]*)" data-value="([^"]*)">\s*<div class="label">(.*?)</div>\s*'
+    r'<div class="value">(.*?)</div>',
+    re.S,
+)
+CHART_IDS = {
+    "daily_spend",
+    "workspace_budget",
+    "model_provider",
+    "cost_per_success",
+    "model_comparison",
+    "billed_vs_estimated",
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +40,10 @@ def report(mart, tmp_path_factory):
 
 def metrics(page: str) -> dict[str, tuple[str, str, str]]:
     """metric id -> (exact value, label, displayed text), as a scraper would read them."""
-    return {html.unescape(m): (html.unescape(v), html.unescape(label), html.unescape(shown))
-            for m, v, label, shown in METRIC_RE.findall(page)}
+    return {
+        html.unescape(m): (html.unescape(v), html.unescape(label), html.unescape(shown))
+        for m, v, label, shown in METRIC_RE.findall(page)
+    }
 
 
 def test_headline_numbers_match_the_mart(report, mart):
@@ -45,15 +58,26 @@ def test_cost_per_success_is_named_per_feature(report):
     assert found["cost_per_success_usd:code_review"][1] == "Cost per accepted code review"
 
 
-@pytest.mark.parametrize("feature, name", [
-    ("support_bot", "resolved ticket"), ("helpdeskTriage", "resolved ticket"), ("doc-search", "successful search"),
-    ("meeting_summarizer", "accepted summary"), ("pull_request_review", "accepted code review"),
-    ("invoice_extraction", "correct extraction"), ("sales_copilot", "successful conversation"),
-    ("pricing", "successful pricing request"), ("ticket-triage", "resolved ticket"),
-    ("reply-drafting", "accepted draft"), ("onboarding-emails", "accepted email"),
-    ("search-rerank", "successful search"), ("code-review-agent", "accepted code review"),
-    ("doc-embeddings", "embedded document"), ("eval-harness", "passing evaluation"),
-])
+@pytest.mark.parametrize(
+    "feature, name",
+    [
+        ("support_bot", "resolved ticket"),
+        ("helpdeskTriage", "resolved ticket"),
+        ("doc-search", "successful search"),
+        ("meeting_summarizer", "accepted summary"),
+        ("pull_request_review", "accepted code review"),
+        ("invoice_extraction", "correct extraction"),
+        ("sales_copilot", "successful conversation"),
+        ("pricing", "successful pricing request"),
+        ("ticket-triage", "resolved ticket"),
+        ("reply-drafting", "accepted draft"),
+        ("onboarding-emails", "accepted email"),
+        ("search-rerank", "successful search"),
+        ("code-review-agent", "accepted code review"),
+        ("doc-embeddings", "embedded document"),
+        ("eval-harness", "passing evaluation"),
+    ],
+)
 def test_success_names(feature, name):
     assert success_name(feature) == name
     assert cost_per_success_label(feature) == f"Cost per {name}"
@@ -81,14 +105,14 @@ def test_every_section_is_present(report):
 def test_text_from_data_is_escaped(report):
     assert HOSTILE_WORKSPACE not in report
     assert "<script>alert(" not in report and "<b>bold</b>" not in report
-    assert str(markupsafe.escape(HOSTILE_WORKSPACE)) in report           # the tables show it literally
+    assert str(markupsafe.escape(HOSTILE_WORKSPACE)) in report  # the tables show it literally
     scripts = re.findall(r"<script[^>]*>", report)
     # plotly.js, one per chart, the resize hook: nothing injected by data
     assert len(scripts) == 1 + len(CHART_IDS) + 1
 
 
 def test_report_is_self_contained(report):
-    assert len(report) > 3_000_000 and "Plotly" in report                # plotly.js embedded
+    assert len(report) > 3_000_000 and "Plotly" in report  # plotly.js embedded
     assert "Content-Security-Policy" in report and "default-src 'none'" in report
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", report)
     assert "cdn.plot.ly/plotly" not in report.split("</script>", 1)[1]
@@ -109,6 +133,7 @@ def test_bad_month_and_missing_mart_give_one_line_reasons(mart, tmp_path):
     with pytest.raises(ReportError, match="2026-09, 2026-10"):
         write_report(mart.paths, tmp_path / "r.html", month="2025-01")
     from ingestion.settings import Paths
+
     with pytest.raises(ReportError, match="no published mart"):
         write_report(Paths(tmp_path / "in", tmp_path / "nowhere"), tmp_path / "r.html")
     assert not list(tmp_path.glob("*.html")) and not list(tmp_path.glob(".r.html*"))
@@ -116,6 +141,7 @@ def test_bad_month_and_missing_mart_give_one_line_reasons(mart, tmp_path):
 
 def test_report_command_writes_next_to_the_mart(mart):
     from orchestration.delivery import report_command, report_path
+
     out = report_command(mart.paths)
     assert out == report_path(mart.paths) == mart.paths.warehouse_dir / "report.html" and out.stat().st_size > 0
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".report.html")]

@@ -6,6 +6,7 @@ messages separated by NUL bytes on file descriptors 3 and 4), so no port, no web
 library and no selenium are needed. Debian's `chromium` package must be installed
 (`apt-get install -y chromium`); CI installs it, and there a missing browser fails the test.
 """
+
 import base64
 import json
 import os
@@ -16,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from mart_fixture import HOSTILE_WORKSPACE, assert_headline_matches, build_mart_fixture, expected_headline
+
 from reporting.report import write_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -49,12 +50,27 @@ class DevTools:
 
         self._log = open(log_file, "wb")
         self.process = subprocess.Popen(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-             "--disable-dev-shm-usage", "--remote-debugging-pipe", f"--user-data-dir={profile}",
-             "about:blank"],
-            pass_fds=(3, 4), preexec_fn=wire_pipes, stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT)
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-dev-shm-usage",
+                "--remote-debugging-pipe",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            pass_fds=(3, 4),
+            preexec_fn=wire_pipes,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buffer = b""
@@ -86,8 +102,7 @@ class DevTools:
             self.events.append(self._receive(deadline))
 
     def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True})
+        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
         if "exceptionDetails" in result:
             raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -129,8 +144,9 @@ def problems(events: list[dict]) -> list[str]:
             details = params["exceptionDetails"]
             found.append(f"uncaught: {details.get('exception', {}).get('description') or details.get('text')}")
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            found.append("console.error: " + " ".join(str(a.get("value", a.get("description")))
-                                                      for a in params.get("args", [])))
+            found.append(
+                "console.error: " + " ".join(str(a.get("value", a.get("description"))) for a in params.get("args", []))
+            )
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
             found.append(f"browser log: {params['entry'].get('text')} ({params['entry'].get('url', '')})")
         elif method == "Page.javascriptDialogOpening":
@@ -147,12 +163,15 @@ def page(tmp_path_factory):
     devtools = DevTools(browser, root / "profile", root / "chromium.log")
     try:
         target = devtools.call("Target.createTarget", {"url": "about:blank"})
-        devtools.session = devtools.call("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True},
-                                         browser_level=True)["sessionId"]
+        devtools.session = devtools.call(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, browser_level=True
+        )["sessionId"]
         for domain in ("Runtime", "Log", "Page", "Network"):
             devtools.call(f"{domain}.enable")
-        devtools.call("Emulation.setDeviceMetricsOverride",
-                      {"width": WIDTH, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        devtools.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": WIDTH, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+        )
         devtools.call("Page.navigate", {"url": report.as_uri()})
         devtools.wait_for_event("Page.loadEventFired")
         deadline = time.monotonic() + 30
@@ -166,7 +185,7 @@ def page(tmp_path_factory):
 
 def test_no_console_errors_and_no_network(page):
     devtools = page["devtools"]
-    devtools.evaluate("new Promise(r => setTimeout(r, 300))")   # let late errors surface
+    devtools.evaluate("new Promise(r => setTimeout(r, 300))")  # let late errors surface
     assert problems(devtools.events) == []
     urls = [e["params"]["request"]["url"] for e in devtools.events if e.get("method") == "Network.requestWillBeSent"]
     assert urls and all(url.startswith(("file://", "data:", "blob:")) for url in urls), urls
@@ -197,8 +216,9 @@ def test_headline_numbers_match_the_mart(page):
         Object.fromEntries([...document.querySelectorAll('[data-metric]')].map(el => [el.dataset.metric,
             [el.dataset.value, el.querySelector('.label').innerText, el.querySelector('.value').innerText]]))""")
     mart = page["mart"]
-    assert_headline_matches({k: tuple(v) for k, v in found.items()},
-                            expected_headline(mart.paths.mart_db, mart.latest_month))
+    assert_headline_matches(
+        {k: tuple(v) for k, v in found.items()}, expected_headline(mart.paths.mart_db, mart.latest_month)
+    )
 
 
 def test_data_text_is_shown_literally(page):
@@ -212,8 +232,10 @@ def test_data_text_is_shown_literally(page):
 def test_screenshot_artifact(page):
     devtools = page["devtools"]
     height = devtools.evaluate("Math.ceil(document.documentElement.scrollHeight)")
-    devtools.call("Emulation.setDeviceMetricsOverride",
-                  {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    devtools.call(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
     devtools.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(r, 300)))")
     shot = devtools.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, timeout=60)
     png = base64.b64decode(shot["data"])

@@ -1,5 +1,6 @@
 """Every threshold is a dbt var, published once in `rule_thresholds` for delivery to read:
 the model must list every numeric var of dbt_project.yml, and delivery must not restate one."""
+
 import re
 from pathlib import Path
 

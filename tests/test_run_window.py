@@ -1,6 +1,7 @@
 """The run window reaches dbt through the environment and is read when dbt executes, not when
 it parses: a new window on every daily run must neither be ignored (a frozen parse-time
 window) nor force a full re-parse of the project (what `--vars` does)."""
+
 from pathlib import Path
 
 from dbt_fixtures import create_warehouse, run_dbt
@@ -15,8 +16,12 @@ def compiled(work: Path, name: str) -> str:
 
 
 def compile_window(warehouse: Path, work: Path, start: str, end: str) -> str:
-    result = run_dbt(["compile", "--select", SINGULAR, GENERIC], warehouse, work,
-                     env_extra={"COSTLINE_RUN_START_DAY": start, "COSTLINE_RUN_END_DAY": end})
+    result = run_dbt(
+        ["compile", "--select", SINGULAR, GENERIC],
+        warehouse,
+        work,
+        env_extra={"COSTLINE_RUN_START_DAY": start, "COSTLINE_RUN_END_DAY": end},
+    )
     return result.stdout
 
 
@@ -36,7 +41,7 @@ def test_window_from_the_environment_is_read_at_run_time_and_keeps_the_partial_p
     assert "2026-10-03" not in compiled(work, SINGULAR)
     assert "cast('2026-11-02 00:00:00' as timestamp)" in compiled(work, GENERIC)
     log = (work / "logs" / "dbt.log").read_text()
-    second = log[log.rindex("Running with dbt="):]
+    second = log[log.rindex("Running with dbt=") :]
     assert "Unable to do partial parsing" not in second
     assert "Partial parsing enabled" in second
 

@@ -1,5 +1,6 @@
 """Sources as plugins: the registry is consistent, a source becomes a real Dagster asset, and
 the billing source turns an outage into a warning instead of a failed run."""
+
 from datetime import date
 
 import dagster as dg
@@ -29,10 +30,14 @@ class Toy(Source):
         self.warn = warn
 
     def load(self, con, paths, days, load_id):
-        con.executemany("insert into raw.deployments values (?, 'toy', ?, null, 'toy.csv', 1)",
-                        [(day, f"v{day}") for day in days])
-        return SourceLoad(rows=len(days), metadata={"first_day": days[0].isoformat()},
-                          warnings=("toy is unhappy",) if self.warn else ())
+        con.executemany(
+            "insert into raw.deployments values (?, 'toy', ?, null, 'toy.csv', 1)", [(day, f"v{day}") for day in days]
+        )
+        return SourceLoad(
+            rows=len(days),
+            metadata={"first_day": days[0].isoformat()},
+            warnings=("toy is unhappy",) if self.warn else (),
+        )
 
 
 def test_the_registry_is_consistent_and_covers_every_raw_table_dbt_reads():
@@ -46,11 +51,14 @@ def test_the_registry_is_consistent_and_covers_every_raw_table_dbt_reads():
         source_named("nope")
 
 
-@pytest.mark.parametrize("sources, message", [
-    ((Toy(), Toy()), "unique"),
-    ((type("Late", (Toy,), {"name": "late", "after": ("missing",)})(),), "unknown sources"),
-    ((type("Odd", (Toy,), {"name": "odd", "tables": ("nowhere",)})(),), "not in ingestion.warehouse.RAW_TABLES"),
-])
+@pytest.mark.parametrize(
+    "sources, message",
+    [
+        ((Toy(), Toy()), "unique"),
+        ((type("Late", (Toy,), {"name": "late", "after": ("missing",)})(),), "unknown sources"),
+        ((type("Odd", (Toy,), {"name": "odd", "tables": ("nowhere",)})(),), "not in ingestion.warehouse.RAW_TABLES"),
+    ],
+)
 def test_a_contradictory_registry_fails_at_start_up_with_a_message(sources, message):
     with pytest.raises(RegistryError, match=message):
         check_registry(sources)
@@ -61,8 +69,11 @@ def test_a_source_is_one_partitioned_asset_with_its_warning_check(tmp_path, warn
     paths = Paths(input_dir=tmp_path / "input", warehouse_dir=tmp_path / "warehouse")
     asset = source_asset(Toy(warn=warn))
     assert asset.key == dg.AssetKey(["raw", "toy"])
-    result = dg.materialize([asset], partition_key="2026-11-02", resources={
-        "costline": CostlinePaths(input_dir=str(paths.input_dir), warehouse_dir=str(paths.warehouse_dir))})
+    result = dg.materialize(
+        [asset],
+        partition_key="2026-11-02",
+        resources={"costline": CostlinePaths(input_dir=str(paths.input_dir), warehouse_dir=str(paths.warehouse_dir))},
+    )
     assert result.success
     [event] = result.get_asset_materialization_events()
     assert event.materialization.metadata["rows"].value == 1

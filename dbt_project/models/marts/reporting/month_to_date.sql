@@ -35,17 +35,20 @@ select
     {{ costline_fraction('calendar.loaded_day_of_month', 'calendar.days_in_month') }} as month_elapsed_pct,
     cast(
         case when summary.budget_usd <> 0 then summary.projected_month_end_usd - summary.budget_usd end
-    as decimal(18, 6)) as projected_over_budget_usd,
+        as decimal(18, 6)
+    ) as projected_over_budget_usd,
     cast(
         case
             when summary.budget_usd <> 0
                 then summary.spend_usd * calendar.days_in_month > summary.budget_usd * calendar.loaded_day_of_month
             else false
         end
-    as boolean) as ahead_of_budget_pace,
+        as boolean
+    ) as ahead_of_budget_pace,
     cast(
         summary.retry_cost_usd > summary.spend_usd * cast({{ var('retry_waste_warn_share') }} as decimal(9, 6))
-    as boolean) as retry_waste_high
+        as boolean
+    ) as retry_waste_high
 from calendar
 inner join {{ ref('executive_summary') }} as summary
     on summary.month = calendar.month

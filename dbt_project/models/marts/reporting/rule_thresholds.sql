@@ -12,8 +12,8 @@
 ] %}
 
 {% for name in names %}
-select
-    cast('{{ name }}' as {{ dbt.type_string() }}) as name,
-    cast({{ var(name) }} as decimal(18, 6)) as value
-{% if not loop.last %}union all{% endif %}
+    select
+        cast('{{ name }}' as {{ dbt.type_string() }}) as name,
+        cast({{ var(name) }} as decimal(18, 6)) as value
+    {% if not loop.last %}union all{% endif %}
 {% endfor %}

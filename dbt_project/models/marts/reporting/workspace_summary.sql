@@ -46,4 +46,4 @@ select
 from totals
 left join latest_budget
     on latest_budget.workspace = totals.workspace
-    and latest_budget.newest = 1
+        and latest_budget.newest = 1
