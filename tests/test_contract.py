@@ -164,6 +164,26 @@ def test_the_demo_mart_keeps_the_contract(mart):
     assert contract_problems(mart) == []
 
 
+def test_each_published_table_has_its_parquet_file_with_the_same_rows(demo_mart):
+    """mart/<table>.parquet beside mart.duckdb: same columns, same row count, for every table
+    mart_publication names (and mart_publication itself)."""
+    mart_db = demo_mart["mart_db"]
+    parquet_dir = mart_db.parent / "mart"
+    with duckdb.connect(str(mart_db), read_only=True) as con:
+        [(listed,)] = con.execute("select tables from mart_publication").fetchall()
+        for table in [*listed.split(","), "mart_publication"]:
+            parquet = parquet_dir / f"{table}.parquet"
+            assert parquet.is_file(), f"{parquet} is missing"
+            source = f"read_parquet('{str(parquet).replace(chr(39), chr(39) * 2)}')"
+            assert (
+                con.execute(f"select count(*) from {source}").fetchone()
+                == con.execute(f"select count(*) from {table}").fetchone()
+            ), table
+            assert [r[0] for r in con.execute(f"describe select * from {source}").fetchall()] == [
+                r[0] for r in con.execute(f"describe {table}").fetchall()
+            ], table
+
+
 def test_the_check_bites_on_drift(mart, tmp_path):
     text = CONTRACT.read_text()
     undocumented = text.replace("| retry_rate | DOUBLE | retry_calls / api_calls |\n", "", 1)
