@@ -68,6 +68,9 @@ class DayFolderLoader:
 
     input: str
     fact_table: str
+    # The source_file prefix of the facts this loader owns: a reload replaces only those, so
+    # two sources may write one fact table (telemetry files and LiteLLM's spend logs).
+    files_under: str
     stage_columns: str
     classify: Callable[[str], str | None]
     # Fill STAGE rows of one file (file_seq = seq); raise UnreadableFile for a broken file.
@@ -163,10 +166,13 @@ def _publish(
     loaded_at: datetime,
 ) -> list[FileLoad]:
     params = {"folder": day, "load_id": load_id, "loaded_at": loaded_at, "input": loader.input}
-    folder_only = {"folder": day}
+    owned = {"folder": day, "prefix": loader.files_under}
     input_folder = {"folder": day, "input": loader.input}
     with transaction(con):
-        con.execute(f"delete from {loader.fact_table} where source_folder = $folder", folder_only)
+        con.execute(
+            f"delete from {loader.fact_table} where source_folder = $folder and starts_with(source_file, $prefix)",
+            owned,
+        )
         con.execute("delete from raw.quarantine where input = $input and source_folder = $folder", input_folder)
         con.execute("delete from raw.source_files where input = $input and source_folder = $folder", input_folder)
         loader.insert_facts(con, params)

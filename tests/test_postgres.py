@@ -24,7 +24,8 @@ except ImportError:
         raise  # CI installs the `postgres` extra and must run these tests
     pytest.skip("the optional extra `postgres` (psycopg, dbt-postgres) is not installed", allow_module_level=True)
 from dbt_fixtures import run_dbt  # noqa: E402
-from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+from postgres_fixtures import SERVER_URL_ENV, pg_database, pg_server  # noqa: E402, F401
+from psycopg.conninfo import conninfo_to_dict  # noqa: E402
 
 from demo.billing_pages import write_demo_billing_pages  # noqa: E402
 from demo.inputs import generate_demo_inputs  # noqa: E402
@@ -37,40 +38,11 @@ from ingestion.sources.telemetry_files import load_telemetry_folder  # noqa: E40
 from ingestion.warehouse import RAW_TABLES, connect  # noqa: E402
 from orchestration.postgres_publish import MART_SCHEMA, PUBLICATION_TABLE, copy_tables, publish_mart_to_postgres  # noqa: E402
 
-SERVER_URL_ENV = "COSTLINE_TEST_POSTGRES_URL"
-DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:55432/postgres"
 DEMO_END = date(2026, 3, 4)  # ten days across a month end: budgets and month labels both move
 DEMO_DAYS = 10
 
 
 # --- the server ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> str:
-    url = os.environ.get(SERVER_URL_ENV) or DEFAULT_SERVER_URL
-    try:
-        psycopg.connect(url, connect_timeout=3).close()
-    except psycopg.OperationalError as error:
-        reason = (
-            f"no PostgreSQL server at {url} ({str(error).strip().splitlines()[0]}); "
-            f"start one with `.ci/postgres.sh start` or set {SERVER_URL_ENV}"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the Postgres tests: {reason}")
-        pytest.skip(reason)
-    return url
-
-
-@pytest.fixture
-def pg_database(pg_server):
-    """A fresh database for one test, dropped afterwards."""
-    name = f"costline_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    yield make_conninfo(pg_server, dbname=name)
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
 
 
 def _dbt_env(url: str) -> dict[str, str]:

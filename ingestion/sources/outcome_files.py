@@ -103,6 +103,7 @@ def outcomes_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
 
 OUTCOMES_LOADER = DayFolderLoader(
     input="outcomes",
+    files_under="outcomes/",
     fact_table="raw.outcomes",
     stage_columns=OUTCOME_STAGE_COLUMNS,
     classify=file_format,

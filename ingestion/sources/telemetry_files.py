@@ -278,6 +278,7 @@ def calls_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
 
 TELEMETRY_LOADER = DayFolderLoader(
     input="telemetry",
+    files_under="telemetry/",
     fact_table="raw.telemetry_calls",
     stage_columns=TELEMETRY_STAGE_COLUMNS,
     classify=file_format,
