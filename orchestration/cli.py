@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from ingestion.settings import Paths
+from ingestion.sources.litellm_spend_logs import DATABASE_URL_ENV as LITELLM_DATABASE_URL_ENV
 
 app = typer.Typer(
     add_completion=False,
@@ -81,7 +82,8 @@ def _require_inputs(paths: Paths, days: list[date]) -> None:
         for d in days
         if (paths.telemetry_dir / d.isoformat()).is_dir() or (paths.outcomes_dir / d.isoformat()).is_dir()
     ]
-    if not present:
+    # A source that fetches (LiteLLM's database) has something to load without any folder.
+    if not present and not os.environ.get(LITELLM_DATABASE_URL_ENV, "").strip():
         span = days[0].isoformat() if len(days) == 1 else f"{days[0]} .. {days[-1]}"
         _fail(
             f"nothing to load for {span}: no folder {paths.telemetry_dir}/YYYY-MM-DD for those days; "
