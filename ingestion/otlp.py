@@ -151,3 +151,18 @@ def flatten_export_request(obj: dict) -> list[dict]:
                 if record is not None:
                     records.append(record)
     return records
+
+
+def count_spans(obj: object) -> int:
+    """How many spans an export request line holds, calls or not (0 when it is not one)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("resourceSpans"), list):
+        return 0
+    total = 0
+    for resource_spans in obj["resourceSpans"]:
+        if not isinstance(resource_spans, dict):
+            continue
+        for key in ("scopeSpans", "instrumentationLibrarySpans"):
+            for scope_spans in resource_spans.get(key) or []:
+                if isinstance(scope_spans, dict) and isinstance(scope_spans.get("spans"), list):
+                    total += len(scope_spans["spans"])
+    return total

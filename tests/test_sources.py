@@ -1,6 +1,7 @@
 """Sources as plugins: the registry is consistent, a source becomes a real Dagster asset, and
 the billing source turns an outage into a warning instead of a failed run."""
 
+import json
 from datetime import date
 
 import dagster as dg
@@ -102,3 +103,73 @@ def test_billing_outage_is_a_warning_not_an_exception(tmp_path, monkeypatch):
         failed = source.load(con, paths, [date(2026, 11, 2)], "run-2")
     assert failed.rows == 0 and len(failed.warnings) == 1
     assert failed.warnings[0].startswith("openai: ") and "sk-admin-secret-value" not in failed.warnings[0]
+
+
+def test_a_file_of_spans_that_are_not_calls_raises_a_warning_naming_it(tmp_path):
+    """OpenInference-style spans (llm.model_name, no gen_ai.operation.name) are not read yet:
+    the file must not vanish silently with 0 records."""
+    from ingestion.sources.telemetry_files import SPANS_RECOGNISED, TelemetryFiles
+
+    paths = Paths(input_dir=tmp_path / "input", warehouse_dir=tmp_path / "warehouse")
+    folder = paths.telemetry_dir / "2026-11-02"
+    folder.mkdir(parents=True)
+
+    def span(span_id: str, attrs: dict) -> dict:
+        values = [
+            {"key": k, "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}}
+            for k, v in attrs.items()
+        ]
+        return {
+            "traceId": "t" * 32,
+            "spanId": span_id,
+            "startTimeUnixNano": "1793613600000000000",
+            "endTimeUnixNano": "1793613601000000000",
+            "attributes": values,
+        }
+
+    unknown = {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            span("a1", {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o"}),
+                            span("a2", {"openinference.span.kind": "CHAIN"}),
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    known = {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            span(
+                                "b1",
+                                {
+                                    "gen_ai.operation.name": "chat",
+                                    "gen_ai.provider.name": "openai",
+                                    "gen_ai.response.model": "gpt-4o",
+                                    "gen_ai.usage.input_tokens": 10,
+                                    "gen_ai.usage.output_tokens": 2,
+                                    "costline.workspace": "search",
+                                    "costline.feature": "docs",
+                                },
+                            )
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    (folder / "openinference.otlp.jsonl").write_text(json.dumps(unknown) + "\n")
+    (folder / "genai.otlp.jsonl").write_text(json.dumps(known) + "\n")
+    with connect(paths.warehouse_db) as con:
+        loaded = TelemetryFiles().load(con, paths, [date(2026, 11, 2)], "run-1")
+    assert TelemetryFiles.warning_check == SPANS_RECOGNISED
+    assert loaded.rows == 1
+    [warning] = loaded.warnings
+    assert warning.startswith("telemetry/2026-11-02/openinference.otlp.jsonl: 2 spans, none recognised")
