@@ -20,7 +20,7 @@ from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, Wind
 from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS, TELEMETRY_STAGE_COLUMNS, column_names
 from ingestion.json_sql import sql_str
 from ingestion.ledger import FolderLoad
-from ingestion.otel_dialects import Tagging
+from ingestion.otel_dialects import FEATURE_ATTRIBUTES_ENV, WORKSPACE_ATTRIBUTES_ENV, Tagging
 from ingestion.otlp import SPAN_COLUMNS, MalformedExport, count_spans, flatten_export_request
 from ingestion.readers import (
     EXTRACTED,
@@ -365,6 +365,7 @@ class TelemetryFiles(Source):
     tables = ("telemetry_calls",)
     # A file of spans none of which is a call: a new dialect must never vanish silently.
     warning_check = SPANS_RECOGNISED
+    settings_env = (WORKSPACE_ATTRIBUTES_ENV, FEATURE_ATTRIBUTES_ENV)
     description = (
         "Telemetry call records of the day folders in the run window (JSONL, gzip, Parquet, "
         "OTLP), validated, deduplicated on call_id; bad records go to raw.quarantine."
