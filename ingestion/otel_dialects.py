@@ -28,7 +28,7 @@ from typing import Any
 WORKSPACE_ATTRIBUTES_ENV = "COSTLINE_WORKSPACE_ATTRIBUTES"
 FEATURE_ATTRIBUTES_ENV = "COSTLINE_FEATURE_ATTRIBUTES"
 DEFAULT_WORKSPACE_ATTRIBUTES = ("costline.workspace", "service.namespace", "service.name")
-DEFAULT_FEATURE_ATTRIBUTES = ("costline.feature", "gen_ai.agent.name")
+DEFAULT_FEATURE_ATTRIBUTES = ("costline.feature", "gen_ai.agent.name", "langfuse.trace.name")
 
 
 def _names(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -558,6 +558,8 @@ def call_record(view: SpanView, status: Mapping[str, Any], tagging: Tagging) -> 
             record["model"] = UNKNOWN
         if record.get("provider") is None:
             record["provider"] = UNKNOWN
+        if record.get("error_type") is None and LANGFUSE in dialects:
+            record["error_type"] = view.get("langfuse.observation.status_message")
         if record.get("error_type") is None:
             message = status.get("message")
             record["error_type"] = message[:ERROR_TYPE_MAX] if isinstance(message, str) and message else "error"
