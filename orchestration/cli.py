@@ -71,6 +71,15 @@ def _parse_day(value: str, flag: str) -> date:
         _fail(f"{flag} must be a date like 2026-10-01, got {value!r}")
 
 
+def _require_closed(days: list[date]) -> None:
+    """Only UTC days that have ended have a partition yet: a later day is a one-line error."""
+    today = datetime.now(UTC).date()
+    if days[-1] >= today:
+        _fail(
+            f"{days[-1]} has not ended yet (UTC); costline runs closed days, the latest is {today - timedelta(days=1)}"
+        )
+
+
 def _require_inputs(paths: Paths, days: list[date]) -> None:
     if not paths.input_dir.is_dir():
         _fail(
@@ -140,6 +149,7 @@ def run(
     _setup_logging()
     day = _parse_day(date_, "--date")
     paths = Paths.from_env(input_dir, warehouse_dir)
+    _require_closed([day])
     _require_inputs(paths, [day])
     _run(paths, day, day, wait)
 
@@ -160,6 +170,7 @@ def backfill(
     if last < first:
         _fail(f"--end {last} is before --start {first}")
     paths = Paths.from_env(input_dir, warehouse_dir)
+    _require_closed([last])
     _require_inputs(paths, days_between(first, last))
     _run(paths, first, last, wait)
 

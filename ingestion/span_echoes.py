@@ -1,0 +1,58 @@
+"""Two spans of one provider call count once: the echo takes the winner's record.
+
+When two layers trace the same call (the Anthropic SDK's own span beside Traceloop's, the
+openai-v2 instrumentation beside OpenInference's) a file holds two call spans for one call.
+They are the same call when, in one file:
+
+- they carry the same `gen_ai.response.id` (the provider's id of the answer), or
+- one is the parent of the other (a call span never wraps a different call: agent, tool and
+  workflow spans are not call spans), or
+- they are siblings in one trace from different instrumentation scopes, naming the same model,
+  and their times overlap (one library never traces one call twice, so two spans of one
+  scope are two calls, however alike).
+
+Of each such group the span of the highest-ranked dialect wins (`otel_dialects.Dialect.rank`:
+the one that reads the most of the call), then the first in the file. Every other span of the
+group is given the winner's record, so the loader's call_id dedup counts it as a duplicate of
+the winner (never a `duplicate_conflict`), and the ledger still balances: read = accepted +
+quarantined + duplicates. Set-based: three equi-joins over the file's spans, never a pair
+loop. Spans of one call written to different files are not matched (their response ids, when
+present, still dedup as before).
+"""
+
+# `_cl_spans`: one row per flattened call span (rid, line, rank, span facts).
+ECHO_WINNERS_SQL = """
+with spans as (
+    select *, row_number() over (order by _rank desc, rid) as preference
+    from _cl_spans where line is not null
+),
+pairs as (
+    select a.rid as echo, b.rid as other from spans a join spans b
+        on a._response_id = b._response_id and a.rid <> b.rid
+    union all
+    select a.rid, b.rid from spans a join spans b
+        on a._trace_id = b._trace_id and a._parent_span_id = b._span_id
+    union all
+    select b.rid, a.rid from spans a join spans b
+        on a._trace_id = b._trace_id and a._parent_span_id = b._span_id
+    union all
+    select a.rid, b.rid from spans a join spans b
+        on a._trace_id = b._trace_id and a._model_key = b._model_key
+    where a._model_key <> '' and a._scope <> b._scope and a._start_ns < b._end_ns and b._start_ns < a._end_ns
+),
+winners as (
+    select p.echo, w.rid as winner
+    from pairs p
+    join spans e on e.rid = p.echo
+    join spans w on w.rid = p.other
+    where w.preference < e.preference
+    qualify row_number() over (partition by p.echo order by w.preference) = 1
+)
+-- Two steps resolve a chain of three layers (C inside B inside A: C -> B -> A).
+select s.source_line, s.sub_seq, coalesce(final.line, s.line) as line, s.pre_reason
+from _cl_spans s
+left join winners w1 on w1.echo = s.rid
+left join winners w2 on w2.echo = w1.winner
+left join _cl_spans final on final.rid = coalesce(w2.winner, w1.winner)
+order by s.rid
+"""
