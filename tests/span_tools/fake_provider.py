@@ -16,6 +16,7 @@ in it are what the tests price independently with genai_prices.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass
@@ -287,17 +288,24 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(400, {"error": {"message": "not JSON", "type": "invalid_request_error"}})
         key = _scenario_key(body)
         s = SCENARIOS.get(key or "")
+        # A client whose base URL has a first path segment before /v1 (make_spans uses the
+        # dialect) gets response ids ending in it, so the files of several runs can share a
+        # warehouse without their calls looking like the same call.
+        parts = self.path.strip("/").split("/")
+        run = parts[0] if parts and parts[0] != "v1" else None
         self.server.requests.append((self.path, key))  # type: ignore[attr-defined]
         if s is None:
             return self._send(404, {"error": {"message": f"no scenario {key!r}", "type": "not_found_error"}})
         if s.error_status is not None:
             # retry-after-ms keeps the SDKs' retry of a 429/5xx fast (both SDKs read it).
             return self._send(s.error_status, _error_body(s), {"retry-after-ms": "10"})
-        if self.path.endswith("/chat/completions"):
+        if s.response_id and run:
+            s = dataclasses.replace(s, response_id=f"{s.response_id}-{run}")
+        if self.path.endswith("/v1/chat/completions"):
             return self._send(200, _openai_chat(s))
-        if self.path.endswith("/embeddings"):
+        if self.path.endswith("/v1/embeddings"):
             return self._send(200, _openai_embeddings(s))
-        if self.path.endswith("/messages"):
+        if self.path.endswith("/v1/messages"):
             return self._send(200, _anthropic_message(s))
         return self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found_error"}})
 

@@ -149,9 +149,9 @@ def run_scenarios(provider_name: str, call: Callable[[str, Scenario], None]) -> 
 # ---------------------------------------------------------------------------- instrumentors
 
 
-def instrument_openai_v2(provider, latest: bool = True):
-    if latest:
-        os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+def instrument_openai_v2(provider):
+    # 2.4b0 writes the same attributes without this opt-in (chat goes through util-genai).
+    os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
     OpenAIInstrumentor().instrument(tracer_provider=provider)
@@ -197,8 +197,6 @@ def dialect_plan(dialect: str, provider: TracerProvider, url: str):
     """(provider name, instrument(), client factory) for a dialect."""
     if dialect == "otel_genai_openai":
         return "openai", lambda: instrument_openai_v2(provider), lambda: openai_client(url)
-    if dialect == "otel_genai_openai_default":
-        return "openai", lambda: instrument_openai_v2(provider, latest=False), lambda: openai_client(url)
     if dialect == "openinference_openai":
         return "openai", lambda: instrument_openinference_openai(provider), lambda: openai_client(url)
     if dialect == "openlit_openai":
@@ -223,7 +221,6 @@ def dialect_plan(dialect: str, provider: TracerProvider, url: str):
 
 DIALECTS = (
     "otel_genai_openai",
-    "otel_genai_openai_default",
     "anthropic_sdk",
     "openllmetry_anthropic",
     "openinference_openai",
@@ -239,6 +236,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     dialect, out, url = argv
+    url = f"{url.rstrip('/')}/{dialect}"  # the fake provider ends its response ids with the dialect
     resource = Resource.create({"service.name": f"costline-span-tools-{dialect}", "deployment.environment.name": "test"})
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BaggageToAttributes())
