@@ -211,11 +211,23 @@ def dialect_plan(dialect: str, provider: TracerProvider, url: str):
     if dialect == "anthropic_sdk":
         return "anthropic", lambda: None, lambda: anthropic_client(url, True, provider)
     if dialect == "openllmetry_anthropic":
-        return "anthropic", lambda: instrument_traceloop_anthropic(provider), lambda: anthropic_client(url, False, provider)
+        return (
+            "anthropic",
+            lambda: instrument_traceloop_anthropic(provider),
+            lambda: anthropic_client(url, False, provider),
+        )
     if dialect == "openlit_anthropic":
-        return "anthropic", lambda: instrument_openlit(provider, "anthropic"), lambda: anthropic_client(url, False, provider)
+        return (
+            "anthropic",
+            lambda: instrument_openlit(provider, "anthropic"),
+            lambda: anthropic_client(url, False, provider),
+        )
     if dialect == "double_anthropic":
-        return "anthropic", lambda: instrument_traceloop_anthropic(provider), lambda: anthropic_client(url, True, provider)
+        return (
+            "anthropic",
+            lambda: instrument_traceloop_anthropic(provider),
+            lambda: anthropic_client(url, True, provider),
+        )
     raise SystemExit(f"unknown dialect {dialect!r}; known: {', '.join(DIALECTS)}")
 
 
@@ -237,7 +249,9 @@ def main(argv: list[str]) -> int:
         return 2
     dialect, out, url = argv
     url = f"{url.rstrip('/')}/{dialect}"  # the fake provider ends its response ids with the dialect
-    resource = Resource.create({"service.name": f"costline-span-tools-{dialect}", "deployment.environment.name": "test"})
+    resource = Resource.create(
+        {"service.name": f"costline-span-tools-{dialect}", "deployment.environment.name": "test"}
+    )
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BaggageToAttributes())
     provider.add_span_processor(BatchSpanProcessor(OtlpJsonLinesExporter(out)))
