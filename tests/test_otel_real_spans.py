@@ -55,6 +55,8 @@ DIALECTS = {
     "anthropic_sdk": Dialect("anthropic"),  # the Anthropic SDK's own tracing
     "openllmetry_anthropic": Dialect("anthropic"),  # Traceloop opentelemetry-instrumentation-anthropic
     "openinference_openai": Dialect("openai"),  # Arize openinference-instrumentation-openai
+    # An older OpenLLMetry release (0.40.14): gen_ai.system + gen_ai.usage.prompt_tokens.
+    "openllmetry_openai_legacy": Dialect("openai"),
     "openlit_openai": Dialect("openai"),
     "openlit_anthropic": Dialect("anthropic"),
     "double_anthropic": Dialect("anthropic", spans_per_call=2),  # SDK tracing + Traceloop
@@ -66,6 +68,7 @@ LIBRARY_GAPS: dict[str, set[str]] = {
     # openai-v2 2.4b0 reads cached_tokens for the Responses API only, reasoning never.
     "otel_genai_openai": {"cache_read", "reasoning"},
     "openllmetry_anthropic": {"reasoning"},  # 0.62.4 writes no thinking tokens
+    "openllmetry_openai_legacy": {"reasoning"},  # no completion_tokens_details in 0.40.14
     "openlit_openai": {"reasoning"},
     "openlit_anthropic": {"reasoning"},
 }
@@ -78,7 +81,8 @@ EMBEDDINGS_QUARANTINED = (
 MAPPING_BUGS: dict[tuple[str, str], str] = {
     **{
         (d, check): EMBEDDINGS_QUARANTINED
-        for d in ("otel_genai_openai", "openinference_openai", "openlit_openai", "double_openai")
+        for d in DIALECTS
+        if DIALECTS[d].provider == "openai"
         for check in ("calls", "ledger", "cost")
     },
     ("openlit_anthropic", "calls"): (

@@ -169,6 +169,13 @@ def instrument_traceloop_anthropic(provider):
     AnthropicInstrumentor().instrument(tracer_provider=provider)
 
 
+def instrument_traceloop_openai_old(provider):
+    # opentelemetry-instrumentation-openai 0.40.14 (May 2025): the pre-1.28 GenAI names.
+    from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
+    OpenAIInstrumentor(enrich_token_usage=False).instrument(tracer_provider=provider)
+
+
 def instrument_openlit(provider, which: str):
     # openlit.init() would fetch a price list over the network and set up its own exporters;
     # its instrumentors take the same arguments directly. openlit tracers come from the global
@@ -199,6 +206,8 @@ def dialect_plan(dialect: str, provider: TracerProvider, url: str):
         return "openai", lambda: instrument_openai_v2(provider), lambda: openai_client(url)
     if dialect == "openinference_openai":
         return "openai", lambda: instrument_openinference_openai(provider), lambda: openai_client(url)
+    if dialect == "openllmetry_openai_legacy":
+        return "openai", lambda: instrument_traceloop_openai_old(provider), lambda: openai_client(url)
     if dialect == "openlit_openai":
         return "openai", lambda: instrument_openlit(provider, "openai"), lambda: openai_client(url)
     if dialect == "double_openai":
@@ -236,6 +245,7 @@ DIALECTS = (
     "anthropic_sdk",
     "openllmetry_anthropic",
     "openinference_openai",
+    "openllmetry_openai_legacy",
     "openlit_openai",
     "openlit_anthropic",
     "double_anthropic",
