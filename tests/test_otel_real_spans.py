@@ -174,6 +174,7 @@ class Ingested:
     ledger: dict[str, tuple[int, int, int, int]]  # dialect -> read, accepted, quarantined, duplicates
     quarantine: dict[str, list[tuple]]
     priced: dict[str, Decimal]  # call_id -> estimated_cost_usd from dbt
+    untagged: list[tuple]  # the untagged_spend_daily mart
 
 
 @pytest.fixture(scope="module")
@@ -209,9 +210,16 @@ def ingested(span_python, tmp_path_factory) -> Ingested:  # noqa: F811 - the fix
                 "where input = 'telemetry'",
             )
             held = rows(con, "select source_file, source_line, record_key, reason from raw.quarantine")
-    run_dbt(["build", "--select", "+int_calls_priced"], paths.warehouse_db.parent, work / "dbt")
+    run_dbt(
+        ["build", "--select", "+int_calls_priced", "+untagged_spend_daily"], paths.warehouse_db.parent, work / "dbt"
+    )
     with connect(paths.warehouse_db, read_only=True) as con:
         priced = dict(rows(con, "select call_id, estimated_cost_usd from intermediate.int_calls_priced"))
+        untagged = rows(
+            con,
+            "select day, untagged_cost_usd, untagged_workspace_cost_usd, untagged_feature_cost_usd, "
+            "untagged_calls from marts.untagged_spend_daily",
+        )
 
     def dialect_of(source_file: str) -> str:
         return Path(source_file).name.removesuffix(".otlp.jsonl")
@@ -225,6 +233,7 @@ def ingested(span_python, tmp_path_factory) -> Ingested:  # noqa: F811 - the fix
         ledger={dialect_of(f): tuple(counts) for f, *counts in ledger_rows},
         quarantine={d: [q for q in held if dialect_of(q[0]) == d] for d in DIALECTS},
         priced=priced,
+        untagged=untagged,
     )
 
 
@@ -239,6 +248,10 @@ def _span_day(spans_dir: Path) -> date:
                         starts.add(datetime.fromtimestamp(int(span["startTimeUnixNano"]) / 1e9, UTC).date())
     assert len(starts) == 1, f"spans across days {starts}: rerun away from midnight UTC"
     return starts.pop()
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def ok_call(ingested: Ingested, dialect: str, s: Scenario) -> dict:
@@ -322,10 +335,25 @@ def test_dbt_price_equals_genai_prices_of_the_scripted_tokens(ingested, dialect)
     expected_total = Decimal(0)
     for name, s in ok_scenarios(DIALECTS[dialect].provider):
         row = ok_call(ingested, dialect, s)
-        at = row["started_at"].replace(tzinfo=UTC) if row["started_at"].tzinfo is None else row["started_at"]
-        expected = genai_price(s.provider, s.response_model, expected_tokens(dialect, s), at)
+        expected = genai_price(s.provider, s.response_model, expected_tokens(dialect, s), _utc(row["started_at"]))
         assert expected > 0, name
         assert ingested.priced[row["call_id"]] == expected, name
         total += ingested.priced[row["call_id"]]
         expected_total += expected
     assert total.quantize(Decimal("0.01")) == expected_total.quantize(Decimal("0.01"))
+
+
+def test_untagged_spend_mart_holds_the_calls_with_no_tags(ingested):
+    """The one call per dialect with neither costline.workspace nor costline.feature lands under
+    (untagged) in the mart, at genai_prices' price (a dialect whose tokens are a known mapping bug
+    counts at what dbt priced it: its own tokens test is the xfail that says so)."""
+    expected = Decimal(0)
+    for dialect, spec in DIALECTS.items():
+        name, s = next((n, s) for n, s in ok_scenarios(spec.provider) if not (s.workspace or s.feature))
+        row = ok_call(ingested, dialect, s)
+        if (dialect, "tokens") in MAPPING_BUGS:
+            expected += ingested.priced[row["call_id"]]
+        else:
+            expected += genai_price(s.provider, s.response_model, expected_tokens(dialect, s), _utc(row["started_at"]))
+    assert expected > 0
+    assert ingested.untagged == [(ingested.day, expected, expected, expected, len(DIALECTS))]
