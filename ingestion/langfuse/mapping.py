@@ -199,7 +199,7 @@ def calls_sql(workspace_from: str, feature_from: str) -> str:
                 then (o ->> 'promptName') || coalesce('@' || (o ->> 'promptVersion'), '') end as prompt_version,
            case when cost > 0 then cost::varchar end as cost_usd
     from calls
-    order by filename, call_id
+    order by call_id
     """
 
 
