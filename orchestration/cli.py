@@ -15,9 +15,9 @@ from typing import Annotated
 
 import typer
 
-from ingestion.settings import Paths
 from ingestion.langfuse.client import PUBLIC_KEY_ENV as LANGFUSE_PUBLIC_KEY_ENV
 from ingestion.langfuse.client import SECRET_KEY_ENV as LANGFUSE_SECRET_KEY_ENV
+from ingestion.settings import Paths
 from ingestion.sources.litellm_spend_logs import DATABASE_URL_ENV as LITELLM_DATABASE_URL_ENV
 
 app = typer.Typer(

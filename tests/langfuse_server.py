@@ -63,7 +63,13 @@ class FakeLangfuse:
 
     # --- data ------------------------------------------------------------------------
     def trace(self, trace_id: str, timestamp: str, name: str | None = None, tags=(), user_id=None) -> None:
-        self.traces[trace_id] = {"id": trace_id, "timestamp": timestamp, "name": name, "tags": list(tags), "userId": user_id}
+        self.traces[trace_id] = {
+            "id": trace_id,
+            "timestamp": timestamp,
+            "name": name,
+            "tags": list(tags),
+            "userId": user_id,
+        }
 
     def generation(self, obs_id: str, trace_id: str, start: str, model: str | None, usage: dict, cost=None, **extra):
         """`usage` is the usageDetails map; `cost` the costDetails total (None: no cost)."""
@@ -74,7 +80,14 @@ class FakeLangfuse:
 
     def score(self, score_id: str, trace_id: str | None, timestamp: str, name: str, data_type: str, value, **extra):
         self.scores.append(
-            {"id": score_id, "traceId": trace_id, "timestamp": timestamp, "name": name, "dataType": data_type, "value": value}
+            {
+                "id": score_id,
+                "traceId": trace_id,
+                "timestamp": timestamp,
+                "name": name,
+                "dataType": data_type,
+                "value": value,
+            }
             | extra
         )
 
@@ -152,7 +165,12 @@ class FakeLangfuse:
             "version": None,
             "metadata": o.get("metadata", {}),
             "output": {"role": "assistant", "content": "answer " + CANARY_PROMPT},
-            "usage": {"input": ud.get("input", 0), "output": ud.get("output", 0), "total": ud.get("total", 0), "unit": "TOKENS"},
+            "usage": {
+                "input": ud.get("input", 0),
+                "output": ud.get("output", 0),
+                "total": ud.get("total", 0),
+                "unit": "TOKENS",
+            },
             "level": o.get("level", "DEFAULT"),
             "statusMessage": o.get("statusMessage"),
             "parentObservationId": None,
@@ -225,14 +243,25 @@ class FakeLangfuse:
             self.seen.append((path, args.to_dict(flat=False)))
             expected = "Basic " + base64.b64encode(f"{PUBLIC_KEY}:{SECRET_KEY}".encode()).decode()
             if request.headers.get("Authorization") != expected:
-                return self._json({"message": "Invalid credentials. Confirm that you've configured the correct host."}, 401)
+                return self._json(
+                    {"message": "Invalid credentials. Confirm that you've configured the correct host."}, 401
+                )
             if self.faults[path]:
                 return self._json({"message": "Internal Server Error", "error": "boom"}, self.faults[path].popleft())
         if self.legacy and path in ("/api/public/v2/observations", "/api/public/v3/scores"):
             return Response("Not Found", 404)
         if path == "/api/public/projects":
             return self._json(
-                {"data": [{"id": PROJECT_ID, "name": "support-app", "organization": {"id": "o1", "name": "Acme"}, "metadata": {}}]}
+                {
+                    "data": [
+                        {
+                            "id": PROJECT_ID,
+                            "name": "support-app",
+                            "organization": {"id": "o1", "name": "Acme"},
+                            "metadata": {},
+                        }
+                    ]
+                }
             )
         if path.endswith("observations"):
             lo, hi = _ts(args["fromStartTime"]), _ts(args["toStartTime"])
@@ -250,8 +279,16 @@ class FakeLangfuse:
         if path == "/api/public/traces":
             lo, hi = _ts(args["fromTimestamp"]), _ts(args["toTimestamp"])
             rows = [
-                t | {"htmlPath": f"/trace/{t['id']}", "public": False, "environment": "default", "release": None,
-                     "version": None, "sessionId": None, "metadata": {}}
+                t
+                | {
+                    "htmlPath": f"/trace/{t['id']}",
+                    "public": False,
+                    "environment": "default",
+                    "release": None,
+                    "version": None,
+                    "sessionId": None,
+                    "metadata": {},
+                }
                 for t in self.traces.values()
                 if lo <= _ts(t["timestamp"]) < hi
             ]

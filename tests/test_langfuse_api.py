@@ -134,7 +134,12 @@ def test_generations_become_calls_as_costline_counts_them(api, paths):
         "production",
     )
     assert g1["started_at"] == datetime(2026, 11, 2, 10, 0, 0, 123000) and g1["duration_ms"] == 59377
-    assert (g2["input_tokens"], g2["cache_read_input_tokens"], g2["cache_creation_input_tokens"], g2["output_tokens"]) == (
+    assert (
+        g2["input_tokens"],
+        g2["cache_read_input_tokens"],
+        g2["cache_creation_input_tokens"],
+        g2["output_tokens"],
+    ) == (
         3600,
         3000,
         500,
@@ -200,7 +205,9 @@ def test_scores_become_outcomes_and_the_rest_is_quarantined_with_a_reason(api, p
     assert [q["input"] for q in quarantined] == ["langfuse_scores", "langfuse_scores"]
     assert quarantined[0]["reason"].startswith("invalid_value: an eval value must be a JSON number from 0 to 1")
     assert quarantined[1]["reason"].startswith('unknown_kind: kind must be thumbs, resolution or eval, got "text"')
-    ledger = _rows(paths, "select records_read, accepted, quarantined from raw.source_files where input = 'langfuse_scores'")
+    ledger = _rows(
+        paths, "select records_read, accepted, quarantined from raw.source_files where input = 'langfuse_scores'"
+    )
     assert [tuple(r.values()) for r in ledger] == [(6, 4, 2), (1, 1, 0)]
 
 
@@ -270,7 +277,12 @@ def test_an_older_server_is_read_through_the_legacy_apis_without_landing_prompts
     assert (g2["workspace"], g2["feature"]) == ("research", "nightly_batch"), "a trace of the day before"
     assert len(_rows(paths, "select * from raw.outcomes")) == 5
     pages = {p.name for p in (paths.landing_dir / "langfuse" / "2026-11-02" / "pages").iterdir()}
-    assert {"observations-v1-0001.json", "observations-v1-0002.json", "traces-0001.json", "scores-v2-0001.json"} <= pages
+    assert {
+        "observations-v1-0001.json",
+        "observations-v1-0002.json",
+        "traces-0001.json",
+        "scores-v2-0001.json",
+    } <= pages
     hits = [p for p in paths.warehouse_dir.rglob("*") if p.is_file() and CANARY_PROMPT.encode() in p.read_bytes()]
     assert hits == [], "legacy pages are landed without input and output"
 
@@ -301,13 +313,17 @@ def test_costline_run_puts_langfuse_spend_in_the_mart_to_the_cent(api, paths, tm
         check=True,
     )  # fmt: skip
     with duckdb.connect(str(paths.mart_db), read_only=True) as con:
-        spend = dict(con.execute("select model, sum(cost_usd) from daily_spend where day = ? group by 1", [DAY1]).fetchall())
+        spend = dict(
+            con.execute("select model, sum(cost_usd) from daily_spend where day = ? group by 1", [DAY1]).fetchall()
+        )
     # g1 carries Langfuse's cost; g2 (cost 0) and g4 (no cost) are priced by costline from tokens.
     g2 = _genai_price(
         "anthropic", "claude-sonnet-4-20250514", datetime(2026, 11, 2, 0, 0, 10, tzinfo=UTC),
         input_tokens=3600, output_tokens=400, cache_read_tokens=3000, cache_write_tokens=500,
     )  # fmt: skip
-    g4 = _genai_price("openai", "gpt-4o-mini", datetime(2026, 11, 2, 12, 0, 2, tzinfo=UTC), input_tokens=1000, output_tokens=100)
+    g4 = _genai_price(
+        "openai", "gpt-4o-mini", datetime(2026, 11, 2, 12, 0, 2, tzinfo=UTC), input_tokens=1000, output_tokens=100
+    )
     assert spend["gpt-4o-2024-08-06"] == Decimal("0.004100")
     assert spend["claude-sonnet-4-20250514"] == g2 and g2 > 0
     assert spend["gpt-4o-mini"] == g4 and g4 > 0

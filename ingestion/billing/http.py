@@ -12,13 +12,13 @@ error text with the key scrubbed, never from request objects.
 
 import email.utils
 import json
-from decimal import Decimal
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import requests
@@ -248,9 +248,7 @@ class PageClient:
     def _fetch_page(
         self, endpoint: Endpoint, number: int, params: list[tuple[str, str]], save: Callable[[int, bytes], str]
     ) -> FetchedPage:
-        return self._with_retries(
-            self._what(endpoint, number), lambda: self._attempt(endpoint, number, params, save)
-        )
+        return self._with_retries(self._what(endpoint, number), lambda: self._attempt(endpoint, number, params, save))
 
     def _with_retries(self, what: str, attempt: Callable[[], object]):
         s = self.settings

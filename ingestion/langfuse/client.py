@@ -131,7 +131,9 @@ class LangfuseClient:
             try:
                 for kind in V2_TYPES:
                     params = [("type", kind), *window, ("fields", V2_FIELDS)]
-                    pages[kind] = self._cursor_chain(f"observations-v2-{kind}", V2_OBSERVATIONS, params, folder, V2_LIMIT)
+                    pages[kind] = self._cursor_chain(
+                        f"observations-v2-{kind}", V2_OBSERVATIONS, params, folder, V2_LIMIT
+                    )
                 self.observations_api = "v2"
             except BillingNotFoundError:
                 if self.observations_api == "v2":

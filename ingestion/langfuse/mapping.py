@@ -64,9 +64,7 @@ def _source_sql(item: str, env: str) -> str:
     kind, arg = kind.strip(), arg.strip()
     if kind == "tag" and arg:
         prefix = sql_str(arg + ":")
-        return (
-            f"nullif(trim(substr(list_filter(tags, lambda t: starts_with(t, {prefix}))[1], {len(arg) + 2})), '')"
-        )
+        return f"nullif(trim(substr(list_filter(tags, lambda t: starts_with(t, {prefix}))[1], {len(arg) + 2})), '')"
     if kind == "metadata" and arg:
         path = json_path(arg)
         return f"nullif(trim(coalesce(json_extract_string(metadata, {path}), json_extract_string(trace_metadata, {path}))), '')"
@@ -107,8 +105,12 @@ def calls_sql(workspace_from: str, feature_from: str) -> str:
     pages `$traces` and the project page `$project` (lists of files; may be empty)."""
     workspace = from_list_sql(workspace_from, WORKSPACE_FROM_ENV)
     feature = from_list_sql(feature_from, FEATURE_FROM_ENV)
-    guessed = " ".join(f"when regexp_matches(lower(model), {sql_str(rx)}) then {sql_str(p)}" for rx, p in MODEL_PROVIDERS)
-    cache_read = f"coalesce({_ud('input_cached_tokens')}, {_ud('input_cache_read')}, {_ud('cache_read_input_tokens')}, 0)"
+    guessed = " ".join(
+        f"when regexp_matches(lower(model), {sql_str(rx)}) then {sql_str(p)}" for rx, p in MODEL_PROVIDERS
+    )
+    cache_read = (
+        f"coalesce({_ud('input_cached_tokens')}, {_ud('input_cache_read')}, {_ud('cache_read_input_tokens')}, 0)"
+    )
     cache_write = f"coalesce({_ud('input_cache_creation')}, {_ud('cache_creation_input_tokens')}, 0)"
     reasoning = f"coalesce({_ud('output_reasoning_tokens')}, {_ud('output_reasoning')}, {_ud('reasoning_tokens')}, 0)"
     return f"""
