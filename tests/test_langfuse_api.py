@@ -72,6 +72,7 @@ def _populate(api: FakeLangfuse) -> None:
     api.score("s5", "t2", "2026-11-02T10:08:00Z", "latency-rating", "NUMERIC", 7)
     api.score("s6", "t2", "2026-11-02T10:09:00Z", "comment", "TEXT", "great answer")
     api.score("s7", "t4", "2026-11-03T09:00:00Z", "resolution", "CATEGORICAL", "resolved")
+    api.score("s8", None, "2026-11-02T11:00:00Z", "session-rating", "NUMERIC", 0.5)  # a session's: no trace
 
 
 @pytest.fixture
@@ -187,8 +188,12 @@ def test_generations_become_calls_as_costline_counts_them(api, paths):
     pages = sorted(p.name for p in (paths.landing_dir / "langfuse" / "2026-11-02" / "pages").iterdir())
     assert pages[:2] == ["observations-v2-EMBEDDING-0001.json", "observations-v2-GENERATION-0001.json"]
     assert "observations-v2-GENERATION-0002.json" in pages, "four generations at two a page"
-    cursors = [q for p, q in api.seen if p == "/api/public/v2/observations" and "cursor" in q]
-    assert cursors and all(q["fromStartTime"] and q["toStartTime"] for _, q in api.seen if "observations" in _)
+    v2 = [q for path, q in api.seen if path == "/api/public/v2/observations"]
+    assert any("cursor" in q for q in v2), "the second page was asked for with the first page's cursor"
+    assert {(q["fromStartTime"][0], q["toStartTime"][0]) for q in v2} == {
+        ("2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z"),
+        ("2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z"),
+    }
 
 
 def test_scores_become_outcomes_and_the_rest_is_quarantined_with_a_reason(api, paths):
@@ -202,13 +207,14 @@ def test_scores_become_outcomes_and_the_rest_is_quarantined_with_a_reason(api, p
         ("t4", "resolution", "resolved", "langfuse:resolution"),
     ]
     quarantined = _rows(paths, "select input, reason from raw.quarantine order by reason")
-    assert [q["input"] for q in quarantined] == ["langfuse_scores", "langfuse_scores"]
+    assert [q["input"] for q in quarantined] == ["langfuse_scores"] * 3
     assert quarantined[0]["reason"].startswith("invalid_value: an eval value must be a JSON number from 0 to 1")
-    assert quarantined[1]["reason"].startswith('unknown_kind: kind must be thumbs, resolution or eval, got "text"')
+    assert quarantined[1]["reason"].startswith("missing_field: request_id")
+    assert quarantined[2]["reason"].startswith('unknown_kind: kind must be thumbs, resolution or eval, got "text"')
     ledger = _rows(
         paths, "select records_read, accepted, quarantined from raw.source_files where input = 'langfuse_scores'"
     )
-    assert [tuple(r.values()) for r in ledger] == [(6, 4, 2), (1, 1, 0)]
+    assert [tuple(r.values()) for r in ledger] == [(7, 4, 3), (1, 1, 0)]
 
 
 def test_reload_replaces_never_duplicates(api, paths):

@@ -37,7 +37,12 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.billing.errors import BillingNotFoundError, BillingPaginationError, BillingResponseError
+from ingestion.billing.errors import (
+    BillingNotFoundError,
+    BillingPaginationError,
+    BillingRequestError,
+    BillingResponseError,
+)
 from ingestion.billing.http import HttpSettings, PageClient
 from ingestion.billing.provider import Provider
 from ingestion.billing.secret import ApiKey
@@ -178,7 +183,8 @@ class LangfuseClient:
             saved: list[bytes] = []
             try:
                 self._http.get_json("langfuse projects", PROJECTS, [], lambda body: saved.append(body) or "memory")
-            except (BillingNotFoundError, BillingResponseError):
+            except (BillingRequestError, BillingResponseError):
+                # Not offered (an older server, an organization key): the workspace falls back to projectId.
                 return None
             self._project = saved[-1] if saved else None
         return self._project
