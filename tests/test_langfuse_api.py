@@ -346,3 +346,35 @@ def test_landed_scores_and_calls_are_plain_jsonl(api, paths):
     assert lines[0]["cost_usd"] == "0.004100000000" and "input" not in lines[0]
     assert not (folder / ".incoming").exists()
     assert Path(folder / "scores" / "scores.jsonl").is_file()
+
+
+def test_a_call_also_sent_as_a_file_counts_once_and_file_reloads_leave_langfuse_alone(api, paths):
+    from ingestion.sources.telemetry_files import TelemetryFiles
+
+    folder = paths.telemetry_dir / DAY2.isoformat()
+    folder.mkdir(parents=True)
+    record = {
+        "call_id": "g5",
+        "request_id": "t4",
+        "started_at": "2026-11-03T08:00:01Z",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "input_tokens": 300,
+        "output_tokens": 30,
+        "workspace": "growth",
+        "feature": "search",
+    }
+    (folder / "app.jsonl").write_text(json.dumps(record) + "\n")
+    with connect(paths.warehouse_db) as con:
+        TelemetryFiles().load(con, paths, [DAY2], "run-0")
+    _load(paths, days=(DAY2,))
+    calls = _rows(paths, "select call_id, source_file from raw.telemetry_calls where call_id = 'g5'")
+    assert calls == [{"call_id": "g5", "source_file": "telemetry/2026-11-03/app.jsonl"}], "the first loaded counts"
+    [ledger] = _rows(
+        paths, "select records_read, accepted, quarantined, duplicates from raw.source_files where input = 'langfuse'"
+    )
+    assert ledger["records_read"] == 3 and ledger["accepted"] == 2
+    assert ledger["quarantined"] + ledger["duplicates"] == 1
+    with connect(paths.warehouse_db) as con:
+        TelemetryFiles().load(con, paths, [DAY2], "run-2")
+    assert {"g6", "e1"} <= set(_calls(paths)), "a file reload leaves Langfuse's rows alone"
