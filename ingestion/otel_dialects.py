@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ingestion.model_providers import provider_of_model
+
 # --- workspace and feature ---------------------------------------------------------------------
 
 WORKSPACE_ATTRIBUTES_ENV = "COSTLINE_WORKSPACE_ATTRIBUTES"
@@ -331,19 +333,6 @@ DIALECTS: tuple[Dialect, ...] = (
 )
 DIALECT_NAMES = tuple(d.name for d in DIALECTS)
 
-# A provider no attribute names, guessed from the model name (Langfuse generations have none).
-MODEL_PREFIX_PROVIDERS = (
-    (
-        ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-embedding-", "davinci", "babbage", "whisper", "tts-", "dall-e"),
-        "openai",
-    ),
-    (("claude",), "anthropic"),
-    (("gemini", "text-bison", "chat-bison"), "google"),
-    (("mistral", "mixtral", "codestral", "ministral", "pixtral"), "mistral"),
-    (("command",), "cohere"),
-)
-
-
 # The provider an instrumentation's scope names (`openlit.instrumentation.anthropic`,
 # `openinference.instrumentation.openai`, ...), when its span names none.
 SCOPE_PROVIDERS = {
@@ -362,16 +351,6 @@ SCOPE_PROVIDERS = {
 def provider_from_scope(scope: str) -> str | None:
     head, _, last = scope.rpartition(".instrumentation.")
     return SCOPE_PROVIDERS.get(last.split(".")[0]) if head else None
-
-
-def provider_from_model(model: Any) -> str | None:
-    if not isinstance(model, str):
-        return None
-    name = model.lower().rsplit("/", 1)[-1]
-    for prefixes, provider in MODEL_PREFIX_PROVIDERS:
-        if name.startswith(prefixes):
-            return provider
-    return None
 
 
 def recognising(view: SpanView) -> tuple[Dialect, ...]:
@@ -584,7 +563,7 @@ def call_record(view: SpanView, status: Mapping[str, Any], tagging: Tagging) -> 
         model = _json_object(view.get("llm.invocation_parameters")).get("model")
         record["model"] = model if isinstance(model, str) and model else None
     if record.get("provider") is None:
-        record["provider"] = provider_from_model(record.get("model")) or provider_from_scope(view.scope)
+        record["provider"] = provider_of_model(record.get("model")) or provider_from_scope(view.scope)
     if isinstance(record.get("provider"), str):
         # gen_ai.system was free text ("Anthropic" in older OpenLLMetry); prices are keyed lower-case.
         record["provider"] = record["provider"].strip().lower()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from ingestion.billing.errors import BillingConfigError
 from ingestion.json_sql import json_path, sql_str
+from ingestion.model_providers import provider_of_model_sql
 from ingestion.sources.litellm_spend_logs import PROVIDERS as ROUTE_PROVIDERS
 
 WORKSPACE_FROM_ENV = "COSTLINE_LANGFUSE_WORKSPACE_FROM"
@@ -39,12 +40,6 @@ PROVIDER_NAMES = {
     "mistralai": "mistral",
 }
 # Model name -> provider when nothing names it (checked in this order).
-MODEL_PROVIDERS = (
-    (r"^(gpt-|o1|o3|o4|chatgpt-|text-embedding-|davinci|babbage|whisper|tts-|dall-e|omni-moderation)", "openai"),
-    (r"^claude", "anthropic"),
-    (r"^(gemini|text-embedding-00|gemma)", "google"),
-    (r"^(mistral|mixtral|codestral|ministral|magistral|devstral|pixtral|open-mistral)", "mistral"),
-)
 THUMBS_UP = ("up", "thumbs up", "thumbs_up", "thumbsup", "👍", "true", "yes", "positive", "good", "helpful")
 THUMBS_DOWN = ("down", "thumbs down", "thumbs_down", "thumbsdown", "👎", "false", "no", "negative", "bad", "unhelpful")
 
@@ -105,9 +100,6 @@ def calls_sql(workspace_from: str, feature_from: str) -> str:
     pages `$traces` and the project page `$project` (lists of files; may be empty)."""
     workspace = from_list_sql(workspace_from, WORKSPACE_FROM_ENV)
     feature = from_list_sql(feature_from, FEATURE_FROM_ENV)
-    guessed = " ".join(
-        f"when regexp_matches(lower(model), {sql_str(rx)}) then {sql_str(p)}" for rx, p in MODEL_PROVIDERS
-    )
     cache_read = (
         f"coalesce({_ud('input_cached_tokens')}, {_ud('input_cache_read')}, {_ud('cache_read_input_tokens')}, 0)"
     )
@@ -182,7 +174,7 @@ def calls_sql(workspace_from: str, feature_from: str) -> str:
                     {_mapped("json_extract_string(metadata, '$.ls_provider')", PROVIDER_NAMES)},
                     {_mapped("json_extract_string(o, '$.modelParameters.provider')", PROVIDER_NAMES)},
                     {_mapped("route_prefix", PROVIDER_NAMES)},
-                    case {guessed} end, '(unknown)') as provider,
+                    {provider_of_model_sql("model")}, '(unknown)') as provider,
            coalesce(nullif(model, ''), '(unknown)') as model,
            case when o ->> 'type' = 'EMBEDDING' then 'embeddings' else 'chat' end as operation,
            coalesce(input_tokens, 0) as input_tokens,
