@@ -19,9 +19,12 @@ checks quarantine them with a reason (`ingestion/rules/telemetry_rules.py`).
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ingestion.model_providers import provider_of_model
 
 # --- workspace and feature ---------------------------------------------------------------------
 
@@ -82,6 +85,7 @@ class SpanView:
     attrs: Mapping[str, Any]
     scope: str
     name: str
+    failed: bool = False  # error.type, status ERROR or a Langfuse level ERROR (`is_error`)
 
     def get(self, key: str) -> Any:
         return self.attrs.get(key)
@@ -267,7 +271,11 @@ OPENINFERENCE = Dialect(
 OPENLIT = Dialect(
     name="openlit",
     source="openlit/openlit sdk/python/src/openlit/semcov/__init__.py",
-    recognises=lambda v: v.get("telemetry.sdk.name") == "openlit" and _operation_is_call(v),
+    # openlit's failed Anthropic calls carry nothing but the exception: the scope says it all.
+    recognises=lambda v: (
+        (v.get("telemetry.sdk.name") == "openlit" and _operation_is_call(v))
+        or (v.failed and provider_from_scope(v.scope) is not None and v.scope.startswith("openlit.instrumentation."))
+    ),
     fields={
         "call_id": ("gen_ai.response.id",),
         "provider": ("gen_ai.provider.name", "gen_ai.system"),
@@ -325,27 +333,24 @@ DIALECTS: tuple[Dialect, ...] = (
 )
 DIALECT_NAMES = tuple(d.name for d in DIALECTS)
 
-# A provider no attribute names, guessed from the model name (Langfuse generations have none).
-MODEL_PREFIX_PROVIDERS = (
-    (
-        ("gpt-", "o1", "o3", "o4", "chatgpt-", "text-embedding-", "davinci", "babbage", "whisper", "tts-", "dall-e"),
-        "openai",
-    ),
-    (("claude",), "anthropic"),
-    (("gemini", "text-bison", "chat-bison"), "google"),
-    (("mistral", "mixtral", "codestral", "ministral", "pixtral"), "mistral"),
-    (("command",), "cohere"),
-)
+# The provider an instrumentation's scope names (`openlit.instrumentation.anthropic`,
+# `openinference.instrumentation.openai`, ...), when its span names none.
+SCOPE_PROVIDERS = {
+    "openai": "openai",
+    "openai_v2": "openai",
+    "anthropic": "anthropic",
+    "mistralai": "mistral",
+    "cohere": "cohere",
+    "groq": "groq",
+    "bedrock": "aws.bedrock",
+    "vertexai": "gcp.vertex_ai",
+    "google_genai": "google",
+}
 
 
-def provider_from_model(model: Any) -> str | None:
-    if not isinstance(model, str):
-        return None
-    name = model.lower().rsplit("/", 1)[-1]
-    for prefixes, provider in MODEL_PREFIX_PROVIDERS:
-        if name.startswith(prefixes):
-            return provider
-    return None
+def provider_from_scope(scope: str) -> str | None:
+    head, _, last = scope.rpartition(".instrumentation.")
+    return SCOPE_PROVIDERS.get(last.split(".")[0]) if head else None
 
 
 def recognising(view: SpanView) -> tuple[Dialect, ...]:
@@ -353,12 +358,22 @@ def recognising(view: SpanView) -> tuple[Dialect, ...]:
     return tuple(d for d in DIALECTS if d.recognises(view))
 
 
-def is_error(view: SpanView, status: Mapping[str, Any]) -> bool:
+def is_error(attrs: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
     return (
-        view.get("error.type") is not None
+        attrs.get("error.type") is not None
         or status.get("code") in ERROR_STATUS_CODES
-        or str(view.get("langfuse.observation.level") or "").upper() == "ERROR"
+        or str(attrs.get("langfuse.observation.level") or "").upper() == "ERROR"
     )
+
+
+# openai-v2 2.4b0 writes error.type as str() of the exception class: "<class 'openai.RateLimitError'>".
+_CLASS_REPR = re.compile(r"<class '(?:[\w.]*\.)?(\w+)'>")
+
+
+def _error_type(value: Any) -> Any:
+    if isinstance(value, str) and (m := _CLASS_REPR.fullmatch(value.strip())):
+        return m.group(1)
+    return value
 
 
 def first_present(attrs: Mapping[str, Any], names: tuple[str, ...]) -> Any:
@@ -543,12 +558,16 @@ def call_record(view: SpanView, status: Mapping[str, Any], tagging: Tagging) -> 
             record[name] = value
     normalise_tokens(record, dialects)
     drop_zero_cost(record)
+    if record.get("model") is None and OPENINFERENCE in dialects:
+        # A failed OpenInference span names its model only inside the invocation parameters.
+        model = _json_object(view.get("llm.invocation_parameters")).get("model")
+        record["model"] = model if isinstance(model, str) and model else None
     if record.get("provider") is None:
-        record["provider"] = provider_from_model(record.get("model"))
+        record["provider"] = provider_of_model(record.get("model")) or provider_from_scope(view.scope)
     if isinstance(record.get("provider"), str):
         # gen_ai.system was free text ("Anthropic" in older OpenLLMetry); prices are keyed lower-case.
         record["provider"] = record["provider"].strip().lower()
-    if is_error(view, status):
+    if view.failed:
         # A failed call still happened: it counts in error, retry and waste figures, with the
         # tokens it reported (none, usually) and `(unknown)` for what it does not name.
         record["status"] = "error"
@@ -563,6 +582,8 @@ def call_record(view: SpanView, status: Mapping[str, Any], tagging: Tagging) -> 
         if record.get("error_type") is None:
             message = status.get("message")
             record["error_type"] = message[:ERROR_TYPE_MAX] if isinstance(message, str) and message else "error"
+    if record.get("error_type") is not None:
+        record["error_type"] = _error_type(record["error_type"])
     record["_dialect"] = dialects[0].name
     record["_rank"] = dialects[0].rank
     return {k: v for k, v in record.items() if v is not None}

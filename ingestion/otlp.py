@@ -9,12 +9,13 @@ checks as flat JSONL, so nothing here validates business rules: values that cann
 converted are passed on as they are, for SQL to quarantine with a reason.
 """
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from ingestion.fields import TAG_ALIAS_PREFIX
-from ingestion.otel_dialects import SpanView, Tagging, call_record
+from ingestion.otel_dialects import SpanView, Tagging, call_record, is_error
 
 # The span facts a flattened record carries besides its contract fields, for the loader.
 SPAN_COLUMNS = (
@@ -117,7 +118,8 @@ def flatten_span(
     """
     attrs = {**resource_attrs, **attributes(span)}  # span attributes override resource ones
     status = span.get("status") if isinstance(span.get("status"), dict) else {}
-    view = SpanView(attrs=attrs, scope=scope, name=span.get("name") if isinstance(span.get("name"), str) else "")
+    name = span.get("name") if isinstance(span.get("name"), str) else ""
+    view = SpanView(attrs=attrs, scope=scope, name=name, failed=is_error(attrs, status))
     record = call_record(view, status, tagging or Tagging())
     if record is None:
         return None
@@ -145,6 +147,13 @@ def flatten_span(
     record["_span_id"] = span.get("spanId") if isinstance(span.get("spanId"), str) else None
     record["_parent_span_id"] = span.get("parentSpanId") or None if isinstance(span.get("parentSpanId"), str) else None
     record["_scope"] = scope
+    # The process that wrote the span: two libraries in one process trace the same calls.
+    service = (
+        resource_attrs.get("service.name"),
+        resource_attrs.get("service.instance.id"),
+        resource_attrs.get("host.name"),
+    )
+    record["_service"] = json.dumps(service)
     record["_start_ns"], record["_end_ns"] = start, end
     record["_response_id"] = (
         attrs.get("gen_ai.response.id") if isinstance(attrs.get("gen_ai.response.id"), str) else None

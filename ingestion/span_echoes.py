@@ -9,7 +9,12 @@ They are the same call when, in one file:
   workflow spans are not call spans), or
 - they are siblings in one trace from different instrumentation scopes, naming the same model,
   and their times overlap (one library never traces one call twice, so two spans of one
-  scope are two calls, however alike).
+  scope are two calls, however alike), or
+- they come from one process (same `service.name`, `service.instance.id`, `host.name`) and
+  different scopes, in different traces (the Anthropic SDK's span and Traceloop's are two root
+  spans), overlap in time and agree on the model, the status and both token counts: two
+  libraries on one client trace every call, and two different calls agreeing on all of that
+  at the same moment is the rare case costline accepts to undercount.
 
 Of each such group the span of the highest-ranked dialect wins (`otel_dialects.Dialect.rank`:
 the one that reads the most of the call), then the first in the file. Every other span of the
@@ -38,6 +43,10 @@ pairs as (
     union all
     select a.rid, b.rid from spans a join spans b
         on a._trace_id = b._trace_id and a._model_key = b._model_key
+    where a._model_key <> '' and a._scope <> b._scope and a._start_ns < b._end_ns and b._start_ns < a._end_ns
+    union all
+    select a.rid, b.rid from spans a join spans b
+        on a._service = b._service and a._twin_key = b._twin_key
     where a._model_key <> '' and a._scope <> b._scope and a._start_ns < b._end_ns and b._start_ns < a._end_ns
 ),
 winners as (

@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from ingestion.langfuse.client import PUBLIC_KEY_ENV as LANGFUSE_PUBLIC_KEY_ENV
+from ingestion.langfuse.client import SECRET_KEY_ENV as LANGFUSE_SECRET_KEY_ENV
 from ingestion.settings import Paths
 from ingestion.sources.litellm_spend_logs import DATABASE_URL_ENV as LITELLM_DATABASE_URL_ENV
 
@@ -91,8 +93,11 @@ def _require_inputs(paths: Paths, days: list[date]) -> None:
         for d in days
         if (paths.telemetry_dir / d.isoformat()).is_dir() or (paths.outcomes_dir / d.isoformat()).is_dir()
     ]
-    # A source that fetches (LiteLLM's database) has something to load without any folder.
-    if not present and not os.environ.get(LITELLM_DATABASE_URL_ENV, "").strip():
+    # A source that fetches (LiteLLM's database, Langfuse's API) has something to load without any folder.
+    fetches = os.environ.get(LITELLM_DATABASE_URL_ENV, "").strip() or (
+        os.environ.get(LANGFUSE_PUBLIC_KEY_ENV, "").strip() and os.environ.get(LANGFUSE_SECRET_KEY_ENV, "").strip()
+    )
+    if not present and not fetches:
         span = days[0].isoformat() if len(days) == 1 else f"{days[0]} .. {days[-1]}"
         _fail(
             f"nothing to load for {span}: no folder {paths.telemetry_dir}/YYYY-MM-DD for those days; "

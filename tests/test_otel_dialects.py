@@ -387,3 +387,17 @@ def test_costline_attributes_are_documented():
     for names in (*COSTLINE.values(), TOTAL_TOKEN_ATTRIBUTES, Tagging().workspace, Tagging().feature):
         for name in names:
             assert name in doc, name
+
+
+def test_the_model_name_rule_is_the_same_in_python_and_sql():
+    import duckdb
+
+    from ingestion.model_providers import provider_of_model, provider_of_model_sql
+
+    names = ["gpt-4o", "openai/o3-mini", "Claude-Sonnet-4-5", "gemini-2.5-pro", "mistral-large", "llama-3", ""]
+    with duckdb.connect() as con:
+        got = con.execute(
+            f"select m, {provider_of_model_sql('m')} from unnest($names) t(m) order by m", {"names": names}
+        ).fetchall()
+    assert got == sorted((n, provider_of_model(n)) for n in names)
+    assert dict(got)["openai/o3-mini"] == "openai" and dict(got)["llama-3"] is None

@@ -126,6 +126,10 @@ def _span_row(record: dict) -> dict:
     """The span facts of a flattened record, taken off it (they are not contract fields)."""
     facts = {name: record.pop(name, None) for name in SPAN_COLUMNS}
     facts["_model_key"] = str(record.get("model") or "").lower().rsplit("/", 1)[-1]
+    # What two traces of one call agree on whatever library wrote them (tokens normalised).
+    facts["_twin_key"] = json.dumps(
+        [facts["_model_key"], record.get("status", "ok"), record.get("input_tokens"), record.get("output_tokens")]
+    )
     return facts
 
 
@@ -139,10 +143,12 @@ SPAN_SCHEMA = pa.schema(
         ("_span_id", pa.string()),
         ("_parent_span_id", pa.string()),
         ("_scope", pa.string()),
+        ("_service", pa.string()),
         ("_start_ns", pa.int64()),
         ("_end_ns", pa.int64()),
         ("_response_id", pa.string()),
         ("_model_key", pa.string()),
+        ("_twin_key", pa.string()),
     ]
 )
 
