@@ -27,7 +27,7 @@ from typing import Any
 @dataclass(frozen=True)
 class Scenario:
     provider: str  # "openai" | "anthropic"
-    operation: str  # "chat" | "embeddings"
+    operation: str  # "chat" | "embeddings": the operation costline records
     request_model: str
     response_model: str | None = None  # None for the error scenarios
     response_id: str | None = None
@@ -42,6 +42,7 @@ class Scenario:
     error_type: str | None = None
     workspace: str | None = None  # costline.workspace the caller tags the call with
     feature: str | None = None  # costline.feature the caller tags the call with
+    api: str = ""  # "responses": the OpenAI Responses API instead of Chat Completions
 
     @property
     def total_input_tokens(self) -> int:
@@ -90,6 +91,20 @@ SCENARIOS: dict[str, Scenario] = {
         input_tokens=2000,
         cache_read_tokens=1536,
         output_tokens=50,
+    ),
+    "openai-responses": Scenario(
+        "openai",
+        "chat",
+        "o4-mini",
+        "o4-mini-2025-04-16",
+        "resp_costline0005",
+        input_tokens=3000,
+        cache_read_tokens=2048,
+        output_tokens=700,
+        reasoning_tokens=400,
+        workspace="search",
+        feature="plan",
+        api="responses",
     ),
     "openai-embedding": Scenario(
         "openai",
@@ -210,6 +225,43 @@ def _openai_chat(s: Scenario) -> dict[str, Any]:
     }
 
 
+def _openai_response(s: Scenario) -> dict[str, Any]:
+    return {
+        "id": s.response_id,
+        "object": "response",
+        "created_at": 1765094400,
+        "status": "completed",
+        "model": s.response_model,
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_costline_out",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "ok", "annotations": []}],
+            }
+        ],
+        "usage": {
+            "input_tokens": s.input_tokens,
+            "input_tokens_details": {"cached_tokens": s.cache_read_tokens, "cache_write_tokens": 0},
+            "output_tokens": s.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": s.reasoning_tokens},
+            "total_tokens": s.input_tokens + s.output_tokens,
+        },
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "metadata": {},
+        "parallel_tool_calls": True,
+        "temperature": 1.0,
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "text": {"format": {"type": "text"}},
+        "service_tier": "default",
+    }
+
+
 def _openai_embeddings(s: Scenario) -> dict[str, Any]:
     return {
         "object": "list",
@@ -250,7 +302,7 @@ def _error_body(s: Scenario) -> dict[str, Any]:
 
 
 def _scenario_key(body: dict[str, Any]) -> str | None:
-    if "input" in body:  # embeddings
+    if "input" in body:  # embeddings, responses
         value = body["input"]
         return value[0] if isinstance(value, list) else value
     messages = body.get("messages") or []
@@ -303,6 +355,8 @@ class _Handler(BaseHTTPRequestHandler):
             s = dataclasses.replace(s, response_id=f"{s.response_id}-{run}")
         if self.path.endswith("/v1/chat/completions"):
             return self._send(200, _openai_chat(s))
+        if self.path.endswith("/v1/responses"):
+            return self._send(200, _openai_response(s))
         if self.path.endswith("/v1/embeddings"):
             return self._send(200, _openai_embeddings(s))
         if self.path.endswith("/v1/messages"):

@@ -112,6 +112,8 @@ def anthropic_client(url: str, sdk_tracing: bool, provider: TracerProvider):
 def call_openai(client, name: str, s: Scenario) -> None:
     if s.operation == "embeddings":
         client.embeddings.create(model=s.request_model, input=name)
+    elif s.api == "responses":
+        client.responses.create(model=s.request_model, input=name)
     else:
         client.chat.completions.create(model=s.request_model, messages=[{"role": "user", "content": name}])
 
