@@ -47,7 +47,8 @@ MICRO = Decimal("0.000001")
 @dataclass(frozen=True)
 class Dialect:
     provider: str
-    layers: tuple[str, ...] = ()  # two libraries tracing the same client: the dialects they are alone
+    # Two libraries tracing one client: the dialects each of them is when alone.
+    layers: tuple[str, ...] = ()
 
 
 DIALECTS = {
@@ -59,12 +60,9 @@ DIALECTS = {
     "openllmetry_openai_legacy": Dialect("openai"),
     "openlit_openai": Dialect("openai"),
     "openlit_anthropic": Dialect("anthropic"),
-    "double_anthropic": Dialect(
-        "anthropic", layers=("anthropic_sdk", "openllmetry_anthropic")
-    ),  # SDK tracing + Traceloop
-    "double_openai": Dialect(
-        "openai", layers=("otel_genai_openai", "openinference_openai")
-    ),  # openai-v2 + OpenInference
+    # Two layers on one client: the Anthropic SDK's tracing + Traceloop; openai-v2 + OpenInference.
+    "double_anthropic": Dialect("anthropic", layers=("anthropic_sdk", "openllmetry_anthropic")),
+    "double_openai": Dialect("openai", layers=("otel_genai_openai", "openinference_openai")),
 }
 
 # What the library itself does not write (OBSERVED.md), so no ingestion can know it: a token
