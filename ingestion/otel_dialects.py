@@ -567,6 +567,8 @@ def call_record(view: SpanView, status: Mapping[str, Any], tagging: Tagging) -> 
     if isinstance(record.get("provider"), str):
         # gen_ai.system was free text ("Anthropic" in older OpenLLMetry); prices are keyed lower-case.
         record["provider"] = record["provider"].strip().lower()
+    if record.get("output_tokens") is None and str(record.get("operation") or "").lower() == "embeddings":
+        record["output_tokens"] = 0  # an embedding produces no tokens; no library writes the 0
     if view.failed:
         # A failed call still happened: it counts in error, retry and waste figures, with the
         # tokens it reported (none, usually) and `(unknown)` for what it does not name.

@@ -18,7 +18,7 @@ They are the same call when, in one file:
 
 Of each such group the span of the highest-ranked dialect wins (`otel_dialects.Dialect.rank`:
 the one that reads the most of the call), then the first in the file. Every other span of the
-group is given the winner's record, so the loader's call_id dedup counts it as a duplicate of
+group is given the winner's record (completed with the fields it lacks from its best echo), so the loader's call_id dedup counts it as a duplicate of
 the winner (never a `duplicate_conflict`), and the ledger still balances: read = accepted +
 quarantined + duplicates. Set-based: three equi-joins over the file's spans, never a pair
 loop. Spans of one call written to different files are not matched (their response ids, when
@@ -56,12 +56,24 @@ winners as (
     join spans w on w.rid = p.other
     where w.preference < e.preference
     qualify row_number() over (partition by p.echo order by w.preference) = 1
-)
+),
 -- Two steps resolve a chain of three layers (C inside B inside A: C -> B -> A).
-select s.source_line, s.sub_seq, coalesce(final.line, s.line) as line, s.pre_reason
+resolved as (
+    select w1.echo, coalesce(w2.winner, w1.winner) as winner
+    from winners w1 left join winners w2 on w2.echo = w1.winner
+),
+-- The winner keeps its own values and takes what it lacks from its best echo (openai-v2
+-- writes no cached or reasoning tokens on chat completions; OpenInference's child span does).
+merged as (
+    select r.winner, json_merge_patch(e.line, w.line)::varchar as line
+    from resolved r
+    join spans e on e.rid = r.echo
+    join spans w on w.rid = r.winner
+    qualify row_number() over (partition by r.winner order by e.preference) = 1
+)
+select s.source_line, s.sub_seq, coalesce(m.line, s.line) as line, s.pre_reason
 from _cl_spans s
-left join winners w1 on w1.echo = s.rid
-left join winners w2 on w2.echo = w1.winner
-left join _cl_spans final on final.rid = coalesce(w2.winner, w1.winner)
+left join resolved r on r.echo = s.rid
+left join merged m on m.winner = coalesce(r.winner, s.rid)
 order by s.rid
 """

@@ -401,3 +401,36 @@ def test_the_model_name_rule_is_the_same_in_python_and_sql():
         ).fetchall()
     assert got == sorted((n, provider_of_model(n)) for n in names)
     assert dict(got)["openai/o3-mini"] == "openai" and dict(got)["llama-3"] is None
+
+
+def test_the_winning_span_takes_what_it_lacks_from_its_echo(tmp_path):
+    # openai-v2 writes no cached tokens on chat completions; its OpenInference child span does.
+    parent = span("c1" * 8, OPENAI_V2)
+    child = span("c2" * 8, {**OPENINFERENCE, "llm.token_count.prompt_details.cache_read": 256}, parent="c1" * 8)
+    paths = make_paths(tmp_path)
+    (telemetry_folder(paths) / "spans.otlp.jsonl").write_text(
+        json.dumps(
+            request(
+                ("opentelemetry.instrumentation.openai_v2", [parent]), ("openinference.instrumentation.openai", [child])
+            )
+        )
+        + "\n"
+    )
+    with connect(paths.warehouse_db) as con:
+        load_telemetry_folder(con, paths, DAY, "t")
+        assert_ledger_reconciles(con, "telemetry", "raw.telemetry_calls")
+        got = rows(con, "select call_id, input_tokens, cache_read_input_tokens, feature from raw.telemetry_calls")
+        assert rows(con, "select count(*) from raw.quarantine") == [(0,)]
+    assert got == [("c1" * 8, 400, 256, "answers")]
+
+
+def test_an_embeddings_span_without_output_tokens_has_zero():
+    r = one(
+        {
+            "gen_ai.operation.name": "embeddings",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "text-embedding-3-small",
+            "gen_ai.usage.input_tokens": 42,
+        }
+    )
+    assert (r["operation"], r["input_tokens"], r["output_tokens"]) == ("embeddings", 42, 0)
