@@ -79,17 +79,10 @@ LIBRARY_GAPS: dict[str, set[str]] = {
 }
 
 # (dialect, check) -> what the mapping gets wrong. Delete an entry when its test xpasses.
-EMBEDDINGS_QUARANTINED = (
-    "mapping: an embeddings span has no output tokens (no library writes any) and is quarantined "
-    "as missing_field output_tokens; an embeddings call should default output_tokens to 0"
-)
+# (Fixed on main since: embeddings quarantined for no output tokens; openlit's Anthropic error
+# spans not recognised; OpenInference error model; a double-traced call's winner lacking the
+# cache and reasoning tokens its echo has.)
 MAPPING_BUGS: dict[tuple[str, str], str] = {
-    **{
-        (d, check): EMBEDDINGS_QUARANTINED
-        for d in DIALECTS
-        if DIALECTS[d].provider == "openai"
-        for check in ("calls", "ledger", "cost")
-    },
     ("double_anthropic", "calls"): (
         "mapping: the SDK span and Traceloop's span of one failed call are root spans of different traces "
         "with no response id; span_echoes' one-process rule joins on _cl_spans._service, but otlp.py's "
@@ -99,15 +92,6 @@ MAPPING_BUGS: dict[tuple[str, str], str] = {
     ),
     ("double_anthropic", "errors"): "mapping: each failed call counts twice (see calls: _service not a span column)",
     ("double_anthropic", "ledger"): "mapping: each failed call counts twice (see calls: _service not a span column)",
-    ("double_openai", "tokens"): (
-        "mapping: openai-v2 (rank 3) wins over OpenInference (rank 2), but on chat completions "
-        "openai-v2 writes no cache or reasoning tokens, which the OpenInference child span has; "
-        "the winner should take the fields it lacks from its echo (or OpenInference rank higher)"
-    ),
-    ("double_openai", "cost"): (
-        "mapping: the cached tokens the OpenInference echo has are lost (see tokens), and the embedding "
-        "is quarantined (see calls)"
-    ),
 }
 
 
@@ -300,8 +284,6 @@ def test_one_row_per_provider_call(ingested, dialect):
 def test_tokens_include_cache_and_reasoning(ingested, dialect):
     """input includes cache reads and writes, output includes reasoning, cache columns apart."""
     for name, s in ok_scenarios(dialect):
-        if s.operation == "embeddings" and (dialect, "calls") in MAPPING_BUGS:
-            continue  # quarantined: the calls test says so
         row = ok_call(ingested, dialect, s)
         got = {k: row[k] for k in expected_tokens(dialect, s)}
         assert got == expected_tokens(dialect, s), name
@@ -327,8 +309,6 @@ def test_failed_calls_are_error_rows(ingested, dialect):
 @pytest.mark.parametrize("dialect", cases("tags"))
 def test_workspace_and_feature_or_untagged(ingested, dialect):
     for name, s in ok_scenarios(dialect):
-        if s.operation == "embeddings" and (dialect, "calls") in MAPPING_BUGS:
-            continue
         row = ok_call(ingested, dialect, s)
         assert (row["workspace"], row["feature"]) == (s.workspace or UNTAGGED, s.feature or UNTAGGED), name
 
