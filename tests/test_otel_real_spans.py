@@ -78,21 +78,12 @@ LIBRARY_GAPS: dict[str, set[str]] = {
     "openlit_anthropic": {"reasoning", "error_model"},
 }
 
-# (dialect, check) -> what the mapping gets wrong. Delete an entry when its test xpasses.
-# (Fixed on main since: embeddings quarantined for no output tokens; openlit's Anthropic error
-# spans not recognised; OpenInference error model; a double-traced call's winner lacking the
-# cache and reasoning tokens its echo has.)
-MAPPING_BUGS: dict[tuple[str, str], str] = {
-    ("double_anthropic", "calls"): (
-        "mapping: the SDK span and Traceloop's span of one failed call are root spans of different traces "
-        "with no response id; span_echoes' one-process rule joins on _cl_spans._service, but otlp.py's "
-        "SPAN_COLUMNS lacks '_service', so _span_row never takes it into the span facts: the column is NULL, "
-        "the rule never matches, and each failed call counts twice (adding '_service' to SPAN_COLUMNS "
-        "makes every double_anthropic test pass)"
-    ),
-    ("double_anthropic", "errors"): "mapping: each failed call counts twice (see calls: _service not a span column)",
-    ("double_anthropic", "ledger"): "mapping: each failed call counts twice (see calls: _service not a span column)",
-}
+# (dialect, check) -> what the mapping gets wrong, as a strict xfail. Delete an entry when its
+# test xpasses. (Found and fixed: embeddings quarantined for no output tokens; openlit's
+# Anthropic error spans not recognised; OpenInference's error model; a double-traced call's
+# winner lacking its echo's cache and reasoning tokens; the failed calls of SDK + Traceloop
+# tracing, root spans of two traces, counted twice.)
+MAPPING_BUGS: dict[tuple[str, str], str] = {}
 
 
 def case(dialect: str, check: str):
