@@ -15,7 +15,7 @@ from ingestion.fields import (
     TELEMETRY_STAGE_COLUMNS,
     column_names,
 )
-from ingestion.otlp import flatten_export_request
+from ingestion.otel.spans import flatten_export_request
 from ingestion.warehouse import RAW_TABLES
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from ingestion_helpers import (
 
 from ingestion.day_folders import load_day_folder
 from ingestion.fields import TELEMETRY_FIELDS
-from ingestion.otlp import MalformedExport, flatten_export_request
+from ingestion.otel.spans import MalformedExport, flatten_export_request
 from ingestion.readers import extract_file_lines
 from ingestion.sources.telemetry_files import TELEMETRY_LOADER, load_telemetry_folder
 from ingestion.warehouse import connect

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from ingestion_helpers import DAY, assert_ledger_reconciles, make_paths, otlp_attrs, rows, telemetry_folder
 
-from ingestion.otel_dialects import COSTLINE, DIALECTS, TOTAL_TOKEN_ATTRIBUTES, Tagging
-from ingestion.otlp import flatten_export_request
+from ingestion.otel.dialects import COSTLINE, DIALECTS, TOTAL_TOKEN_ATTRIBUTES
+from ingestion.otel.spans import flatten_export_request
+from ingestion.otel.tagging import Tagging
 from ingestion.sources.telemetry_files import load_telemetry_folder
 from ingestion.warehouse import connect
 

@@ -30,7 +30,7 @@ from genai_prices import Usage, calc_price
 from ingestion_helpers import assert_ledger_reconciles, make_paths, rows, telemetry_folder
 from span_env import make_spans, span_python  # noqa: F401 - span_python is a fixture
 
-from ingestion.otel_dialects import FEATURE_ATTRIBUTES_ENV, WORKSPACE_ATTRIBUTES_ENV
+from ingestion.otel.tagging import FEATURE_ATTRIBUTES_ENV, WORKSPACE_ATTRIBUTES_ENV
 from ingestion.sources.model_prices import refresh_model_prices
 from ingestion.sources.telemetry_files import load_telemetry_folder
 from ingestion.warehouse import connect

@@ -2,7 +2,7 @@
 
 Every format is brought to JSON lines and checked by the same SQL (`ingestion/rules/`): flat
 JSONL (plain or gzip) is read by DuckDB, Parquet columns are rendered as JSON values by DuckDB, and
-OTLP/JSON export requests are flattened in Python (`otlp.py`). `call_id` is unique in
+OTLP/JSON export requests are flattened in Python (`otel/spans.py`). `call_id` is unique in
 raw.telemetry_calls: within a folder the first copy (file name order, then line) wins, and a
 call_id another folder already loaded wins over this folder's copy.
 """
@@ -20,8 +20,9 @@ from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, Wind
 from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS, TELEMETRY_STAGE_COLUMNS, column_names
 from ingestion.json_sql import sql_str
 from ingestion.ledger import FolderLoad
-from ingestion.otel_dialects import FEATURE_ATTRIBUTES_ENV, WORKSPACE_ATTRIBUTES_ENV, Tagging
-from ingestion.otlp import SPAN_COLUMNS, MalformedExport, count_spans, flatten_export_request
+from ingestion.otel.echoes import ECHO_WINNERS_SQL
+from ingestion.otel.spans import SPAN_COLUMNS, MalformedExport, count_spans, flatten_export_request
+from ingestion.otel.tagging import FEATURE_ATTRIBUTES_ENV, WORKSPACE_ATTRIBUTES_ENV, Tagging
 from ingestion.readers import (
     EXTRACTED,
     INVALID_UTF8,
@@ -36,7 +37,6 @@ from ingestion.readers import (
 from ingestion.rules.telemetry_rules import telemetry_checks_sql
 from ingestion.settings import Paths
 from ingestion.sources.base import Source, SourceLoad
-from ingestion.span_echoes import ECHO_WINNERS_SQL
 
 log = logging.getLogger("costline.ingestion")
 
@@ -155,7 +155,7 @@ SPAN_SCHEMA = pa.schema(
 
 def otlp_lines_table(con: duckdb.DuckDBPyConnection, path: Path, tagging: Tagging) -> pa.Table:
     """Each export request line flattened to flat JSON records (sub_seq numbers the spans),
-    two spans of one provider call given one record (`span_echoes.py`)."""
+    two spans of one provider call given one record (`otel/echoes.py`)."""
     rows: list[dict] = []
 
     def add(number: int, sub: int, line: str | None, reason: str | None, facts: dict | None = None) -> None:

@@ -9,7 +9,7 @@ the costline attributes first (`COSTLINE`, the caller's explicit word), then fro
 recognising dialect in the order of `DIALECTS` (the most specific first, plain OTel GenAI last).
 
 Each name was read from the library's own source (the comment above each table says where).
-Token semantics are then made costline's (`normalise_tokens`): input_tokens includes cache reads
+Token semantics are then made costline's (`records.normalise_tokens`): input_tokens includes cache reads
 and writes, output_tokens includes reasoning. A reported cost of 0 is dropped: an instrumentation
 without a price list writes 0, and that is not a price (dbt prices the call instead).
 
@@ -17,43 +17,11 @@ Nothing here validates: values that cannot be converted are passed on as they ar
 checks quarantine them with a reason (`ingestion/rules/telemetry_rules.py`).
 """
 
-import json
-import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ingestion.model_providers import provider_of_model
-
-# --- workspace and feature ---------------------------------------------------------------------
-
-WORKSPACE_ATTRIBUTES_ENV = "COSTLINE_WORKSPACE_ATTRIBUTES"
-FEATURE_ATTRIBUTES_ENV = "COSTLINE_FEATURE_ATTRIBUTES"
-DEFAULT_WORKSPACE_ATTRIBUTES = ("costline.workspace", "service.namespace", "service.name")
-DEFAULT_FEATURE_ATTRIBUTES = ("costline.feature", "gen_ai.agent.name", "langfuse.trace.name")
-
-
-def _names(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
-    if text is None or not text.strip():
-        return default
-    return tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip())) or default
-
-
-@dataclass(frozen=True)
-class Tagging:
-    """Which attributes name a call's workspace and feature, in order (span, then resource)."""
-
-    workspace: tuple[str, ...] = DEFAULT_WORKSPACE_ATTRIBUTES
-    feature: tuple[str, ...] = DEFAULT_FEATURE_ATTRIBUTES
-
-    @classmethod
-    def from_env(cls) -> "Tagging":
-        return cls(
-            workspace=_names(os.environ.get(WORKSPACE_ATTRIBUTES_ENV), DEFAULT_WORKSPACE_ATTRIBUTES),
-            feature=_names(os.environ.get(FEATURE_ATTRIBUTES_ENV), DEFAULT_FEATURE_ATTRIBUTES),
-        )
-
+from ingestion.otel.usage_json import langfuse_cost, langfuse_usage
 
 # --- what is a call ----------------------------------------------------------------------------
 
@@ -366,16 +334,6 @@ def is_error(attrs: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
     )
 
 
-# openai-v2 2.4b0 writes error.type as str() of the exception class: "<class 'openai.RateLimitError'>".
-_CLASS_REPR = re.compile(r"<class '(?:[\w.]*\.)?(\w+)'>")
-
-
-def _error_type(value: Any) -> Any:
-    if isinstance(value, str) and (m := _CLASS_REPR.fullmatch(value.strip())):
-        return m.group(1)
-    return value
-
-
 def first_present(attrs: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     for name in names:
         value = attrs.get(name)
@@ -404,9 +362,9 @@ def map_fields(view: SpanView, dialects: tuple[Dialect, ...]) -> dict[str, Any]:
         elif isinstance(request_type, str) and request_type.lower() in LLM_REQUEST_TYPES:
             record["operation"] = LLM_REQUEST_TYPES[request_type.lower()]
     if LANGFUSE in dialects:
-        for name, value in _langfuse_usage(view.get("langfuse.observation.usage_details")).items():
+        for name, value in langfuse_usage(view.get("langfuse.observation.usage_details")).items():
             record.setdefault(name, value)
-        if record.get("cost_usd") is None and (cost := _langfuse_cost(view.get("langfuse.observation.cost_details"))):
+        if record.get("cost_usd") is None and (cost := langfuse_cost(view.get("langfuse.observation.cost_details"))):
             record["cost_usd"] = cost
         if record.get("prompt_version") is None and view.get("langfuse.observation.prompt.name") is not None:
             version = view.get("langfuse.observation.prompt.version")
@@ -417,175 +375,3 @@ def map_fields(view: SpanView, dialects: tuple[Dialect, ...]) -> dict[str, Any]:
         if isinstance(resends, int) and not isinstance(resends, bool) and resends >= 0:
             record["attempt"] = resends + 1  # the call's last request was its (resends + 1)th try
     return record
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def normalise_tokens(record: dict[str, Any], dialects: tuple[Dialect, ...]) -> None:
-    """Make the token fields costline's: input includes cache reads and writes, output reasoning."""
-    provider = str(record.get("provider") or "").lower()
-    if OPENLIT in dialects and dialects[0] is OPENLIT and provider.startswith("anthropic"):
-        # openlit records Anthropic's own input_tokens, which leave the cached tokens out.
-        base = _int(record.get("input_tokens"))
-        if base is not None:
-            cached = (_int(record.get("cache_read_input_tokens")) or 0) + (
-                _int(record.get("cache_creation_input_tokens")) or 0
-            )
-            record["input_tokens"] = base + cached
-    total = _int(record.get("_total_tokens"))
-    record.pop("_total_tokens", None)
-    if record.get("input_tokens") is None and total is not None and _int(record.get("output_tokens")) is not None:
-        record["input_tokens"] = total - record["output_tokens"]
-
-
-def drop_zero_cost(record: dict[str, Any]) -> None:
-    """A cost of 0 from an instrumentation means it had no price, not that the call was free."""
-    cost = record.get("cost_usd")
-    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost == 0:
-        record.pop("cost_usd")
-    elif isinstance(cost, str) and cost.strip() in ("0", "0.0", "0.00", ""):
-        record.pop("cost_usd")
-
-
-def _json_object(text: Any) -> dict:
-    if isinstance(text, dict):
-        return text
-    if not isinstance(text, str):
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _num(d: Mapping[str, Any], *keys: str) -> int | None:
-    for key in keys:
-        value = d.get(key)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if _int(value) is not None:
-            return value
-    return None
-
-
-def _langfuse_usage(text: Any) -> dict[str, Any]:
-    """Langfuse usage_details (JSON) to costline token fields, whichever shape it carries.
-
-    The Langfuse SDK passes OpenAI's usage object as it is (prompt_tokens with nested details,
-    or the Responses API's input_tokens with input_tokens_details), Anthropic's (input_tokens
-    EXCLUDING cache_read/creation_input_tokens), or Langfuse's own keys, where `input` and
-    `output` exclude the other `input_*` / `output_*` keys (cached, reasoning, audio tokens).
-    """
-    d = _json_object(text)
-    if not d:
-        return {}
-    out: dict[str, Any] = {}
-    if "prompt_tokens" in d or "completion_tokens" in d:
-        prompt, completion = (
-            _json_object(d.get("prompt_tokens_details")),
-            _json_object(d.get("completion_tokens_details")),
-        )
-        out = {
-            "input_tokens": _num(d, "prompt_tokens"),
-            "output_tokens": _num(d, "completion_tokens"),
-            "cache_read_input_tokens": _num(prompt, "cached_tokens"),
-            "reasoning_output_tokens": _num(completion, "reasoning_tokens"),
-        }
-    elif "input_tokens_details" in d or "output_tokens_details" in d:
-        inp, outp = _json_object(d.get("input_tokens_details")), _json_object(d.get("output_tokens_details"))
-        out = {
-            "input_tokens": _num(d, "input_tokens"),
-            "output_tokens": _num(d, "output_tokens"),
-            "cache_read_input_tokens": _num(inp, "cached_tokens"),
-            "reasoning_output_tokens": _num(outp, "reasoning_tokens"),
-        }
-    elif "input_tokens" in d:  # Anthropic's usage: input_tokens leaves the cached tokens out
-        read = _num(d, "cache_read_input_tokens") or 0
-        write = _num(d, "cache_creation_input_tokens") or 0
-        base = _num(d, "input_tokens")
-        out = {
-            "input_tokens": None if base is None else base + read + write,
-            "output_tokens": _num(d, "output_tokens"),
-            "cache_read_input_tokens": read or None,
-            "cache_creation_input_tokens": write or None,
-        }
-    elif "input" in d or "output" in d:
-        extra_in = sum(v for k, v in d.items() if k.startswith("input_") and _int(v) is not None)
-        extra_in += sum(_num(d, k) or 0 for k in ("cache_read_input_tokens", "cache_creation_input_tokens"))
-        extra_out = sum(v for k, v in d.items() if k.startswith("output_") and _int(v) is not None)
-        base_in, base_out = _num(d, "input"), _num(d, "output")
-        out = {
-            "input_tokens": None if base_in is None else base_in + extra_in,
-            "output_tokens": None if base_out is None else base_out + extra_out,
-            "cache_read_input_tokens": _num(d, "input_cached_tokens", "input_cache_read", "cache_read_input_tokens"),
-            "cache_creation_input_tokens": _num(
-                d, "input_cache_creation", "input_cache_write", "cache_creation_input_tokens"
-            ),
-            "reasoning_output_tokens": _num(d, "output_reasoning_tokens", "output_reasoning"),
-        }
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def _langfuse_cost(text: Any) -> float | None:
-    d = _json_object(text)
-    total = d.get("total")
-    if isinstance(total, (int, float)) and not isinstance(total, bool):
-        return float(total) or None
-    parts = [v for v in d.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    return float(sum(parts)) if parts and sum(parts) else None
-
-
-UNKNOWN = "(unknown)"
-ERROR_TYPE_MAX = 200
-
-
-def call_record(view: SpanView, status: Mapping[str, Any], tagging: Tagging) -> dict[str, Any] | None:
-    """A span's contract fields when a dialect takes it for a provider call, else None.
-
-    `_dialect` and `_rank` name the dialect that read it (for merging two spans of one call);
-    they are not contract fields and are taken off before the record is checked.
-    """
-    dialects = recognising(view)
-    if not dialects:
-        return None
-    record = map_fields(view, dialects)
-    for name, keys in (("workspace", tagging.workspace), ("feature", tagging.feature)):
-        value = first_present(view.attrs, keys)
-        if value is not None:
-            record[name] = value
-    normalise_tokens(record, dialects)
-    drop_zero_cost(record)
-    if record.get("model") is None and OPENINFERENCE in dialects:
-        # A failed OpenInference span names its model only inside the invocation parameters.
-        model = _json_object(view.get("llm.invocation_parameters")).get("model")
-        record["model"] = model if isinstance(model, str) and model else None
-    if record.get("provider") is None:
-        record["provider"] = provider_of_model(record.get("model")) or provider_from_scope(view.scope)
-    if isinstance(record.get("provider"), str):
-        # gen_ai.system was free text ("Anthropic" in older OpenLLMetry); prices are keyed lower-case.
-        record["provider"] = record["provider"].strip().lower()
-    if record.get("output_tokens") is None and str(record.get("operation") or "").lower() == "embeddings":
-        record["output_tokens"] = 0  # an embedding produces no tokens; no library writes the 0
-    if view.failed:
-        # A failed call still happened: it counts in error, retry and waste figures, with the
-        # tokens it reported (none, usually) and `(unknown)` for what it does not name.
-        record["status"] = "error"
-        record.setdefault("input_tokens", 0)
-        record.setdefault("output_tokens", 0)
-        if record.get("model") is None:
-            record["model"] = UNKNOWN
-        if record.get("provider") is None:
-            record["provider"] = UNKNOWN
-        if record.get("error_type") is None and LANGFUSE in dialects:
-            record["error_type"] = view.get("langfuse.observation.status_message")
-        if record.get("error_type") is None:
-            message = status.get("message")
-            record["error_type"] = message[:ERROR_TYPE_MAX] if isinstance(message, str) and message else "error"
-    if record.get("error_type") is not None:
-        record["error_type"] = _error_type(record["error_type"])
-    record["_dialect"] = dialects[0].name
-    record["_rank"] = dialects[0].rank
-    return {k: v for k, v in record.items() if v is not None}

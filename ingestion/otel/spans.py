@@ -2,7 +2,7 @@
 
 One line of a `*.otlp.jsonl` file is one `ExportTraceServiceRequest` as the OpenTelemetry
 Collector's file exporter writes it (proto3 JSON: int64 as strings, ids as hex). A span is a
-call when a dialect of `otel_dialects.py` takes it for one (OTel GenAI old and new, the
+call when a dialect of `dialects.py` takes it for one (OTel GenAI old and new, the
 Anthropic SDK, OpenLLMetry, OpenInference, openlit, Langfuse); its attributes are mapped to
 contract fields by that dialect's table, and the flat records then go through the same SQL
 checks as flat JSONL, so nothing here validates business rules: values that cannot be
@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingestion.fields import TAG_ALIAS_PREFIX
-from ingestion.otel_dialects import SpanView, Tagging, call_record, is_error
+from ingestion.otel.dialects import SpanView, is_error
+from ingestion.otel.records import call_record
+from ingestion.otel.tagging import Tagging
 
 # The span facts a flattened record carries besides its contract fields, for the loader.
 SPAN_COLUMNS = (

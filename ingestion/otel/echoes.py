@@ -16,7 +16,7 @@ They are the same call when, in one file:
   libraries on one client trace every call, and two different calls agreeing on all of that
   at the same moment is the rare case costline accepts to undercount.
 
-Of each such group the span of the highest-ranked dialect wins (`otel_dialects.Dialect.rank`:
+Spans carrying two different response ids are never one call. Of each such group the span of the highest-ranked dialect wins (`dialects.Dialect.rank`:
 the one that reads the most of the call), then the first in the file. Every other span of the
 group is given the winner's record (completed with the fields it lacks from its best echo), so the loader's call_id dedup counts it as a duplicate of
 the winner (never a `duplicate_conflict`), and the ledger still balances: read = accepted +
@@ -55,6 +55,8 @@ winners as (
     join spans e on e.rid = p.echo
     join spans w on w.rid = p.other
     where w.preference < e.preference
+      -- Two different provider response ids are two calls, whatever else they share.
+      and not coalesce(e._response_id <> w._response_id, false)
     qualify row_number() over (partition by p.echo order by w.preference) = 1
 ),
 -- Two steps resolve a chain of three layers (C inside B inside A: C -> B -> A).
