@@ -1,9 +1,10 @@
 """Payloads and spend-log rows made by the real `litellm` package, offline.
 
 Every call runs through litellm's own code paths: `litellm.completion` / `litellm.embedding`
-with `mock_response` (OpenAI shapes, a failure raised as a litellm exception), and an Anthropic
-call answered by a local HTTP server speaking the Messages API, so litellm's own Anthropic
-transformation turns cache tokens into its usage. A `CustomLogger` captures the
+with `mock_response` (OpenAI chat shapes, a failure raised as a litellm exception), and an
+Anthropic call and an OpenAI embedding answered by a local HTTP server speaking those APIs, so
+litellm's own provider code turns the provider's usage into its own (Anthropic's cache
+tokens; litellm's mock embedding would always say 10 tokens). A `CustomLogger` captures the
 `standard_logging_object` (the StandardLoggingPayload) of each success and failure, with the
 kwargs litellm hands its loggers. Then:
 
@@ -82,11 +83,35 @@ class Capture(CustomLogger):
         self.calls.append(Call("failure", kwargs, response_obj, start_time, end_time))
 
 
-class _AnthropicHandler(BaseHTTPRequestHandler):
+EMBEDDING_TOKENS = 4000
+
+
+class _ProviderHandler(BaseHTTPRequestHandler):
+    """Answers as Anthropic's Messages API and OpenAI's embeddings API do."""
+
     def do_POST(self):  # noqa: N802
         length = int(self.headers.get("content-length", 0))
         request = json.loads(self.rfile.read(length) or b"{}")
-        body = json.dumps(
+        if self.path.endswith("/embeddings"):
+            body = json.dumps(
+                {
+                    "object": "list",
+                    "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]}],
+                    "model": request.get("model"),
+                    "usage": {"prompt_tokens": EMBEDDING_TOKENS, "total_tokens": EMBEDDING_TOKENS},
+                }
+            ).encode()
+        else:
+            body = self._message(request)
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    @staticmethod
+    def _message(request: dict) -> bytes:
+        return json.dumps(
             {
                 "id": "msg_01costlinecache",
                 "type": "message",
@@ -98,11 +123,6 @@ class _AnthropicHandler(BaseHTTPRequestHandler):
                 "usage": ANTHROPIC_USAGE,
             }
         ).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -125,7 +145,7 @@ def make_calls() -> list[Call]:
     capture = Capture()
     saved = litellm.callbacks
     litellm.callbacks = [capture]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnthropicHandler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ProviderHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     messages = [{"role": "user", "content": "Summarise the ticket."}]
@@ -155,9 +175,10 @@ def make_calls() -> list[Call]:
         )
         litellm.embedding(
             model="text-embedding-3-small",
-            input=["refund policy"],
+            input=["Refunds are issued within 14 days of a return."],
             metadata=dict(SUPPORT),
-            mock_response=[0.1, 0.2, 0.3],
+            api_base=f"http://127.0.0.1:{server.server_address[1]}/v1",
+            api_key="sk-costline-test",
         )
         litellm.completion(
             model="gpt-4o-mini",
