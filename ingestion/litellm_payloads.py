@@ -138,7 +138,7 @@ def payload_sql(lines: str = LINES) -> str:
             "team_alias": f"coalesce(nullif({_text('metadata.user_api_key_team_alias')}, ''), {_text('metadata.team_alias')})",
             "team_id": f"coalesce(nullif({_text('metadata.user_api_key_team_id')}, ''), {_text('metadata.team_id')})",
             "key_alias": _text("metadata.user_api_key_alias"),
-            "tag": f"(case when json_type(j, '$.request_tags') = 'ARRAY' then j ->> '$.request_tags[0]' end)",
+            "tag": "(case when json_type(j, '$.request_tags') = 'ARRAY' then j ->> '$.request_tags[0]' end)",
             "user_id": _text("metadata.user_api_key_user_id"),
         }
     )

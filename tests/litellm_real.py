@@ -196,7 +196,9 @@ def make_calls() -> list[Call]:
                 messages=messages,
                 metadata=dict(SUPPORT),
                 num_retries=0,
-                mock_response=litellm.exceptions.RateLimitError("slow down", llm_provider="openai", model="gpt-4o-mini"),
+                mock_response=litellm.exceptions.RateLimitError(
+                    "slow down", llm_provider="openai", model="gpt-4o-mini"
+                ),
             )
         except litellm.exceptions.RateLimitError:
             pass
@@ -219,7 +221,9 @@ def payload_lines(calls: list[Call]) -> str:
     from litellm.types.integrations.s3_v2 import s3BatchLoggingElement
 
     elements = tuple(
-        s3BatchLoggingElement(payload=dict(c.payload), s3_object_key=f"logs/{c.payload['id']}.json", s3_object_download_filename="x")
+        s3BatchLoggingElement(
+            payload=dict(c.payload), s3_object_key=f"logs/{c.payload['id']}.json", s3_object_download_filename="x"
+        )
         for c in calls
     )
     # Its own batch builder (it reads nothing of the logger's state).

@@ -181,7 +181,12 @@ def test_costline_run_over_a_payload_file_publishes_litellm_cost_to_the_cent(cal
     folder_day = _day(calls) - timedelta(days=1)
     _drop(paths, calls, day=folder_day)
     run_costline(
-        "run", "--date", folder_day.isoformat(), input_dir=paths.input_dir, warehouse_dir=paths.warehouse_dir, check=True
+        "run",
+        "--date",
+        folder_day.isoformat(),
+        input_dir=paths.input_dir,
+        warehouse_dir=paths.warehouse_dir,
+        check=True,
     )
     expected = sum(
         Decimal(repr(c.payload["response_cost"])).quantize(MICRO, ROUND_HALF_UP)

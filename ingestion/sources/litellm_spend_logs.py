@@ -59,6 +59,8 @@ LANDING = "litellm"
 PAGE_FILE = "spend_logs.jsonl"
 LITELLM_FETCHED = "litellm_fetched"
 CONNECT_TIMEOUT_S = 10
+
+
 def _usage_int(*path: str) -> str:
     """An integer of LiteLLM's usage object in metadata, NULL when absent or not an integer."""
     text = "metadata -> 'usage_object' " + " ".join(f"-> '{p}'" for p in path[:-1]) + f" ->> '{path[-1]}'"

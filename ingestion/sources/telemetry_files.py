@@ -19,8 +19,8 @@ import pyarrow as pa
 from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, WindowLoad, load_day_folder
 from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS, TELEMETRY_STAGE_COLUMNS, column_names
 from ingestion.json_sql import sql_str
-from ingestion.litellm_payloads import FEATURE_FROM_ENV, WORKSPACE_FROM_ENV, extract_payload_file
 from ingestion.ledger import FolderLoad
+from ingestion.litellm_payloads import FEATURE_FROM_ENV, WORKSPACE_FROM_ENV, extract_payload_file
 from ingestion.otlp import MalformedExport, count_spans, flatten_export_request
 from ingestion.readers import (
     EXTRACTED,
