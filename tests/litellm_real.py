@@ -19,6 +19,7 @@ litellm never reaches the network: its cost map is the local copy bundled in the
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -139,9 +140,13 @@ def _chat_response(rid: str, model: str, usage: dict) -> dict:
     }
 
 
-def make_calls() -> list[Call]:
+@functools.cache
+def make_calls() -> tuple[Call, ...]:
     """Five calls through litellm: OpenAI chat with cached and reasoning tokens, Anthropic with
-    cache writes and reads, an embedding, an untagged chat and a rate-limited failure."""
+    cache writes and reads, an embedding, an untagged chat and a rate-limited failure.
+
+    Made once per process (litellm keeps its callback state globally): every test reads the
+    same calls."""
     capture = Capture()
     saved = litellm.callbacks
     litellm.callbacks = [capture]
@@ -212,7 +217,7 @@ def make_calls() -> list[Call]:
         server.shutdown()
         server.server_close()
     assert len(capture.calls) == 5, f"litellm logged {len(capture.calls)} of 5 calls"
-    return sorted(capture.calls, key=lambda c: c.payload["startTime"])
+    return tuple(sorted(capture.calls, key=lambda c: c.payload["startTime"]))
 
 
 def payload_lines(calls: list[Call]) -> str:
