@@ -13,8 +13,8 @@ by the telemetry rules like any flat JSONL record). One mapping for both:
 - LiteLLM's cost (`response_cost`, the spend log's `spend`) is the caller cost; 0 means LiteLLM
   had no price, so costline prices the call from its tokens instead;
 - a response served from LiteLLM's own cache (`cache_hit` true) reached no provider: it is a
-  call with its tokens and a caller cost of exactly 0, and its `litellm_call_id` as call_id
-  (the cached response repeats the original call's id);
+  call with its tokens and a caller cost of exactly 0 (LiteLLM logs it under an id of its own,
+  `<id>_cache_hit<time>`);
 - workspace and feature: the first non-empty of an ordered list of LiteLLM attributes,
   `COSTLINE_LITELLM_WORKSPACE_FROM` (default `team_alias,team_id`) and
   `COSTLINE_LITELLM_FEATURE_FROM` (default `tag,key_alias`); none present: `(untagged)`, so no
@@ -24,7 +24,9 @@ by the telemetry rules like any flat JSONL record). One mapping for both:
   object; `status` `failure` is an error call, its error class the error type;
 - times are cut to milliseconds and call_id / request_id are LiteLLM's request id, as the
   proxy stores them, so a call that arrives both as a payload and as a spend-log row is the
-  same record and counts once (a duplicate, not a conflict).
+  same record and counts once (a duplicate, not a conflict). Not a cache hit: LiteLLM suffixes
+  its id with `time.time()` once for the payload and again for the spend-log row, so logged
+  both ways it counts twice, at $0 both times.
 
 Prompt and response text in the payload never leave the mapping.
 """
@@ -147,10 +149,8 @@ def payload_sql(lines: str = LINES) -> str:
     start_us = f"round({start} * 1000)::bigint * 1000"
     cost = f"try_cast({_text('response_cost')} as double)"
     record = f"""json_object(
-        'call_id', case when {cache_hit} then coalesce({_text("litellm_call_id")}, {_text("id")} || '_cache_hit')
-                        else {_text("id")} end,
-        'request_id', case when {cache_hit} then coalesce({_text("litellm_call_id")}, {_text("id")} || '_cache_hit')
-                           else {_text("id")} end,
+        'call_id', {_text("id")},
+        'request_id', {_text("id")},
         'started_at', case when {start} between 0 and 32503680000
                            then strftime(make_timestamp({start_us}), '%Y-%m-%dT%H:%M:%S.%fZ') end,
         'duration_ms', case when {end} >= {start} then floor(round(({end} - {start}) * 1000000) / 1000) end,

@@ -71,6 +71,13 @@ class Call:
     def payload(self) -> dict:
         return self.kwargs["standard_logging_object"]
 
+    @property
+    def key(self) -> tuple[str, str, bool]:
+        """(kind, model, served from litellm's cache): names each of the calls. (litellm logs
+        a cache hit's model as the `openai/gpt-4.1-mini` route.)"""
+        model = self.payload["model"].removeprefix(f"{self.payload['custom_llm_provider']}/")
+        return (self.kind, model, bool(self.payload["cache_hit"]))
+
 
 class Capture(CustomLogger):
     def __init__(self) -> None:
@@ -85,6 +92,7 @@ class Capture(CustomLogger):
 
 
 EMBEDDING_TOKENS = 4000
+CALLS = 7
 
 
 class _ProviderHandler(BaseHTTPRequestHandler):
@@ -142,8 +150,9 @@ def _chat_response(rid: str, model: str, usage: dict) -> dict:
 
 @functools.cache
 def make_calls() -> tuple[Call, ...]:
-    """Five calls through litellm: OpenAI chat with cached and reasoning tokens, Anthropic with
-    cache writes and reads, an embedding, an untagged chat and a rate-limited failure.
+    """Seven calls through litellm: OpenAI chat with cached and reasoning tokens, Anthropic with
+    cache writes and reads, an embedding, an untagged chat, a rate-limited failure, and a request
+    made twice with litellm's cache on (the second answered from the cache).
 
     Made once per process (litellm keeps its callback state globally): every test reads the
     same calls."""
@@ -207,16 +216,33 @@ def make_calls() -> tuple[Call, ...]:
             )
         except litellm.exceptions.RateLimitError:
             pass
-        # Success and failure handlers run on litellm's logging threads: wait for all five.
+        # The same request twice with litellm's own cache on: the second is a cache hit.
+        litellm.cache = litellm.Cache(type="local")
+        try:
+            for _ in range(2):
+                litellm.completion(
+                    model="gpt-4.1-mini",
+                    messages=[{"role": "user", "content": "What is the refund window?"}],
+                    caching=True,
+                    metadata=dict(SUPPORT),
+                    mock_response=_chat_response(
+                        "chatcmpl-costline-cached",
+                        "gpt-4.1-mini-2025-04-14",
+                        {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55},
+                    ),
+                )
+        finally:
+            litellm.cache = None
+        # Success and failure handlers run on litellm's logging threads: wait for all of them.
         for _ in range(200):
-            if len(capture.calls) >= 5:
+            if len(capture.calls) >= CALLS:
                 break
             threading.Event().wait(0.05)
     finally:
         litellm.callbacks = saved
         server.shutdown()
         server.server_close()
-    assert len(capture.calls) == 5, f"litellm logged {len(capture.calls)} of 5 calls"
+    assert len(capture.calls) == CALLS, f"litellm logged {len(capture.calls)} of {CALLS} calls"
     return tuple(sorted(capture.calls, key=lambda c: c.payload["startTime"]))
 
 

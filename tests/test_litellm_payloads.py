@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pytest
 from genai_prices import Usage, calc_price
-from litellm_real import ANTHROPIC_MODEL, EMBEDDING_TOKENS, make_calls, payload_lines
+from litellm_real import ANTHROPIC_MODEL, CALLS, EMBEDDING_TOKENS, make_calls, payload_lines
 
 from ingestion.litellm_payloads import FEATURE_FROM_ENV, WORKSPACE_FROM_ENV, attribution_sql
 from ingestion.settings import Paths
@@ -56,13 +56,15 @@ def paths(tmp_path) -> Paths:
 
 
 def _by_model(calls) -> dict:
-    return {(c.kind, c.payload["model"]): c.payload for c in calls}
+    named = {c.key: c.payload for c in calls}
+    assert len(named) == len(calls) == CALLS
+    return {k[:2] if not k[2] else (*k[:2], "cache_hit"): v for k, v in named.items()}
 
 
 def test_payloads_become_calls_as_costline_counts_them(calls, paths):
     name = _drop(paths, calls, extra="{truncated write\n")
     loaded = _load(paths, calls)
-    assert (loaded.rows, loaded.quarantined) == (5, 1)
+    assert (loaded.rows, loaded.quarantined) == (CALLS, 1)
     got = _calls(paths)
     by = _by_model(calls)
     o3 = got[by["success", "o3-mini"]["id"]]
@@ -95,6 +97,13 @@ def test_payloads_become_calls_as_costline_counts_them(calls, paths):
         0,
         None,
     ), "a failure is an error call, counted; LiteLLM's cost 0 is no price"
+    # Served from litellm's own cache: no provider was called, so it costs exactly 0 (not "no
+    # price", which costline would fill in from the tokens); litellm gives it an id of its own.
+    first, hit = got[by["success", "gpt-4.1-mini"]["id"]], got[by["success", "gpt-4.1-mini", "cache_hit"]["id"]]
+    assert first["call_id"] != hit["call_id"] and (first["input_tokens"], hit["input_tokens"]) == (50, 50)
+    assert first["cost_usd"] > 0 and hit["cost_usd"] == Decimal(0)
+    assert by["success", "gpt-4.1-mini", "cache_hit"]["model"] == "openai/gpt-4.1-mini", "litellm logs the route"
+    assert (first["model"], hit["model"]) == ("gpt-4.1-mini", "gpt-4.1-mini"), "the model, not the route"
     for c in calls:
         row = got[c.payload["id"]]
         assert row["started_at"] == datetime.fromtimestamp(round(c.payload["startTime"] * 1000) / 1000, UTC).replace(
@@ -108,7 +117,7 @@ def test_payloads_become_calls_as_costline_counts_them(calls, paths):
         ).fetchall()
         reasons = con.execute("select reason from raw.quarantine").fetchall()
         text = json.dumps(con.execute("select * from raw.telemetry_calls").fetchall(), default=str)
-    assert ledger == [(name, 6, 5, 1, 0)]
+    assert ledger == [(name, CALLS + 1, CALLS, 1, 0)]
     assert len(reasons) == 1 and reasons[0][0].startswith("malformed_json")
     assert "Summarise the ticket" not in text and "Here is the summary" not in text, "no prompt or response text"
 
@@ -121,7 +130,7 @@ def test_litellm_cost_against_genai_prices(calls, paths):
     got = _calls(paths)
     report = []
     for c in calls:
-        if c.kind != "success":
+        if c.kind != "success" or c.payload["cache_hit"]:
             continue
         row = got[c.payload["id"]]
         usage = Usage(
@@ -140,11 +149,11 @@ def test_litellm_cost_against_genai_prices(calls, paths):
         ).quantize(MICRO, ROUND_HALF_UP)
         report.append((row["model"], row["cost_usd"], theirs))
     print("\nmodel, litellm cost, genai-prices cost:", *report, sep="\n  ")
-    # litellm 1.110.2's bundled price map and genai-prices agree on all four, cache reads and
+    # litellm 1.110.2's bundled price map and genai-prices agree on all five, cache reads and
     # writes included, to the micro-dollar. Should a later price table differ, this names the
     # calls and both figures.
     mismatched = [(m, ours, theirs, ours - theirs) for m, ours, theirs in report if ours != theirs]
-    assert len(report) == 4 and all(theirs > 0 for _, _, theirs in report)
+    assert len(report) == 5 and all(theirs > 0 for _, _, theirs in report)
     assert mismatched == [], mismatched
 
 
@@ -197,5 +206,5 @@ def test_costline_run_over_a_payload_file_publishes_litellm_cost_to_the_cent(cal
         total, api_calls, first, last = con.execute(
             "select sum(estimated_cost_usd), sum(api_calls), min(day), max(day) from daily_spend"
         ).fetchone()
-    assert (api_calls, first, last) == (5, _day(calls), _day(calls))
+    assert (api_calls, first, last) == (CALLS, _day(calls), _day(calls))
     assert total.quantize(Decimal("0.01")) == expected.quantize(Decimal("0.01")) and total == expected

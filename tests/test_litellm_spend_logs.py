@@ -205,7 +205,7 @@ def litellm_calls():
 
 
 def test_rows_from_the_proxys_own_spend_log_function(pg_database, paths, monkeypatch, litellm_calls):
-    """The five calls litellm made, turned into rows by the proxy's `get_logging_payload` and
+    """The seven calls litellm made, turned into rows by the proxy's `get_logging_payload` and
     inserted into the table as LiteLLM's schema creates it; and the same calls as a payload file:
     each call counts once, the second copy is a duplicate, never a conflict."""
     from litellm_real import insert_spend_logs, payload_lines, spend_log_rows
@@ -218,10 +218,15 @@ def test_rows_from_the_proxys_own_spend_log_function(pg_database, paths, monkeyp
     monkeypatch.setenv(DATABASE_URL_ENV, pg_database)
     with connect(paths.warehouse_db) as con:
         loaded = LiteLLMSpendLogs().load(con, paths, [day], "run-1")
-    assert (loaded.rows, loaded.quarantined, loaded.warnings) == (5, 0, ())
+    assert (loaded.rows, loaded.quarantined, loaded.warnings) == (7, 0, ())
     calls = _calls(paths)
     assert set(calls) == {r["request_id"] for r in rows}
-    by_model = {(r["status"], r["model"]): calls[r["request_id"]] for r in rows}
+    by_model = {
+        (r["status"], r["model"].removeprefix(f"{r['custom_llm_provider']}/"), r["cache_hit"]): calls[r["request_id"]]
+        for r in rows
+    }
+    assert len(by_model) == 7
+    by_model = {k[:2] if k[2] != "True" else (*k[:2], "cache_hit"): v for k, v in by_model.items()}
     o3 = by_model["success", "o3-mini"]
     assert (o3["input_tokens"], o3["cache_read_input_tokens"], o3["output_tokens"], o3["reasoning_output_tokens"]) == (
         1200,
@@ -241,6 +246,9 @@ def test_rows_from_the_proxys_own_spend_log_function(pg_database, paths, monkeyp
     assert (failed["status"], failed["error_type"], failed["cost_usd"]) == ("error", "RateLimitError", None)
     untagged = by_model["success", "gpt-4o-mini"]
     assert (untagged["workspace"], untagged["feature"]) == ("(untagged)", "(untagged)")
+    first, hit = by_model["success", "gpt-4.1-mini"], by_model["success", "gpt-4.1-mini", "cache_hit"]
+    assert first["cost_usd"] > 0 and hit["cost_usd"] == Decimal(0), "a cache hit reached no provider"
+    assert hit["model"] == "gpt-4.1-mini", "the model, not the route"
 
     # The same calls logged as payloads by the bucket logger: the file's records are the same
     # records as the spend-log rows already loaded (duplicates, not conflicting copies, which
@@ -256,5 +264,10 @@ def test_rows_from_the_proxys_own_spend_log_function(pg_database, paths, monkeyp
         ).fetchall()
         reasons = con.execute("select reason from raw.quarantine").fetchall()
     assert reasons == []
-    assert ledger == [("litellm", 5, 5, 0, 0), ("telemetry", 5, 0, 0, 5)], ledger
-    assert again.rows == 5 and set(_calls(paths)) == set(calls)
+    # Six of seven are the same records. The cache hit is not: litellm names it
+    # `<id>_cache_hit<time.time()>` once in the payload and again, at another instant, in the
+    # spend-log row, so it is a second call of cost 0 (its dollars are right, its count is not).
+    assert ledger == [("litellm", 7, 7, 0, 0), ("telemetry", 7, 1, 0, 6)], ledger
+    extra = set(_calls(paths)) - set(calls)
+    assert len(extra) == 1 and "_cache_hit" in extra.pop()
+    assert again.rows == 7
