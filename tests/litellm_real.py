@@ -23,14 +23,28 @@ import functools
 import json
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Every remote file litellm would fetch at import or on first use: read its bundled copy.
+for _local in (
+    "LITELLM_LOCAL_MODEL_COST_MAP",
+    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS",
+    "LITELLM_LOCAL_AUTOROUTER_PRESETS",
+    "LITELLM_LOCAL_BLOG_POSTS",
+    "LITELLM_LOCAL_POLICY_TEMPLATES",
+):
+    os.environ.setdefault(_local, "True")
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")  # catalogs, checks, tokenizers: bundled or skipped
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_TELEMETRY", "False")
 os.environ.setdefault("LITELLM_LOG", "ERROR")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+
+# litellm's TypedDicts use ReadOnly items, which pydantic warns about once per class.
+warnings.filterwarnings("ignore", message=".*ReadOnly.*", category=UserWarning)
 
 import litellm  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
