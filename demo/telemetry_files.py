@@ -29,13 +29,13 @@ MALFORMED_KINDS = (
     "bad_json",
     "negative_tokens",
     "cache_above_input",
-    "missing_workspace",
+    "missing_model",
     "bad_time",
     "unknown_status",
     "fractional_tokens",
 )
 # Parquet columns are typed: only these breakages can exist in a Parquet file.
-PARQUET_MALFORMED_KINDS = ("negative_tokens", "cache_above_input", "missing_workspace", "unknown_status")
+PARQUET_MALFORMED_KINDS = ("negative_tokens", "cache_above_input", "missing_model", "unknown_status")
 RESENT_RECORDS = 30
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 REUPLOADED_RECORDS = 25
@@ -306,8 +306,9 @@ def _break(record: dict, kind: str) -> dict | str:
         record["input_tokens"] = -max(1, int(record.get("input_tokens", 1)))
     elif kind == "cache_above_input":
         record["cache_read_input_tokens"] = int(record.get("input_tokens", 0)) + 100
-    elif kind == "missing_workspace":
-        del record["workspace"]
+    elif kind == "missing_model":
+        # Not a missing workspace: that call is kept under (untagged). Without a model it cannot be priced.
+        del record["model"]
     elif kind == "bad_time":
         record["started_at"] = "13/11/2026 25:61"
     elif kind == "unknown_status":

@@ -31,6 +31,8 @@ CONTENT_KEYS = (
     "gen_ai.system_instructions",
 )
 CONTENT_KEY_PREFIXES = ("gen_ai.prompt", "gen_ai.completion")
+# The workspace or feature of a call that names none (priced and counted all the same).
+UNTAGGED = "(untagged)"
 # `costline.tag.<key>` attributes become entries of `tags` (OTel has no map-valued attribute).
 TAG_ALIAS_PREFIX = "costline.tag."
 
@@ -125,8 +127,9 @@ TELEMETRY_FIELDS: tuple[Field, ...] = (
         ("service_tier", "openai.response.service_tier"),
         stored="coalesce(service_tier, 'standard')",
     ),
-    Field("workspace", TEXT, ("workspace", "costline.workspace"), True),
-    Field("feature", TEXT, ("feature", "costline.feature"), True),
+    # No spend is dropped for a missing tag: an unnamed workspace or feature is `(untagged)`.
+    Field("workspace", TEXT, ("workspace", "costline.workspace"), stored=f"coalesce(workspace, '{UNTAGGED}')"),
+    Field("feature", TEXT, ("feature", "costline.feature"), stored=f"coalesce(feature, '{UNTAGGED}')"),
     Field(
         "environment",
         TEXT,

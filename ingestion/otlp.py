@@ -2,20 +2,33 @@
 
 One line of a `*.otlp.jsonl` file is one `ExportTraceServiceRequest` as the OpenTelemetry
 Collector's file exporter writes it (proto3 JSON: int64 as strings, ids as hex). A span is a
-call when it carries `gen_ai.operation.name`. Attributes are mapped to contract fields by the
-same alias table the flat JSONL reader uses (`fields.TELEMETRY_FIELDS`), and the flat
-records then go through the same SQL checks, so nothing here validates business rules:
-values that cannot be converted are passed on as they are, for SQL to quarantine with a reason.
+call when a dialect of `otel_dialects.py` takes it for one (OTel GenAI old and new, the
+Anthropic SDK, OpenLLMetry, OpenInference, openlit, Langfuse); its attributes are mapped to
+contract fields by that dialect's table, and the flat records then go through the same SQL
+checks as flat JSONL, so nothing here validates business rules: values that cannot be
+converted are passed on as they are, for SQL to quarantine with a reason.
 """
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS
+from ingestion.fields import TAG_ALIAS_PREFIX
+from ingestion.otel_dialects import SpanView, Tagging, call_record, is_error
 
-CALL_MARKER = "gen_ai.operation.name"
-STATUS_CODE_ERROR = (2, "2", "STATUS_CODE_ERROR")
+# The span facts a flattened record carries besides its contract fields, for the loader.
+SPAN_COLUMNS = (
+    "_dialect",
+    "_rank",
+    "_trace_id",
+    "_span_id",
+    "_parent_span_id",
+    "_scope",
+    "_start_ns",
+    "_end_ns",
+    "_response_id",
+)
 INT_TEXT = re.compile(r"-?[0-9]+")
 
 
@@ -89,18 +102,27 @@ def _list(obj: dict, *keys: str) -> list:
     return []
 
 
-def flatten_span(span: dict, resource_attrs: dict[str, Any]) -> dict[str, Any] | None:
-    """One call span to a flat record by the contract aliases, or None when it is not a call."""
+def _scope_name(scope_spans: dict) -> str:
+    scope = scope_spans.get("scope") or scope_spans.get("instrumentationLibrary") or {}
+    name = scope.get("name") if isinstance(scope, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def flatten_span(
+    span: dict, resource_attrs: dict[str, Any], scope: str = "", tagging: Tagging | None = None
+) -> dict[str, Any] | None:
+    """One call span to a flat record by the dialect tables, or None when it is not a call.
+
+    Besides the contract fields the record carries `_`-prefixed span facts (`SPAN_COLUMNS`) the
+    loader uses to count two spans of one call once; they are not stored.
+    """
     attrs = {**resource_attrs, **attributes(span)}  # span attributes override resource ones
-    if attrs.get(CALL_MARKER) is None:
+    status = span.get("status") if isinstance(span.get("status"), dict) else {}
+    name = span.get("name") if isinstance(span.get("name"), str) else ""
+    view = SpanView(attrs=attrs, scope=scope, name=name, failed=is_error(attrs, status))
+    record = call_record(view, status, tagging or Tagging())
+    if record is None:
         return None
-    record: dict[str, Any] = {}
-    for field in TELEMETRY_FIELDS:
-        # keys[0] is the flat name; OTLP speaks only the OTel aliases.
-        for key in field.keys[1:]:
-            if attrs.get(key) is not None:
-                record[field.name] = attrs[key]
-                break
     if record.get("call_id") is None and span.get("spanId"):
         record["call_id"] = span["spanId"]
     if record.get("request_id") is None and span.get("traceId"):
@@ -114,10 +136,6 @@ def flatten_span(span: dict, resource_attrs: dict[str, Any]) -> dict[str, Any] |
     if start is not None and end is not None and start > 0 and end > 0:
         record["duration_ms"] = (end - start) / 1e6
 
-    status = span.get("status") if isinstance(span.get("status"), dict) else {}
-    if attrs.get("error.type") is not None or status.get("code") in STATUS_CODE_ERROR:
-        record["status"] = "error"
-
     tags = {
         key[len(TAG_ALIAS_PREFIX) :]: value
         for key, value in attrs.items()
@@ -125,16 +143,32 @@ def flatten_span(span: dict, resource_attrs: dict[str, Any]) -> dict[str, Any] |
     }
     if tags:
         record["tags"] = dict(sorted(tags.items()))
+    record["_trace_id"] = span.get("traceId") if isinstance(span.get("traceId"), str) else None
+    record["_span_id"] = span.get("spanId") if isinstance(span.get("spanId"), str) else None
+    record["_parent_span_id"] = span.get("parentSpanId") or None if isinstance(span.get("parentSpanId"), str) else None
+    record["_scope"] = scope
+    # The process that wrote the span: two libraries in one process trace the same calls.
+    service = (
+        resource_attrs.get("service.name"),
+        resource_attrs.get("service.instance.id"),
+        resource_attrs.get("host.name"),
+    )
+    record["_service"] = json.dumps(service)
+    record["_start_ns"], record["_end_ns"] = start, end
+    record["_response_id"] = (
+        attrs.get("gen_ai.response.id") if isinstance(attrs.get("gen_ai.response.id"), str) else None
+    )
     return record
 
 
-def flatten_export_request(obj: dict) -> list[dict]:
+def flatten_export_request(obj: dict, tagging: Tagging | None = None) -> list[dict]:
     """One OTLP/JSON ExportTraceServiceRequest -> the flat contract records of its call spans.
 
     Raises MalformedExport when the object is not shaped like an export request.
     """
     if not isinstance(obj, dict) or not isinstance(obj.get("resourceSpans"), list):
         raise MalformedExport("no resourceSpans list; expected one OTLP/JSON ExportTraceServiceRequest per line")
+    tagging = tagging or Tagging()
     records: list[dict] = []
     for resource_spans in obj["resourceSpans"]:
         if not isinstance(resource_spans, dict):
@@ -144,10 +178,11 @@ def flatten_export_request(obj: dict) -> list[dict]:
         for scope_spans in _list(resource_spans, "scopeSpans", "instrumentationLibrarySpans"):
             if not isinstance(scope_spans, dict):
                 raise MalformedExport("scopeSpans entries must be objects")
+            scope = _scope_name(scope_spans)
             for span in _list(scope_spans, "spans"):
                 if not isinstance(span, dict):
                     raise MalformedExport("spans entries must be objects")
-                record = flatten_span(span, resource_attrs)
+                record = flatten_span(span, resource_attrs, scope, tagging)
                 if record is not None:
                     records.append(record)
     return records

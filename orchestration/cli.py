@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from ingestion.langfuse.client import PUBLIC_KEY_ENV as LANGFUSE_PUBLIC_KEY_ENV
+from ingestion.langfuse.client import SECRET_KEY_ENV as LANGFUSE_SECRET_KEY_ENV
 from ingestion.settings import Paths
 from ingestion.sources.litellm_spend_logs import DATABASE_URL_ENV as LITELLM_DATABASE_URL_ENV
 
@@ -71,6 +73,15 @@ def _parse_day(value: str, flag: str) -> date:
         _fail(f"{flag} must be a date like 2026-10-01, got {value!r}")
 
 
+def _require_closed(days: list[date]) -> None:
+    """Only UTC days that have ended have a partition yet: a later day is a one-line error."""
+    today = datetime.now(UTC).date()
+    if days[-1] >= today:
+        _fail(
+            f"{days[-1]} has not ended yet (UTC); costline runs closed days, the latest is {today - timedelta(days=1)}"
+        )
+
+
 def _require_inputs(paths: Paths, days: list[date]) -> None:
     if not paths.input_dir.is_dir():
         _fail(
@@ -82,8 +93,11 @@ def _require_inputs(paths: Paths, days: list[date]) -> None:
         for d in days
         if (paths.telemetry_dir / d.isoformat()).is_dir() or (paths.outcomes_dir / d.isoformat()).is_dir()
     ]
-    # A source that fetches (LiteLLM's database) has something to load without any folder.
-    if not present and not os.environ.get(LITELLM_DATABASE_URL_ENV, "").strip():
+    # A source that fetches (LiteLLM's database, Langfuse's API) has something to load without any folder.
+    fetches = os.environ.get(LITELLM_DATABASE_URL_ENV, "").strip() or (
+        os.environ.get(LANGFUSE_PUBLIC_KEY_ENV, "").strip() and os.environ.get(LANGFUSE_SECRET_KEY_ENV, "").strip()
+    )
+    if not present and not fetches:
         span = days[0].isoformat() if len(days) == 1 else f"{days[0]} .. {days[-1]}"
         _fail(
             f"nothing to load for {span}: no folder {paths.telemetry_dir}/YYYY-MM-DD for those days; "
@@ -140,6 +154,7 @@ def run(
     _setup_logging()
     day = _parse_day(date_, "--date")
     paths = Paths.from_env(input_dir, warehouse_dir)
+    _require_closed([day])
     _require_inputs(paths, [day])
     _run(paths, day, day, wait)
 
@@ -160,6 +175,7 @@ def backfill(
     if last < first:
         _fail(f"--end {last} is before --start {first}")
     paths = Paths.from_env(input_dir, warehouse_dir)
+    _require_closed([last])
     _require_inputs(paths, days_between(first, last))
     _run(paths, first, last, wait)
 

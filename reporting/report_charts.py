@@ -9,6 +9,7 @@ import html
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -108,10 +109,10 @@ def _empty(figure: go.Figure, note: str) -> go.Figure:
 def _daily_spend(data: ReportData) -> go.Figure:
     figure = go.Figure()
     by_workspace: dict[str, list] = defaultdict(list)
-    totals: dict = defaultdict(float)
+    totals: dict = defaultdict(Decimal)  # money summed exactly; floats only as plot coordinates
     for day, workspace, cost in data.daily:
         by_workspace[workspace].append((day, float(cost)))
-        totals[day] += float(cost)
+        totals[day] += cost
     for i, (workspace, points) in enumerate(sorted(by_workspace.items())):
         figure.add_bar(
             x=[d for d, _ in points],
@@ -121,7 +122,7 @@ def _daily_spend(data: ReportData) -> go.Figure:
             hovertemplate="%{x|%b %d}: $%{y:,.2f}<extra>%{fullData.name}</extra>",
         )
     if data.deployments:
-        top = max(totals.values(), default=1.0) * 1.08
+        top = float(max(totals.values(), default=Decimal(1))) * 1.08
         for deployed_at, *_ in data.deployments:
             figure.add_shape(
                 type="line",

@@ -221,7 +221,7 @@ BAD_LINES = [
     ("this is not json", "malformed_json", "not valid JSON"),
     ("[1, 2, 3]", "malformed_json", "an array, not an object"),
     (call(None), "missing_field", "call_id is required"),
-    (call("b-ws", workspace=""), "missing_field", "workspace is required (or costline.workspace) and was empty"),
+    (call("b-prov", provider=""), "missing_field", "provider is required"),
     (call("b-model", model={"name": "x"}), "invalid_field", "model must be a string, got an object"),
     (call("b-time", started_at="2026-10-01 12:00"), "invalid_timestamp", 'got "2026-10-01 12:00"'),
     (call("b-date", started_at="2026-02-30T00:00:00Z"), "invalid_timestamp", "RFC 3339"),

@@ -64,19 +64,23 @@ def ledger(warehouse_dir: Path) -> tuple:
         return con.execute(LEDGER_SQL).fetchone()
 
 
-def group_alive(pgid: int) -> list[str]:
-    """Live (non-zombie) processes of a process group, by command name."""
-    alive = []
+def group_members(pgid: int) -> dict[tuple[int, int], str]:
+    """Live (non-zombie) processes of a process group: (pid, start time) -> command name.
+
+    The start time makes the identity: once the group is gone its number can be reused by an
+    unrelated process (CI once saw a `tail` there), which is not something the kill left behind."""
+    members = {}
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat_file.read_text()
         except OSError:
             continue
         name = text[text.index("(") + 1 : text.rindex(")")]
-        state, _ppid, pgrp = text[text.rindex(")") + 2 :].split()[:3]
-        if int(pgrp) == pgid and state != "Z":
-            alive.append(name)
-    return alive
+        fields = text[text.rindex(")") + 2 :].split()
+        state, pgrp, start_time = fields[0], int(fields[2]), int(fields[19])
+        if pgrp == pgid and state != "Z":
+            members[(int(stat_file.parent.name), start_time)] = name
+    return members
 
 
 class Run:
@@ -112,10 +116,20 @@ class Run:
 
     def kill(self) -> list[str]:
         """SIGKILL the whole group; returns what was alive in it just before."""
-        alive = group_alive(self.proc.pid)
+        self.members_at_kill = group_members(self.proc.pid)
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
-        return alive
+        return sorted(self.members_at_kill.values())
+
+    def left_after_kill(self) -> list[str]:
+        """Those of the processes alive at the kill that still live."""
+        deadline = time.monotonic() + 5  # a killed process may take a moment to be torn down
+        while True:
+            now = group_members(self.proc.pid)
+            left = sorted(name for key, name in self.members_at_kill.items() if key in now)
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.05)
 
     def finish(self, timeout: float = 600) -> int:
         return self.proc.wait(timeout=timeout)
@@ -157,7 +171,7 @@ def _lock_free(paths: Paths) -> bool:
 
 def _after_kill(story: CrashStory, point: str, run: Run) -> None:
     story.alive_at_kill[point] = run.kill()
-    story.left_at_kill[point] = group_alive(run.proc.pid)
+    story.left_at_kill[point] = run.left_after_kill()
     story.lock_free_after_kill[point] = _lock_free(story.paths)
     story.wal_after_kill[point] = story.paths.warehouse_db.with_name("warehouse.duckdb.wal").exists()
     story.after_kill[point] = published(story.paths.warehouse_dir)

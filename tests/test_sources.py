@@ -106,7 +106,7 @@ def test_billing_outage_is_a_warning_not_an_exception(tmp_path, monkeypatch):
 
 
 def test_a_file_of_spans_that_are_not_calls_raises_a_warning_naming_it(tmp_path):
-    """OpenInference-style spans (llm.model_name, no gen_ai.operation.name) are not read yet:
+    """Spans no dialect reads (a home-grown `myllm.*` vocabulary, a framework's chain span):
     the file must not vanish silently with 0 records."""
     from ingestion.sources.telemetry_files import SPANS_RECOGNISED, TelemetryFiles
 
@@ -133,7 +133,7 @@ def test_a_file_of_spans_that_are_not_calls_raises_a_warning_naming_it(tmp_path)
                 "scopeSpans": [
                     {
                         "spans": [
-                            span("a1", {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o"}),
+                            span("a1", {"myllm.kind": "completion", "myllm.model": "gpt-4o", "myllm.tokens": 12}),
                             span("a2", {"openinference.span.kind": "CHAIN"}),
                         ]
                     }
@@ -165,11 +165,11 @@ def test_a_file_of_spans_that_are_not_calls_raises_a_warning_naming_it(tmp_path)
             }
         ]
     }
-    (folder / "openinference.otlp.jsonl").write_text(json.dumps(unknown) + "\n")
+    (folder / "homegrown.otlp.jsonl").write_text(json.dumps(unknown) + "\n")
     (folder / "genai.otlp.jsonl").write_text(json.dumps(known) + "\n")
     with connect(paths.warehouse_db) as con:
         loaded = TelemetryFiles().load(con, paths, [date(2026, 11, 2)], "run-1")
     assert TelemetryFiles.warning_check == SPANS_RECOGNISED
     assert loaded.rows == 1
     [warning] = loaded.warnings
-    assert warning.startswith("telemetry/2026-11-02/openinference.otlp.jsonl: 2 spans, none recognised")
+    assert warning.startswith("telemetry/2026-11-02/homegrown.otlp.jsonl: 2 spans, none recognised")

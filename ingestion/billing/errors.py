@@ -21,6 +21,10 @@ class BillingRequestError(BillingError):
     """The provider rejected the request (a 4xx other than auth and rate limits)."""
 
 
+class BillingNotFoundError(BillingRequestError):
+    """HTTP 404: the server has no such endpoint (an older API version, or a wrong base URL)."""
+
+
 class BillingRetryError(BillingError):
     """Transient failures (429, 5xx, timeouts, truncated bodies) outlasted the retry budget."""
 

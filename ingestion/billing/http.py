@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import requests
@@ -35,6 +36,7 @@ from tenacity.wait import wait_base
 from ingestion.billing.errors import (
     BillingAuthError,
     BillingConfigError,
+    BillingNotFoundError,
     BillingPaginationError,
     BillingRequestError,
     BillingResponseError,
@@ -226,9 +228,29 @@ class PageClient:
             f"load a shorter window or raise HttpSettings.max_pages"
         )
 
+    def get_json(self, what: str, path: str, params: list[tuple[str, str]], save: Callable[[bytes], str]) -> object:
+        """One GET of `path` under the base URL with the retry policy of every page: `save(body)`
+        stores the exact bytes before they are parsed; the JSON value (numbers that are not
+        integers as Decimal) is returned. A body that is not JSON is fetched again."""
+
+        def attempt() -> object:
+            body = self._get(what, path, params)
+            source_page = save(body)
+            try:
+                value = json.loads(body, parse_float=Decimal)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise _Transient(f"not valid JSON ({len(body)} bytes, truncated?); saved at {source_page}") from None
+            log.info("%s: %d bytes, saved at %s", what, len(body), source_page)
+            return value
+
+        return self._with_retries(what, attempt)
+
     def _fetch_page(
         self, endpoint: Endpoint, number: int, params: list[tuple[str, str]], save: Callable[[int, bytes], str]
     ) -> FetchedPage:
+        return self._with_retries(self._what(endpoint, number), lambda: self._attempt(endpoint, number, params, save))
+
+    def _with_retries(self, what: str, attempt: Callable[[], object]):
         s = self.settings
         retrying = Retrying(
             retry=retry_if_exception_type(_Transient),
@@ -240,7 +262,7 @@ class PageClient:
             sleep=self._sleep,
             before_sleep=lambda state: log.warning(
                 "%s: %s; retry %d/%d in %.2fs",
-                self._what(endpoint, number),
+                what,
                 state.outcome.exception(),
                 state.attempt_number,
                 s.max_attempts - 1,
@@ -250,23 +272,19 @@ class PageClient:
         )
         started = time.monotonic()
         try:
-            return retrying(self._attempt, endpoint, number, params, save)
+            return retrying(attempt)
         except _Transient as last:
             raise BillingRetryError(
-                f"{self._what(endpoint, number)}: gave up after {retrying.statistics.get('attempt_number', '?')} "
+                f"{what}: gave up after {retrying.statistics.get('attempt_number', '?')} "
                 f"attempts in {time.monotonic() - started:.1f}s, last: {last.reason}; the provider may be down "
                 f"or rate limiting: run again later (the lookback window re-reads these days)"
             ) from None
 
-    def _attempt(
-        self, endpoint: Endpoint, number: int, params: list[tuple[str, str]], save: Callable[[int, bytes], str]
-    ) -> FetchedPage:
-        what = self._what(endpoint, number)
+    def _get(self, what: str, path: str, params: list[tuple[str, str]]) -> bytes:
+        """The body of one 200 response; transient failures raise _Transient, others their error."""
         timeout = (self.settings.connect_timeout_s, self.settings.read_timeout_s)
         try:
-            response = self._session.get(
-                self.base_url + endpoint.path, params=params, timeout=timeout, allow_redirects=False
-            )
+            response = self._session.get(self.base_url + path, params=params, timeout=timeout, allow_redirects=False)
             body = response.content
         except requests.Timeout:
             raise _Transient(f"no response within {timeout[0]:g}s connect / {timeout[1]:g}s read") from None
@@ -291,10 +309,18 @@ class PageClient:
                 f"set {self.provider.base_url_env} to the API's final URL"
             )
         if status != 200:
-            raise BillingRequestError(
+            error = BillingNotFoundError if status == 404 else BillingRequestError
+            raise error(
                 f"{what}: HTTP {status}{self._error_text(body)}; check "
                 f"{self.provider.base_url_env} and that this costline version matches the API"
             )
+        return body
+
+    def _attempt(
+        self, endpoint: Endpoint, number: int, params: list[tuple[str, str]], save: Callable[[int, bytes], str]
+    ) -> FetchedPage:
+        what = self._what(endpoint, number)
+        body = self._get(what, endpoint.path, params)
         source_page = save(number, body)
         try:
             parsed = parse_page(self.provider, endpoint, body)

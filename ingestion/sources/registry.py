@@ -9,6 +9,7 @@ from ingestion.billing.anthropic import ANTHROPIC
 from ingestion.billing.openai import OPENAI
 from ingestion.sources.base import Source
 from ingestion.sources.billing_api import BillingApi
+from ingestion.sources.langfuse_api import LangfuseApi
 from ingestion.sources.litellm_spend_logs import LiteLLMSpendLogs
 from ingestion.sources.model_prices import ModelPrices
 from ingestion.sources.outcome_files import OutcomeFiles
@@ -19,6 +20,7 @@ from ingestion.warehouse import RAW_TABLES
 SOURCES: tuple[Source, ...] = (
     TelemetryFiles(),
     LiteLLMSpendLogs(),
+    LangfuseApi(),
     OutcomeFiles(),
     ReferenceFiles(),
     ModelPrices(),

@@ -21,7 +21,8 @@ from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS, TELEMETRY_STAGE
 from ingestion.json_sql import sql_str
 from ingestion.ledger import FolderLoad
 from ingestion.litellm_payloads import FEATURE_FROM_ENV, WORKSPACE_FROM_ENV, extract_payload_file
-from ingestion.otlp import MalformedExport, count_spans, flatten_export_request
+from ingestion.otel_dialects import FEATURE_ATTRIBUTES_ENV, WORKSPACE_ATTRIBUTES_ENV, Tagging
+from ingestion.otlp import SPAN_COLUMNS, MalformedExport, count_spans, flatten_export_request
 from ingestion.readers import (
     EXTRACTED,
     INVALID_UTF8,
@@ -36,6 +37,7 @@ from ingestion.readers import (
 from ingestion.rules.telemetry_rules import telemetry_checks_sql
 from ingestion.settings import Paths
 from ingestion.sources.base import Source, SourceLoad
+from ingestion.span_echoes import ECHO_WINNERS_SQL
 
 log = logging.getLogger("costline.ingestion")
 
@@ -122,15 +124,53 @@ def extract_parquet(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
         raise UnreadableFile(str(exc).splitlines()[0][:160]) from exc
 
 
-def otlp_lines_table(path: Path) -> pa.Table:
-    """Each export request line flattened to flat JSON records (sub_seq numbers the spans)."""
-    numbers, subs, lines, reasons = [], [], [], []
+def _span_row(record: dict) -> dict:
+    """The span facts of a flattened record, taken off it (they are not contract fields)."""
+    facts = {name: record.pop(name, None) for name in SPAN_COLUMNS}
+    facts["_model_key"] = str(record.get("model") or "").lower().rsplit("/", 1)[-1]
+    # What two traces of one call agree on whatever library wrote them (tokens normalised).
+    facts["_twin_key"] = json.dumps(
+        [facts["_model_key"], record.get("status", "ok"), record.get("input_tokens"), record.get("output_tokens")]
+    )
+    return facts
 
-    def add(number: int, sub: int, line: str | None, reason: str | None) -> None:
-        numbers.append(number)
-        subs.append(sub)
-        lines.append(line)
-        reasons.append(reason)
+
+SPAN_SCHEMA = pa.schema(
+    [
+        *LINES_SCHEMA,
+        ("rid", pa.int64()),
+        ("_dialect", pa.string()),
+        ("_rank", pa.int32()),
+        ("_trace_id", pa.string()),
+        ("_span_id", pa.string()),
+        ("_parent_span_id", pa.string()),
+        ("_scope", pa.string()),
+        ("_service", pa.string()),
+        ("_start_ns", pa.int64()),
+        ("_end_ns", pa.int64()),
+        ("_response_id", pa.string()),
+        ("_model_key", pa.string()),
+        ("_twin_key", pa.string()),
+    ]
+)
+
+
+def otlp_lines_table(con: duckdb.DuckDBPyConnection, path: Path, tagging: Tagging) -> pa.Table:
+    """Each export request line flattened to flat JSON records (sub_seq numbers the spans),
+    two spans of one provider call given one record (`span_echoes.py`)."""
+    rows: list[dict] = []
+
+    def add(number: int, sub: int, line: str | None, reason: str | None, facts: dict | None = None) -> None:
+        rows.append(
+            {
+                "source_line": number,
+                "sub_seq": sub,
+                "line": line,
+                "pre_reason": reason,
+                "rid": len(rows),
+                **(facts or {}),
+            }
+        )
 
     for number, raw in iter_raw_lines(path):
         if not raw.strip():
@@ -146,13 +186,19 @@ def otlp_lines_table(path: Path) -> pa.Table:
             add(number, 0, None, NOT_JSON)
             continue
         try:
-            records = flatten_export_request(obj)
+            records = flatten_export_request(obj, tagging)
         except MalformedExport as exc:
             add(number, 0, None, f"malformed_otlp: {exc}")
             continue
         for sub, record in enumerate(records):
-            add(number, sub, json.dumps(record), None)
-    return pa.table([numbers, subs, lines, reasons], schema=LINES_SCHEMA)
+            facts = _span_row(record)
+            add(number, sub, json.dumps(record), None, facts)
+    spans = pa.Table.from_pylist(rows, schema=SPAN_SCHEMA)
+    con.register("_cl_spans", spans)
+    try:
+        return con.sql(ECHO_WINNERS_SQL).to_arrow_table().cast(LINES_SCHEMA)
+    finally:
+        con.unregister("_cl_spans")
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, folder: date) -> None:
@@ -165,7 +211,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, folder: d
         elif f.file_format == "litellm.jsonl":
             extract_payload_file(con, f.path)
         else:
-            extract_arrow(con, otlp_lines_table(f.path), TELEMETRY_FIELDS, tag_aliases=True)
+            extract_arrow(con, otlp_lines_table(con, f.path, Tagging.from_env()), TELEMETRY_FIELDS, tag_aliases=True)
         con.execute(f"insert into {STAGE} select $file_seq, * from ({telemetry_checks_sql(folder)})", {"file_seq": seq})
     finally:
         drop_extracted(con)
@@ -316,7 +362,8 @@ def unrecognised_span_files(paths: Paths, folder: FolderLoad) -> list[str]:
                 continue
         if spans:
             found.append(
-                f"{f.source_file}: {spans} spans, none recognised as an LLM call (no gen_ai.operation.name); "
+                f"{f.source_file}: {spans} spans, none recognised as an LLM call by any dialect costline reads "
+                "(OTel GenAI, Anthropic SDK, OpenLLMetry, OpenInference, openlit, Langfuse); "
                 "its spend is not counted until costline reads that instrumentation's attributes"
             )
     return found
@@ -328,7 +375,8 @@ class TelemetryFiles(Source):
     tables = ("telemetry_calls",)
     # A file of spans none of which is a call: a new dialect must never vanish silently.
     warning_check = SPANS_RECOGNISED
-    settings_env = (WORKSPACE_FROM_ENV, FEATURE_FROM_ENV)  # `.litellm.jsonl` files
+    # OTLP attributes; LiteLLM's attributes for `.litellm.jsonl` files.
+    settings_env = (WORKSPACE_ATTRIBUTES_ENV, FEATURE_ATTRIBUTES_ENV, WORKSPACE_FROM_ENV, FEATURE_FROM_ENV)
     description = (
         "Telemetry call records of the day folders in the run window (JSONL, gzip, Parquet, "
         "OTLP), validated, deduplicated on call_id; bad records go to raw.quarantine."

@@ -154,9 +154,12 @@ select
     case
         when reported_cost_usd is not null then 'caller'
         when has_list_price then 'list_price'
+        -- A call that used no tokens (a failed call, often with no model named) costs nothing
+        -- at any price: counted, but no missing price to report.
+        when input_tokens = 0 and output_tokens = 0 then 'no_usage'
         else 'unpriced'
     end as estimate_source,
-    reported_cost_usd is not null or has_list_price as is_priced,
+    reported_cost_usd is not null or has_list_price or (input_tokens = 0 and output_tokens = 0) as is_priced,
     price_model_id,
     price_data_version,
     tags,
