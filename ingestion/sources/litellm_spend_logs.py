@@ -40,8 +40,9 @@ import duckdb
 from ingestion.day_folders import DayFolderLoader, WindowLoad, load_day_folder
 from ingestion.fields import TELEMETRY_STAGE_COLUMNS
 from ingestion.files import write_atomic
-from ingestion.litellm_payloads import (
+from ingestion.litellm_payloads import (  # PROVIDERS: re-exported, other mappings read it here
     FEATURE_FROM_ENV,
+    PROVIDERS,  # noqa: F401
     WORKSPACE_FROM_ENV,
     attribution_sql,
     model_sql,
