@@ -152,7 +152,8 @@ def payload_sql(lines: str = LINES) -> str:
         'call_id', {_text("id")},
         'request_id', {_text("id")},
         'started_at', case when {start} between 0 and 32503680000
-                           then strftime(make_timestamp({start_us}), '%Y-%m-%dT%H:%M:%S.%fZ') end,
+                           then to_json(strftime(make_timestamp({start_us}), '%Y-%m-%dT%H:%M:%S.%fZ'))
+                           else json_extract(j, '$.startTime') end,
         'duration_ms', case when {end} >= {start} then floor(round(({end} - {start}) * 1000000) / 1000) end,
         'provider', {provider_sql(provider)},
         'model', {model_sql(f"coalesce({_text('model')}, '')", provider, failed)},

@@ -171,14 +171,31 @@ def test_workspace_and_feature_come_from_the_configured_attributes(calls, paths,
 
 def test_non_object_lines_and_bad_tokens_are_quarantined(calls, paths):
     bad = dict(calls[0].payload, id="bad-tokens", prompt_tokens="many")
-    _drop(paths, calls[:1], extra=json.dumps(bad) + "\n[1, 2]\n\n")
+    no_time = dict(calls[1].payload, id="no-time", startTime="yesterday")
+    _drop(paths, calls[:1], extra=json.dumps(bad) + "\n[1, 2]\n\n" + json.dumps(no_time) + "\n")
     loaded = _load(paths, calls[:1])
-    assert (loaded.rows, loaded.quarantined) == (1, 2)
+    assert (loaded.rows, loaded.quarantined) == (1, 3)
     with connect(paths.warehouse_db, read_only=True) as con:
-        reasons = sorted(r for (r,) in con.execute("select reason from raw.quarantine").fetchall())
+        reasons = {
+            line: reason for line, reason in con.execute("select source_line, reason from raw.quarantine").fetchall()
+        }
         ledger = con.execute("select records_read, accepted, quarantined, duplicates from raw.source_files").fetchall()
-    assert reasons[0].startswith("invalid_tokens") or reasons[1].startswith("invalid_tokens"), reasons
-    assert ledger == [(3, 1, 2, 0)], "blank lines are not records"
+    assert reasons[2].startswith("invalid_tokens"), reasons
+    assert reasons[3].startswith("malformed_json") and "array" in reasons[3], reasons
+    assert "started_at" in reasons[5] and "yesterday" in reasons[5], "the check names the value to fix"
+    assert ledger == [(4, 1, 3, 0)], "blank lines are not records"
+
+
+def test_a_file_the_fast_reader_cannot_number_is_read_line_by_line(calls, paths):
+    """Invalid UTF-8 on one line: the careful reader numbers the lines, that line is quarantined."""
+    name = _drop(paths, calls[:2])
+    path = paths.input_dir / name
+    path.write_bytes(path.read_bytes() + b'{"id": "x\xff"}\n')
+    loaded = _load(paths, calls[:2])
+    assert (loaded.rows, loaded.quarantined) == (2, 1)
+    with connect(paths.warehouse_db, read_only=True) as con:
+        [(line, reason)] = con.execute("select source_line, reason from raw.quarantine").fetchall()
+    assert line == 3 and reason.startswith("invalid_utf8")
 
 
 @pytest.mark.pipeline
