@@ -117,7 +117,7 @@ def _text(path: str) -> str:
 def _count(path: str) -> str:
     """A non-negative integer of the payload, NULL when absent or not an integer."""
     v = f"json_extract(j, '$.{path}')"
-    return f"(case when json_type({v}) in ('UBIGINT', 'BIGINT') then {v}::varchar::bigint end)"
+    return f"(case when json_type({v}) in ('UBIGINT', 'BIGINT') then try_cast({v}::varchar as bigint) end)"
 
 
 def _usage(path: str) -> str:
@@ -127,7 +127,7 @@ def _usage(path: str) -> str:
 
 def _epoch(path: str) -> str:
     v = f"json_extract(j, '$.{path}')"
-    return f"(case when json_type({v}) in ('DOUBLE', 'UBIGINT', 'BIGINT') then {v}::varchar::double end)"
+    return f"(case when json_type({v}) in ('DOUBLE', 'UBIGINT', 'BIGINT') then try_cast({v}::varchar as double) end)"
 
 
 def payload_sql(lines: str = LINES) -> str:
@@ -171,7 +171,8 @@ def payload_sql(lines: str = LINES) -> str:
         'workspace', {workspace},
         'feature', {feature},
         'cost_usd', case when {cache_hit} then '0'
-                         when {cost} > 0 then ({cost}::decimal(18, 9))::varchar end
+                         when {cost} > 0 then coalesce(try_cast({cost} as decimal(18, 9))::varchar,
+                                                       {_text("response_cost")}) end
     )::varchar"""
     return f"""
     with src as (

@@ -172,9 +172,13 @@ def test_workspace_and_feature_come_from_the_configured_attributes(calls, paths,
 def test_non_object_lines_and_bad_tokens_are_quarantined(calls, paths):
     bad = dict(calls[0].payload, id="bad-tokens", prompt_tokens="many")
     no_time = dict(calls[1].payload, id="no-time", startTime="yesterday")
-    _drop(paths, calls[:1], extra=json.dumps(bad) + "\n[1, 2]\n\n" + json.dumps(no_time) + "\n")
+    # Values no cast survives: they must reach the checks, never stop the file.
+    huge = dict(calls[1].payload, id="huge", response_cost=1e15, endTime=1e300)
+    huge["metadata"] = dict(huge["metadata"], usage_object={"cache_read_input_tokens": 2**64})
+    lines = [json.dumps(bad), "[1, 2]", "", json.dumps(no_time), json.dumps(huge)]
+    _drop(paths, calls[:1], extra="\n".join(lines) + "\n")
     loaded = _load(paths, calls[:1])
-    assert (loaded.rows, loaded.quarantined) == (1, 3)
+    assert (loaded.rows, loaded.quarantined) == (1, 4)
     with connect(paths.warehouse_db, read_only=True) as con:
         reasons = {
             line: reason for line, reason in con.execute("select source_line, reason from raw.quarantine").fetchall()
@@ -183,7 +187,8 @@ def test_non_object_lines_and_bad_tokens_are_quarantined(calls, paths):
     assert reasons[2].startswith("invalid_tokens"), reasons
     assert reasons[3].startswith("malformed_json") and "array" in reasons[3], reasons
     assert "started_at" in reasons[5] and "yesterday" in reasons[5], "the check names the value to fix"
-    assert ledger == [(4, 1, 3, 0)], "blank lines are not records"
+    assert reasons[6].startswith("invalid_number: cost_usd"), reasons
+    assert ledger == [(5, 1, 4, 0)], "blank lines are not records"
 
 
 def test_a_file_the_fast_reader_cannot_number_is_read_line_by_line(calls, paths):
