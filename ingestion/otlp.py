@@ -25,6 +25,7 @@ SPAN_COLUMNS = (
     "_span_id",
     "_parent_span_id",
     "_scope",
+    "_service",
     "_start_ns",
     "_end_ns",
     "_response_id",
@@ -143,9 +144,10 @@ def flatten_span(
     }
     if tags:
         record["tags"] = dict(sorted(tags.items()))
-    record["_trace_id"] = span.get("traceId") if isinstance(span.get("traceId"), str) else None
-    record["_span_id"] = span.get("spanId") if isinstance(span.get("spanId"), str) else None
-    record["_parent_span_id"] = span.get("parentSpanId") or None if isinstance(span.get("parentSpanId"), str) else None
+    # Ids that are not non-empty strings link nothing (an empty id would join every such span).
+    for fact, key in (("_trace_id", "traceId"), ("_span_id", "spanId"), ("_parent_span_id", "parentSpanId")):
+        value = span.get(key)
+        record[fact] = value if isinstance(value, str) and value else None
     record["_scope"] = scope
     # The process that wrote the span: two libraries in one process trace the same calls.
     service = (
@@ -155,9 +157,8 @@ def flatten_span(
     )
     record["_service"] = json.dumps(service)
     record["_start_ns"], record["_end_ns"] = start, end
-    record["_response_id"] = (
-        attrs.get("gen_ai.response.id") if isinstance(attrs.get("gen_ai.response.id"), str) else None
-    )
+    response_id = attrs.get("gen_ai.response.id")
+    record["_response_id"] = response_id if isinstance(response_id, str) and response_id else None
     return record
 
 

@@ -434,3 +434,19 @@ def test_an_embeddings_span_without_output_tokens_has_zero():
         }
     )
     assert (r["operation"], r["input_tokens"], r["output_tokens"]) == ("embeddings", 42, 0)
+
+
+def test_two_root_spans_of_one_failed_call_in_one_process_count_once(tmp_path):
+    # The Anthropic SDK's span and Traceloop's are roots of two traces; a failed call has no
+    # response id. Same process, model, status and tokens at the same moment: one call.
+    failed = {"error.type": "api_error"}
+    sdk = span("e1" * 8, {**ANTHROPIC_SDK, **failed, "gen_ai.response.id": ""}, trace="e" * 32)
+    loop = span("e2" * 8, {**TRACELOOP, **failed, "gen_ai.response.id": ""}, trace="f" * 32, start=T0 + 1_000_000)
+    calls, quarantined, ledger = load(
+        tmp_path, request(("opentelemetry.instrumentation.anthropic", [loop]), ("com.anthropic.sdk.python", [sdk]))
+    )
+    assert quarantined == [] and ledger == (2, 1, 0, 1) and [c[0] for c in calls] == ["e1" * 8]
+    # The same two spans from two processes are two calls.
+    other = request(("opentelemetry.instrumentation.anthropic", [loop]), resource={"service.name": "billing-api"})
+    calls, _, ledger = load(tmp_path / "two", request(("com.anthropic.sdk.python", [sdk])), other)
+    assert len(calls) == 2 and ledger == (2, 2, 0, 0)
