@@ -3,7 +3,7 @@ creates it (tests/fixtures/litellm_spend_logs.sql), through the real source into
 DuckDB warehouse: mapping, caller cost, errors, untagged spend, time zones, ledger, reloads."""
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -192,3 +192,82 @@ def test_unset_is_skipped_and_unreachable_is_a_warning_without_the_password(path
     failed = _load(paths)
     assert failed.rows == 0 and len(failed.warnings) == 1 and failed.warnings[0].startswith("litellm: ")
     assert "s3cr3t-pw" not in failed.warnings[0]
+
+
+# --- Rows the proxy itself builds ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def litellm_calls():
+    from litellm_real import make_calls
+
+    return make_calls()
+
+
+def test_rows_from_the_proxys_own_spend_log_function(pg_database, paths, monkeypatch, litellm_calls):
+    """The seven calls litellm made, turned into rows by the proxy's `get_logging_payload` and
+    inserted into the table as LiteLLM's schema creates it; and the same calls as a payload file:
+    each call counts once, the second copy is a duplicate, never a conflict."""
+    from litellm_real import insert_spend_logs, payload_lines, spend_log_rows
+
+    rows = spend_log_rows(litellm_calls)
+    with psycopg.connect(pg_database, autocommit=True) as pg:
+        pg.execute(DDL)
+        insert_spend_logs(pg, rows)
+    day = litellm_calls[0].start_time.astimezone(UTC).date()
+    monkeypatch.setenv(DATABASE_URL_ENV, pg_database)
+    with connect(paths.warehouse_db) as con:
+        loaded = LiteLLMSpendLogs().load(con, paths, [day], "run-1")
+    assert (loaded.rows, loaded.quarantined, loaded.warnings) == (7, 0, ())
+    calls = _calls(paths)
+    assert set(calls) == {r["request_id"] for r in rows}
+    by_model = {
+        (r["status"], r["model"].removeprefix(f"{r['custom_llm_provider']}/"), r["cache_hit"]): calls[r["request_id"]]
+        for r in rows
+    }
+    assert len(by_model) == 7
+    by_model = {k[:2] if k[2] != "True" else (*k[:2], "cache_hit"): v for k, v in by_model.items()}
+    o3 = by_model["success", "o3-mini"]
+    assert (o3["input_tokens"], o3["cache_read_input_tokens"], o3["output_tokens"], o3["reasoning_output_tokens"]) == (
+        1200,
+        1024,
+        300,
+        120,
+    )
+    assert (o3["workspace"], o3["feature"], o3["cost_usd"]) == ("support", "support_bot", Decimal("0.002077"))
+    claude = by_model["success", "claude-sonnet-4-5-20250929"]
+    assert (claude["provider"], claude["input_tokens"], claude["cache_read_input_tokens"]) == ("anthropic", 4500, 3000)
+    assert (claude["cache_creation_input_tokens"], claude["workspace"], claude["feature"]) == (
+        500,
+        "team-42",
+        "nightly-batch",
+    )
+    failed = by_model["failure", "gpt-4o-mini"]
+    assert (failed["status"], failed["error_type"], failed["cost_usd"]) == ("error", "RateLimitError", None)
+    untagged = by_model["success", "gpt-4o-mini"]
+    assert (untagged["workspace"], untagged["feature"]) == ("(untagged)", "(untagged)")
+    first, hit = by_model["success", "gpt-4.1-mini"], by_model["success", "gpt-4.1-mini", "cache_hit"]
+    assert first["cost_usd"] > 0 and hit["cost_usd"] == Decimal(0), "a cache hit reached no provider"
+    assert hit["model"] == "gpt-4.1-mini", "the model, not the route"
+
+    # The same calls logged as payloads by the bucket logger: the file's records are the same
+    # records as the spend-log rows already loaded (duplicates, not conflicting copies, which
+    # would be quarantined as duplicate_conflict), and a reload of the rows keeps them.
+    folder = paths.telemetry_dir / day.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "proxy.litellm.jsonl").write_text(payload_lines(litellm_calls))
+    with connect(paths.warehouse_db) as con:
+        TelemetryFiles().load(con, paths, [day], "run-2")
+        again = LiteLLMSpendLogs().load(con, paths, [day], "run-3")
+        ledger = con.execute(
+            "select input, records_read, accepted, quarantined, duplicates from raw.source_files order by input"
+        ).fetchall()
+        reasons = con.execute("select reason from raw.quarantine").fetchall()
+    assert reasons == []
+    # Six of seven are the same records. The cache hit is not: litellm names it
+    # `<id>_cache_hit<time.time()>` once in the payload and again, at another instant, in the
+    # spend-log row, so it is a second call of cost 0 (its dollars are right, its count is not).
+    assert ledger == [("litellm", 7, 7, 0, 0), ("telemetry", 7, 1, 0, 6)], ledger
+    extra = set(_calls(paths)) - set(calls)
+    assert len(extra) == 1 and "_cache_hit" in extra.pop()
+    assert again.rows == 7

@@ -6,7 +6,7 @@ custom_llm_provider, team_id, metadata with the key and team aliases and LiteLLM
 object, request_tags, status). With `COSTLINE_LITELLM_DATABASE_URL` set, every run reads the
 rows that started on the run's days.
 
-Postgres turns each row into one flat costline record (`SPEND_LOG_SQL`, set-based), the page
+Postgres turns each row into one flat costline record (`spend_log_sql`, set-based; the rules are shared with the payload files, `ingestion/litellm_payloads.py`), the page
 of a day is landed as `<warehouse>/landing/litellm/<day>/spend_logs.jsonl` before parsing, and
 that file goes through exactly the checks, dedup, quarantine and ledger a dropped telemetry
 file gets (`telemetry_files.py`). Mapping:
@@ -40,6 +40,15 @@ import duckdb
 from ingestion.day_folders import DayFolderLoader, WindowLoad, load_day_folder
 from ingestion.fields import TELEMETRY_STAGE_COLUMNS
 from ingestion.files import write_atomic
+from ingestion.litellm_payloads import (  # PROVIDERS: re-exported, other mappings read it here
+    FEATURE_FROM_ENV,
+    PROVIDERS,  # noqa: F401
+    WORKSPACE_FROM_ENV,
+    attribution_sql,
+    model_sql,
+    operation_sql,
+    provider_sql,
+)
 from ingestion.settings import Paths
 from ingestion.sources.base import Source, SourceLoad
 from ingestion.sources.telemetry_files import calls_by_file, insert_calls, stage_file
@@ -51,10 +60,6 @@ LANDING = "litellm"
 PAGE_FILE = "spend_logs.jsonl"
 LITELLM_FETCHED = "litellm_fetched"
 CONNECT_TIMEOUT_S = 10
-# LiteLLM's provider names -> costline's (the names genai-prices resolves).
-PROVIDERS = {"azure": "azure.ai.openai", "bedrock": "aws.bedrock", "vertex_ai": "gcp.vertex_ai", "gemini": "google"}
-CHAT_CALL_TYPES = ("completion", "acompletion", "text_completion", "atext_completion", "anthropic_messages")
-EMBEDDING_CALL_TYPES = ("embedding", "aembedding")
 
 
 def _usage_int(*path: str) -> str:
@@ -63,45 +68,49 @@ def _usage_int(*path: str) -> str:
     return f"(case when ({text}) ~ '^[0-9]{{1,18}}$' then ({text})::bigint end)"
 
 
-def _sql_list(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
+_FAILED = "status = 'failure'"
 
 
-_PROVIDER = (
-    "case custom_llm_provider "
-    + " ".join(f"when '{k}' then '{v}'" for k, v in PROVIDERS.items())
-    + (" else nullif(custom_llm_provider, '') end")
-)
-SPEND_LOG_SQL = f"""
+def spend_log_sql() -> str:
+    """The query of one day's rows as flat costline records (the shared rules of `litellm_payloads`)."""
+    workspace, feature = attribution_sql(
+        {
+            "team_alias": "(metadata ->> 'user_api_key_team_alias')",
+            "team_id": "coalesce(nullif(team_id, ''), metadata ->> 'user_api_key_team_id')",
+            "key_alias": "(metadata ->> 'user_api_key_alias')",
+            "tag": "(case when jsonb_typeof(request_tags) = 'array' then request_tags ->> 0 end)",
+            "user_id": '"user"',
+        }
+    )
+    cache_hit = "(cache_hit = 'True')"
+    return f"""
 select json_build_object(
     'call_id', request_id,
     'request_id', request_id,
     'started_at', to_char("startTime", 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
     'duration_ms', coalesce(request_duration_ms, extract(epoch from ("endTime" - "startTime")) * 1000),
-    'provider', {_PROVIDER},
-    'model', coalesce(
-        case when custom_llm_provider <> '' and starts_with(model, custom_llm_provider || '/')
-             then substr(model, length(custom_llm_provider) + 2) else nullif(model, '') end,
-        case when status = 'failure' then '(unknown)' end),
-    'operation', case when call_type in ({_sql_list(CHAT_CALL_TYPES)}) then 'chat'
-                      when call_type in ({_sql_list(EMBEDDING_CALL_TYPES)}) then 'embeddings'
-                      else nullif(call_type, '') end,
+    'provider', {provider_sql("custom_llm_provider")},
+    'model', {model_sql("model", "custom_llm_provider", _FAILED)},
+    'operation', {operation_sql("call_type")},
     'input_tokens', prompt_tokens,
     'output_tokens', completion_tokens,
     'cache_read_input_tokens', coalesce({_usage_int("cache_read_input_tokens")},
                                         {_usage_int("prompt_tokens_details", "cached_tokens")}, 0),
-    'cache_creation_input_tokens', coalesce({_usage_int("cache_creation_input_tokens")}, 0),
+    'cache_creation_input_tokens', coalesce({_usage_int("cache_creation_input_tokens")},
+                                            {_usage_int("prompt_tokens_details", "cache_creation_tokens")}, 0),
     'reasoning_output_tokens', coalesce({_usage_int("completion_tokens_details", "reasoning_tokens")}, 0),
-    'status', case when status = 'failure' then 'error' else 'ok' end,
-    'workspace', coalesce(nullif(metadata ->> 'user_api_key_team_alias', ''), nullif(team_id, ''), '(untagged)'),
-    'feature', coalesce(nullif(case when jsonb_typeof(request_tags) = 'array' then request_tags ->> 0 end, ''),
-                        nullif(metadata ->> 'user_api_key_alias', ''), '(untagged)'),
-    'cost_usd', case when spend > 0 then round(spend::numeric, 9)::text end
+    'status', case when {_FAILED} then 'error' else 'ok' end,
+    'error_type', case when {_FAILED} then coalesce(nullif(metadata -> 'error_information' ->> 'error_class', ''),
+                                                    nullif(metadata -> 'error_information' ->> 'error_code', '')) end,
+    'workspace', {workspace},
+    'feature', {feature},
+    'cost_usd', case when {cache_hit} then '0' when spend > 0 then round(spend::numeric, 9)::text end
 )::text
 from "LiteLLM_SpendLogs"
 where "startTime" >= %s and "startTime" < %s
 order by "startTime", request_id
 """
+
 
 LITELLM_LOADER = DayFolderLoader(
     input="litellm",
@@ -121,7 +130,7 @@ class LiteLLMSpendLogs(Source):
     tables = ("telemetry_calls",)
     # Telemetry files load first: a call both sent as a file and logged by the proxy counts once.
     after = ("telemetry_files",)
-    settings_env = (DATABASE_URL_ENV,)
+    settings_env = (DATABASE_URL_ENV, WORKSPACE_FROM_ENV, FEATURE_FROM_ENV)
     warning_check = LITELLM_FETCHED
     asset_kinds = ("postgres",)
     description = (
@@ -139,7 +148,7 @@ class LiteLLMSpendLogs(Source):
 
             with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, application_name="costline-litellm") as pg:
                 for day in days:
-                    rows = pg.execute(SPEND_LOG_SQL, [day, day + timedelta(days=1)]).fetchall()
+                    rows = pg.execute(spend_log_sql(), [day, day + timedelta(days=1)]).fetchall()
                     folder = paths.landing_dir / LANDING / day.isoformat()
                     write_atomic(folder / PAGE_FILE, "".join(f"{text}\n" for (text,) in rows).encode())
                     loaded = load_day_folder(con, LITELLM_LOADER, paths.warehouse_dir, folder, day, load_id)

@@ -20,6 +20,7 @@ from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, Wind
 from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS, TELEMETRY_STAGE_COLUMNS, column_names
 from ingestion.json_sql import sql_str
 from ingestion.ledger import FolderLoad
+from ingestion.litellm_payloads import FEATURE_FROM_ENV, WORKSPACE_FROM_ENV, extract_payload_file
 from ingestion.otel.echoes import ECHO_WINNERS_SQL
 from ingestion.otel.spans import SPAN_COLUMNS, MalformedExport, count_spans, flatten_export_request
 from ingestion.otel.tagging import FEATURE_ATTRIBUTES_ENV, WORKSPACE_ATTRIBUTES_ENV, Tagging
@@ -44,6 +45,7 @@ log = logging.getLogger("costline.ingestion")
 FORMATS = (
     (".otlp.jsonl.gz", "otlp.jsonl.gz"),
     (".otlp.jsonl", "otlp.jsonl"),
+    (".litellm.jsonl", "litellm.jsonl"),
     (".jsonl.gz", "jsonl.gz"),
     (".jsonl", "jsonl"),
     (".parquet", "parquet"),
@@ -206,6 +208,8 @@ def stage_file(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, folder: d
             extract_file_lines(con, f.path, TELEMETRY_FIELDS, tag_aliases=True)
         elif f.file_format == "parquet":
             extract_parquet(con, f)
+        elif f.file_format == "litellm.jsonl":
+            extract_payload_file(con, f.path)
         else:
             extract_arrow(con, otlp_lines_table(con, f.path, Tagging.from_env()), TELEMETRY_FIELDS, tag_aliases=True)
         con.execute(f"insert into {STAGE} select $file_seq, * from ({telemetry_checks_sql(folder)})", {"file_seq": seq})
@@ -371,7 +375,8 @@ class TelemetryFiles(Source):
     tables = ("telemetry_calls",)
     # A file of spans none of which is a call: a new dialect must never vanish silently.
     warning_check = SPANS_RECOGNISED
-    settings_env = (WORKSPACE_ATTRIBUTES_ENV, FEATURE_ATTRIBUTES_ENV)
+    # OTLP attributes; LiteLLM's attributes for `.litellm.jsonl` files.
+    settings_env = (WORKSPACE_ATTRIBUTES_ENV, FEATURE_ATTRIBUTES_ENV, WORKSPACE_FROM_ENV, FEATURE_FROM_ENV)
     description = (
         "Telemetry call records of the day folders in the run window (JSONL, gzip, Parquet, "
         "OTLP), validated, deduplicated on call_id; bad records go to raw.quarantine."
