@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 import pytest
+from conftest import run_costline
 from genai_prices import Usage, calc_price
 from litellm_real import ANTHROPIC_MODEL, CALLS, EMBEDDING_TOKENS, make_calls, payload_lines
 
@@ -16,7 +17,6 @@ from ingestion.litellm_payloads import FEATURE_FROM_ENV, WORKSPACE_FROM_ENV, att
 from ingestion.settings import Paths
 from ingestion.sources.telemetry_files import TelemetryFiles
 from ingestion.warehouse import connect
-from tests.conftest import run_costline
 
 MICRO = Decimal("0.000001")
 
