@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from ingestion.billing.errors import BillingConfigError
 from ingestion.json_sql import json_path, sql_str
+from ingestion.litellm_payloads import PROVIDERS as ROUTE_PROVIDERS
 from ingestion.model_providers import provider_of_model_sql
-from ingestion.sources.litellm_spend_logs import PROVIDERS as ROUTE_PROVIDERS
 
 WORKSPACE_FROM_ENV = "COSTLINE_LANGFUSE_WORKSPACE_FROM"
 FEATURE_FROM_ENV = "COSTLINE_LANGFUSE_FEATURE_FROM"

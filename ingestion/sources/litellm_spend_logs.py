@@ -40,9 +40,8 @@ import duckdb
 from ingestion.day_folders import DayFolderLoader, WindowLoad, load_day_folder
 from ingestion.fields import TELEMETRY_STAGE_COLUMNS
 from ingestion.files import write_atomic
-from ingestion.litellm_payloads import (  # PROVIDERS: re-exported, other mappings read it here
+from ingestion.litellm_payloads import (
     FEATURE_FROM_ENV,
-    PROVIDERS,  # noqa: F401
     WORKSPACE_FROM_ENV,
     attribution_sql,
     model_sql,
