@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 from filelock import Timeout
 from rich.console import Console
+from rich.table import Table
 
 from ingestion.settings import Paths
 from orchestration.locks import warehouse_lock
@@ -30,6 +31,12 @@ select (select count(*) from raw.telemetry_calls),
        (select count(*) from raw.billing_costs)
 """
 
+# Per input (telemetry files, litellm, langfuse, outcomes, ...): the ledger's totals.
+BY_INPUT_SQL = """
+select input, count(*), sum(records_read), sum(accepted), sum(quarantined), sum(duplicates)
+from raw.source_files group by input order by input
+"""
+
 
 def print_status(paths: Paths, console: Console | None = None) -> None:
     console = console or Console()
@@ -46,12 +53,22 @@ def _print_loaded(paths: Paths, console: Console) -> None:
     try:
         with duckdb.connect(str(paths.warehouse_db), read_only=True) as con:
             calls, first, last, quarantined, files, bill_rows = con.execute(LOADED_SQL).fetchone()
+            by_input = con.execute(BY_INPUT_SQL).fetchall()
     except duckdb.IOException:
         console.print("  the warehouse is busy (a run is in progress); try again when it finishes")
         return
     console.print(f"  calls loaded: {count(calls)} from {count(files)} files, days {first} .. {last}")
     console.print(f"  quarantined records: {count(quarantined)} (see raw.quarantine for file, line and reason)")
     console.print(f"  billing rows: {count(bill_rows)}")
+    if by_input:
+        # The ledger per input: read = accepted + quarantined + duplicates, source by source.
+        table = Table("input", "files", "read", "accepted", "quarantined", "duplicates", box=None, padding=(0, 1))
+        table.columns[0].no_wrap = True
+        for column in table.columns[1:]:
+            column.justify = "right"
+        for name, *figures in by_input:
+            table.add_row(name, *(count(n) for n in figures))
+        console.print(table)
 
 
 def _warehouse_locked(paths: Paths) -> bool:

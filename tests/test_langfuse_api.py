@@ -336,6 +336,9 @@ def test_costline_run_puts_langfuse_spend_in_the_mart_to_the_cent(api, paths, tm
     assert sum(spend.values()) == Decimal("0.004100") + g2 + g4 + spend.get("(unknown)", 0)
     status = run_costline("status", input_dir=paths.input_dir, warehouse_dir=paths.warehouse_dir, env=env, check=True)
     assert "calls loaded: 4" in status.stdout
+    # The ledger per input names the source: 4 generations read, 4 accepted.
+    [ledger] = [line.split() for line in status.stdout.splitlines() if line.split()[:1] == ["langfuse"]]
+    assert ledger[1:] == ["1", "4", "4", "0", "0"], status.stdout
 
 
 def test_landed_scores_and_calls_are_plain_jsonl(api, paths):
