@@ -48,8 +48,8 @@ import duckdb
 
 from ingestion.billing.errors import BillingError
 from ingestion.billing.http import HttpSettings
-from ingestion.day_folders import DayFolderLoader, WindowLoad, load_day_folder
-from ingestion.fields import OUTCOME_STAGE_COLUMNS, TELEMETRY_STAGE_COLUMNS
+from ingestion.day_folders import WindowLoad, load_day_folder
+from ingestion.json_sql import sql_str
 from ingestion.langfuse.client import DEFAULT_HOST, HOST_ENV, PUBLIC_KEY_ENV, SECRET_KEY_ENV, LangfuseClient
 from ingestion.langfuse.mapping import (
     DEFAULT_FEATURE_FROM,
@@ -60,9 +60,9 @@ from ingestion.langfuse.mapping import (
     outcomes_sql,
 )
 from ingestion.settings import Paths
-from ingestion.sources import outcome_files
 from ingestion.sources.base import Source, SourceLoad
-from ingestion.sources.telemetry_files import calls_by_file, insert_calls, stage_file
+from ingestion.sources.outcome_files import landed_outcomes_loader
+from ingestion.sources.telemetry_files import landed_calls_loader
 
 log = logging.getLogger("costline.ingestion")
 
@@ -71,32 +71,14 @@ CALLS_FILE = "generations.jsonl"
 SCORES_FILE = "scores.jsonl"
 LANGFUSE_FETCHED = "langfuse_fetched"
 
-LANGFUSE_LOADER = DayFolderLoader(
-    input="langfuse",
-    files_under=f"landing/{LANDING}/",
-    fact_table="raw.telemetry_calls",
-    stage_columns=TELEMETRY_STAGE_COLUMNS,
-    classify=lambda name: "jsonl" if name == CALLS_FILE else None,
-    stage_file=stage_file,
-    insert_facts=insert_calls,
-    accepted_by_file=calls_by_file,
-)
-LANGFUSE_SCORES_LOADER = DayFolderLoader(
-    input="langfuse_scores",
-    files_under=f"landing/{LANDING}/",
-    fact_table="raw.outcomes",
-    stage_columns=OUTCOME_STAGE_COLUMNS,
-    classify=lambda name: "jsonl" if name == SCORES_FILE else None,
-    stage_file=outcome_files.stage_file,
-    insert_facts=outcome_files.insert_outcomes,
-    accepted_by_file=outcome_files.outcomes_by_file,
-)
+LANGFUSE_LOADER = landed_calls_loader("langfuse", LANDING, CALLS_FILE)
+LANGFUSE_SCORES_LOADER = landed_outcomes_loader("langfuse_scores", LANDING, SCORES_FILE)
 
 
 def _read_text(files: list[Path]) -> str:
     if not files:
         return "(select null::varchar as filename, null::varchar as content where false)"
-    quoted = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    quoted = ", ".join(sql_str(str(f)) for f in files)
     return f"read_text([{quoted}])"
 
 

@@ -37,8 +37,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from ingestion.day_folders import DayFolderLoader, WindowLoad, load_day_folder
-from ingestion.fields import TELEMETRY_STAGE_COLUMNS
+from ingestion.day_folders import WindowLoad, load_day_folder
 from ingestion.files import write_atomic
 from ingestion.litellm_payloads import (
     FEATURE_FROM_ENV,
@@ -50,7 +49,7 @@ from ingestion.litellm_payloads import (
 )
 from ingestion.settings import Paths
 from ingestion.sources.base import Source, SourceLoad
-from ingestion.sources.telemetry_files import calls_by_file, insert_calls, stage_file
+from ingestion.sources.telemetry_files import landed_calls_loader
 
 log = logging.getLogger("costline.ingestion")
 
@@ -111,16 +110,7 @@ order by "startTime", request_id
 """
 
 
-LITELLM_LOADER = DayFolderLoader(
-    input="litellm",
-    files_under=f"landing/{LANDING}/",
-    fact_table="raw.telemetry_calls",
-    stage_columns=TELEMETRY_STAGE_COLUMNS,
-    classify=lambda name: "jsonl" if name == PAGE_FILE else None,
-    stage_file=stage_file,
-    insert_facts=insert_calls,
-    accepted_by_file=calls_by_file,
-)
+LITELLM_LOADER = landed_calls_loader("litellm", LANDING, PAGE_FILE)
 
 
 class LiteLLMSpendLogs(Source):

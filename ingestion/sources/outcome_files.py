@@ -101,6 +101,20 @@ def outcomes_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
     }
 
 
+def landed_outcomes_loader(input_name: str, landing: str, file_name: str) -> DayFolderLoader:
+    """The loader of a fetched source's landed outcome pages: the outcome file checks and ledger."""
+    return DayFolderLoader(
+        input=input_name,
+        files_under=f"landing/{landing}/",
+        fact_table="raw.outcomes",
+        stage_columns=OUTCOME_STAGE_COLUMNS,
+        classify=lambda name: "jsonl" if name == file_name else None,
+        stage_file=stage_file,
+        insert_facts=insert_outcomes,
+        accepted_by_file=outcomes_by_file,
+    )
+
+
 OUTCOMES_LOADER = DayFolderLoader(
     input="outcomes",
     files_under="outcomes/",

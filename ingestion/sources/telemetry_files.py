@@ -338,6 +338,21 @@ TELEMETRY_LOADER = DayFolderLoader(
 )
 
 
+def landed_calls_loader(input_name: str, landing: str, file_name: str) -> DayFolderLoader:
+    """The loader of a fetched source's landed call pages (`<warehouse>/landing/<landing>/<day>/`):
+    the telemetry file checks, dedup and ledger, replacing only that source's rows of a day."""
+    return DayFolderLoader(
+        input=input_name,
+        files_under=f"landing/{landing}/",
+        fact_table="raw.telemetry_calls",
+        stage_columns=TELEMETRY_STAGE_COLUMNS,
+        classify=lambda name: "jsonl" if name == file_name else None,
+        stage_file=stage_file,
+        insert_facts=insert_calls,
+        accepted_by_file=calls_by_file,
+    )
+
+
 def load_telemetry_folder(con: duckdb.DuckDBPyConnection, paths: Paths, day: date, load_id: str) -> FolderLoad:
     """Load `$input/telemetry/<day>/`; a missing folder is an empty load and changes nothing."""
     return load_day_folder(con, TELEMETRY_LOADER, paths.input_dir, paths.telemetry_dir / day.isoformat(), day, load_id)
