@@ -99,3 +99,15 @@ def write_day(input_dir: Path, day: date, calls: int, fmt: str = "jsonl", seed: 
     suffix = "jsonl" if fmt == "jsonl" else "parquet"
     write_calls(input_dir / "telemetry" / day.isoformat() / f"calls.{suffix}", day, calls, fmt, seed)
     write_outcomes(input_dir / "outcomes" / day.isoformat() / "outcomes.jsonl", day, calls, seed)
+
+
+def write_hour(input_dir: Path, day: date, hour: int, calls_per_day: int, seed: int = 1) -> Path:
+    """The calls of one UTC hour of a generated day, as the hourly drop `calls-HH.jsonl`."""
+    path = input_dir / "telemetry" / day.isoformat() / f"calls-{hour:02d}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        con.execute(
+            f"copy (select * from ({_calls_sql(day, calls_per_day, seed)}) "
+            f"where substr(started_at, 12, 2) = '{hour:02d}') to '{path}' (format json)"
+        )
+    return path

@@ -1,0 +1,47 @@
+{#-
+  The open day and hour: the UTC day (and hour) that had not ended when the run started
+  (ingestion/clock.py; COSTLINE_NOW replays another moment). costline's orchestrator sets
+  COSTLINE_OPEN_DAY ('YYYY-MM-DD') and COSTLINE_OPEN_HOUR ('YYYY-MM-DD HH:00:00') for
+  every dbt build; a hand-run build without them treats every day as ended. Read only while
+  executing, like the run window (macros/run_window.sql says why).
+
+  Rows of the open day are partial (`is_partial`): more calls will arrive and the provider's
+  bill for the day does not exist yet. Rules judged per hour look at closed hours only: an
+  hour still running has a fraction of its calls.
+-#}
+
+{% macro costline_open_bound(name) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set text = env_var('COSTLINE_OPEN_' ~ (name | upper), '') | trim -%}
+    {%- if text == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set pattern = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' if name == 'day' else '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:00:00$' -%}
+    {%- if not modules.re.match(pattern, text) -%}
+        {{ exceptions.raise_compiler_error("COSTLINE_OPEN_" ~ (name | upper) ~ " must look like "
+            ~ ("'2026-10-31'" if name == 'day' else "'2026-10-31 10:00:00'") ~ ", got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{ return(text) }}
+{%- endmacro %}
+
+{#- TRUE for a day that had not ended when the run started. -#}
+{% macro costline_is_partial_day(day_column) -%}
+    {%- set day = costline_open_bound('day') -%}
+    {%- if day is none -%}
+        false
+    {%- else -%}
+        ({{ day_column }} >= {{ costline_date_literal(day) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- TRUE for an hour (its start timestamp) that had ended when the run started. -#}
+{% macro costline_hour_closed(hour_column) -%}
+    {%- set hour = costline_open_bound('hour') -%}
+    {%- if hour is none -%}
+        1 = 1
+    {%- else -%}
+        {{ hour_column }} < cast('{{ hour }}' as {{ dbt.type_timestamp() }})
+    {%- endif -%}
+{%- endmacro %}
