@@ -8,10 +8,11 @@ COMMIT leaves the previous state, and a reload yields the same rows.
 """
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -23,6 +24,7 @@ log = logging.getLogger("costline.ingestion")
 
 STAGE = "_cl_stage"
 FILES = "_cl_files"
+RELOAD_ENV = "COSTLINE_RELOAD_INPUTS"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class WindowLoad:
     """Every day folder of a run window, summed: what a file source reports."""
 
     files: int = 0
+    unchanged_files: int = 0  # loaded by an earlier run and not read again
     records_read: int = 0
     accepted: int = 0
     quarantined: int = 0
@@ -95,6 +98,7 @@ class WindowLoad:
 
     def add(self, folder: FolderLoad) -> None:
         self.files += len(folder.files)
+        self.unchanged_files += folder.unchanged
         self.records_read += folder.records_read
         self.accepted += folder.accepted
         self.quarantined += folder.quarantined
@@ -111,6 +115,7 @@ class WindowLoad:
         """Counts, and the event days touched when there were any (Dagster asset metadata)."""
         out: dict[str, str | int] = dict(
             files=self.files,
+            unchanged_files=self.unchanged_files,
             records_read=self.records_read,
             accepted=self.accepted,
             quarantined=self.quarantined,
@@ -122,16 +127,59 @@ class WindowLoad:
         return out
 
 
+@dataclass(frozen=True)
+class FolderPlan:
+    """What a load of one folder does: `full` (replace the folder), `append` or `skip`."""
+
+    mode: str
+    files: list[InputFile]  # the files to read
+    unchanged: int = 0  # loaded before and not read again
+
+
+def plan_folder(con: duckdb.DuckDBPyConnection, input_name: str, day: date, files: list[InputFile]) -> FolderPlan:
+    """Read only what arrived since the ledger's last load of this folder (module docstring)."""
+    if os.environ.get(RELOAD_ENV, "").strip().lower() in ("1", "true", "yes"):
+        return FolderPlan("full", files)
+    loaded = {
+        name: (size, loaded_at)
+        for name, size, loaded_at in con.execute(
+            "select source_file, file_bytes, loaded_at from raw.source_files where input = ? and source_folder = ?",
+            [input_name, day],
+        ).fetchall()
+    }
+    if not loaded:
+        return FolderPlan("full", files)
+    present = {f.source_file: f for f in files}
+    if not set(loaded) <= set(present):
+        return FolderPlan("full", files)  # a file went away: its records must go too
+    for name, (size, loaded_at) in loaded.items():
+        f = present[name]
+        # Same size and not written after it was loaded (mtime in naive UTC, as loaded_at).
+        modified = datetime.fromtimestamp(f.path.stat().st_mtime, UTC).replace(tzinfo=None)
+        if f.file_bytes != size or modified >= loaded_at:
+            return FolderPlan("full", files)
+    new = [f for f in files if f.source_file not in loaded]
+    if not new:
+        return FolderPlan("skip", [], unchanged=len(loaded))
+    if min(f.source_file for f in new) < max(loaded):
+        return FolderPlan("full", files)  # the new file would have been read earlier: replay all
+    return FolderPlan("append", new, unchanged=len(loaded))
+
+
 def load_day_folder(
     con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, input_dir: Path, folder: Path, day: date, load_id: str
 ) -> FolderLoad:
-    """Stage every file of `folder`, then replace what the folder loaded before, atomically."""
+    """Stage the folder's new files, then replace (or extend) what the folder loaded before, atomically."""
     label = f"{loader.input}/{day.isoformat()}"
     if not folder.is_dir():
         log.debug("%s: no folder", label)
         return FolderLoad(loader.input, day, ())
-    files = list_input_files(folder, input_dir, loader.classify)
     loaded_at = utc_now()
+    plan = plan_folder(con, loader.input, day, list_input_files(folder, input_dir, loader.classify))
+    if plan.mode == "skip":
+        log.debug("%s: %d files, all loaded before and unchanged", label, plan.unchanged)
+        return FolderLoad(loader.input, day, (), unchanged=plan.unchanged)
+    files = plan.files
     seconds: list[float] = []
     con.execute(f"create or replace temp table {STAGE} ({loader.stage_columns})")
     con.execute(f"create or replace temp table {FILES} (file_seq INTEGER, source_file VARCHAR)")
@@ -146,15 +194,15 @@ def load_day_folder(
                 stage_unreadable(con, f, seq, str(exc).replace(str(f.path), f.source_file)[:200])
             seconds.append(time.perf_counter() - started)
         started = time.perf_counter()
-        loads = _publish(con, loader, day, files, load_id, loaded_at)
+        loads = _publish(con, loader, day, files, load_id, loaded_at, replace=plan.mode == "full")
         publish_seconds = time.perf_counter() - started
     finally:
         con.execute(f"drop table if exists {STAGE}")
         con.execute(f"drop table if exists {FILES}")
     for fl, s in zip(loads, seconds, strict=True):
         log_file_load(fl, s)
-    log.debug("%s: %d files published in %.2f s", label, len(loads), publish_seconds)
-    return FolderLoad(loader.input, day, tuple(loads))
+    log.debug("%s: %d files published (%s) in %.2f s", label, len(loads), plan.mode, publish_seconds)
+    return FolderLoad(loader.input, day, tuple(loads), unchanged=plan.unchanged)
 
 
 def _publish(
@@ -164,17 +212,19 @@ def _publish(
     files: list[InputFile],
     load_id: str,
     loaded_at: datetime,
+    replace: bool = True,
 ) -> list[FileLoad]:
     params = {"folder": day, "load_id": load_id, "loaded_at": loaded_at, "input": loader.input}
     owned = {"folder": day, "prefix": loader.files_under}
     input_folder = {"folder": day, "input": loader.input}
     with transaction(con):
-        con.execute(
-            f"delete from {loader.fact_table} where source_folder = $folder and starts_with(source_file, $prefix)",
-            owned,
-        )
-        con.execute("delete from raw.quarantine where input = $input and source_folder = $folder", input_folder)
-        con.execute("delete from raw.source_files where input = $input and source_folder = $folder", input_folder)
+        if replace:
+            con.execute(
+                f"delete from {loader.fact_table} where source_folder = $folder and starts_with(source_file, $prefix)",
+                owned,
+            )
+            con.execute("delete from raw.quarantine where input = $input and source_folder = $folder", input_folder)
+            con.execute("delete from raw.source_files where input = $input and source_folder = $folder", input_folder)
         loader.insert_facts(con, params)
         con.execute(
             f"""

@@ -48,7 +48,9 @@ class FolderLoad:
 
     input: str
     day: date
-    files: tuple[FileLoad, ...]
+    files: tuple[FileLoad, ...]  # the files this load read
+    # Files of the folder loaded by an earlier run and unchanged since: not read again.
+    unchanged: int = 0
 
     @property
     def records_read(self) -> int:

@@ -25,11 +25,12 @@ from ingestion_helpers import (
     write_parquet,
 )
 
-from ingestion.day_folders import load_day_folder
+from ingestion.day_folders import RELOAD_ENV, load_day_folder
 from ingestion.fields import TELEMETRY_FIELDS
 from ingestion.otel.spans import MalformedExport, flatten_export_request
 from ingestion.readers import extract_file_lines
 from ingestion.sources.telemetry_files import TELEMETRY_LOADER, load_telemetry_folder
+from ingestion.settings import Paths
 from ingestion.warehouse import connect
 
 NEXT_DAY = DAY + timedelta(days=1)
@@ -446,13 +447,21 @@ def snapshot(paths) -> dict[str, list]:
         }
 
 
-def test_reloading_a_folder_changes_nothing_and_replaces_edited_files(paths):
+def test_reloading_a_folder_changes_nothing_and_replaces_edited_files(paths, monkeypatch):
     folder = telemetry_folder(paths)
     write_lines(folder / "a.jsonl", [call("c1"), call("c1"), "broken", call("c2", tags={"k": "v"})])
     write_lines(folder / "b.jsonl.gz", [call("c3"), call("c2")])
     load(paths)
     before = snapshot(paths)
-    load(paths, load_id="load-2")
+    # Nothing arrived: the folder is not read again.
+    again = load(paths, load_id="load-2")
+    assert (again.files, again.unchanged) == ((), 2)
+    assert snapshot(paths) == before
+    assert query(paths, "select distinct load_id from raw.telemetry_calls") == [("load-1",)]
+    # Forced, the folder is read again and gives the same rows.
+    monkeypatch.setenv(RELOAD_ENV, "1")
+    assert len(load(paths, load_id="load-2").files) == 2
+    monkeypatch.delenv(RELOAD_ENV)
     assert snapshot(paths) == before
     assert query(paths, "select distinct load_id from raw.telemetry_calls") == [("load-2",)]
 
@@ -463,6 +472,50 @@ def test_reloading_a_folder_changes_nothing_and_replaces_edited_files(paths):
     assert set(calls_by_id(paths)) == {"c1", "c2"}
     assert quarantine(paths) == []
     assert query(paths, "select source_file from raw.source_files") == [("telemetry/2026-10-01/a.jsonl",)]
+
+
+def test_hourly_drops_append_only_new_files_and_equal_one_load_of_the_day(paths, tmp_path):
+    hours = {
+        "calls-08.jsonl": [call("c1"), "broken", call("c2")],
+        # c1 again (a duplicate) and c2 with other content (a conflict): first copy wins.
+        "calls-09.jsonl": [call("c1"), call("c2", input_tokens=999), call("c3")],
+        "calls-10.jsonl": [call("c4"), call("c3")],
+    }
+    folder = telemetry_folder(paths)
+    loads = []
+    for n, (name, lines) in enumerate(hours.items()):
+        write_lines(folder / name, lines)
+        loads.append(load(paths, load_id=f"hour-{n}"))
+    # Each run read only the file that arrived.
+    assert [[f.source_file.rsplit("/", 1)[1] for f in fl.files] for fl in loads] == [[name] for name in hours]
+    assert [fl.unchanged for fl in loads] == [0, 1, 2]
+    hourly = snapshot(paths)
+
+    whole = Paths.from_env(paths.input_dir, tmp_path / "whole")
+    load(whole)
+    assert snapshot(whole) == hourly
+    ledger = query(paths, "select source_file, records_read, accepted, quarantined, duplicates from raw.source_files")
+    assert sorted(ledger) == [
+        ("telemetry/2026-10-01/calls-08.jsonl", 3, 2, 1, 0),
+        ("telemetry/2026-10-01/calls-09.jsonl", 3, 1, 1, 1),
+        ("telemetry/2026-10-01/calls-10.jsonl", 2, 1, 0, 1),
+    ]
+
+
+def test_a_new_file_named_before_a_loaded_one_or_a_grown_file_reloads_the_folder(paths, tmp_path):
+    folder = telemetry_folder(paths)
+    write_lines(folder / "b.jsonl", [call("c1")])
+    load(paths)
+    # A name sorting first would have won duplicates in a whole-folder load: read all again.
+    write_lines(folder / "a.jsonl", [call("c1", input_tokens=7), call("c2")])
+    assert len(load(paths, load_id="load-2").files) == 2
+    whole = Paths.from_env(paths.input_dir, tmp_path / "whole")
+    load(whole)
+    assert snapshot(whole) == snapshot(paths)
+    # A file still being written grows between runs: its new lines are read too.
+    write_lines(folder / "b.jsonl", [call("c1"), call("c3")])
+    assert len(load(paths, load_id="load-3").files) == 2
+    assert set(calls_by_id(paths)) == {"c1", "c2", "c3"}
 
 
 def test_a_failure_while_publishing_leaves_the_previous_load(paths):

@@ -406,9 +406,11 @@ class TelemetryFiles(Source):
             window.add(folder)
             warnings += unrecognised_span_files(paths, folder)
             log.info(
-                "telemetry %s: %d files, %d records (%d accepted, %d quarantined, %d duplicates) in %.1fs",
+                "telemetry %s: %d new files (%d unchanged, not read again), %d records "
+                "(%d accepted, %d quarantined, %d duplicates) in %.1fs",
                 day,
                 len(folder.files),
+                folder.unchanged,
                 folder.records_read,
                 folder.accepted,
                 folder.quarantined,
