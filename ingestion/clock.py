@@ -23,7 +23,9 @@ def utc_now(environ=os.environ) -> datetime:
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise BadClock(f"{NOW_ENV}={raw!r} is not a timestamp like 2026-10-31T10:05:00Z; unset it to use the clock") from None
+        raise BadClock(
+            f"{NOW_ENV}={raw!r} is not a timestamp like 2026-10-31T10:05:00Z; unset it to use the clock"
+        ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

@@ -1,4 +1,4 @@
-"""The `costline` command: demo, run, backfill, status.
+"""The `costline` command: demo, run, hourly, backfill, report, status.
 
 Exit codes: 0 success; 1 the run failed or a blocking quality check failed (the previous mart
 stays published); 2 bad usage or missing inputs. Errors are one line saying what to do next.
@@ -9,12 +9,13 @@ import os
 import sys
 import time
 import warnings
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ingestion.clock import BadClock, open_day
 from ingestion.langfuse.client import PUBLIC_KEY_ENV as LANGFUSE_PUBLIC_KEY_ENV
 from ingestion.langfuse.client import SECRET_KEY_ENV as LANGFUSE_SECRET_KEY_ENV
 from ingestion.settings import Paths
@@ -66,20 +67,27 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _today() -> date:
+    try:
+        return open_day()
+    except BadClock as bad:
+        _fail(str(bad))
+
+
 def _parse_day(value: str, flag: str) -> date:
+    if value.strip().lower() == "today":
+        return _today()
     try:
         return date.fromisoformat(value)
     except ValueError:
-        _fail(f"{flag} must be a date like 2026-10-01, got {value!r}")
+        _fail(f"{flag} must be a date like 2026-10-01 or 'today', got {value!r}")
 
 
-def _require_closed(days: list[date]) -> None:
-    """Only UTC days that have ended have a partition yet: a later day is a one-line error."""
-    today = datetime.now(UTC).date()
-    if days[-1] >= today:
-        _fail(
-            f"{days[-1]} has not ended yet (UTC); costline runs closed days, the latest is {today - timedelta(days=1)}"
-        )
+def _require_not_future(days: list[date]) -> None:
+    """Today is a partition (partial until the day ends); a later day is a one-line error."""
+    today = _today()
+    if days[-1] > today:
+        _fail(f"{days[-1]} is in the future; today (UTC) is {today}, and a run of today publishes it as partial")
 
 
 def _require_inputs(paths: Paths, days: list[date]) -> None:
@@ -110,19 +118,20 @@ def _require_inputs(paths: Paths, days: list[date]) -> None:
         )
 
 
-def _run(paths: Paths, start: date, end: date, wait: float) -> None:
+def _run(paths: Paths, start: date, end: date, wait: float, hourly: bool = False) -> None:
     from orchestration.runner import WarehouseBusy, run_days
 
     started = time.monotonic()
     log.info(
-        "running %s%s (inputs %s, warehouse %s)",
+        "running %s%s%s (inputs %s, warehouse %s)",
         start,
         "" if start == end else f" .. {end}",
+        " (partial: the day has not ended)" if end >= _today() else "",
         paths.input_dir,
         paths.warehouse_dir,
     )
     try:
-        summary = run_days(paths, start, end, wait_seconds=wait)
+        summary = run_days(paths, start, end, wait_seconds=wait, hourly=hourly)
     except WarehouseBusy as busy:
         _fail(f"{busy}{f' (waited {wait:g}s)' if wait else ''}", code=1)
     for warning in summary.warned_checks:
@@ -145,18 +154,39 @@ def _run(paths: Paths, start: date, end: date, wait: float) -> None:
 
 @app.command()
 def run(
-    date_: Annotated[str, typer.Option("--date", help="The UTC day to run, YYYY-MM-DD.")],
+    date_: Annotated[str, typer.Option("--date", help="The UTC day to run, YYYY-MM-DD or 'today' (partial).")],
     input_dir: InputDir = None,
     warehouse_dir: WarehouseDir = None,
     wait: Wait = 0,
 ) -> None:
-    """The daily job for one day (what the schedule runs)."""
+    """The daily job for one day (what the daily schedule runs); today publishes what has arrived, as partial."""
     _setup_logging()
     day = _parse_day(date_, "--date")
     paths = Paths.from_env(input_dir, warehouse_dir)
-    _require_closed([day])
+    _require_not_future([day])
     _require_inputs(paths, [day])
     _run(paths, day, day, wait)
+
+
+@app.command()
+def hourly(
+    input_dir: InputDir = None,
+    warehouse_dir: WarehouseDir = None,
+    wait: Wait = 0,
+) -> None:
+    """What the hourly schedule runs (for cron: `5 * * * * costline hourly`): the new files of the
+    day of the hour that just closed, the mart with today partial, the intraday alerts."""
+    from ingestion.clock import last_closed_hour
+
+    _setup_logging()
+    try:
+        day = last_closed_hour().date()
+    except BadClock as bad:
+        _fail(str(bad))
+    paths = Paths.from_env(input_dir, warehouse_dir)
+    if not paths.input_dir.is_dir():
+        _require_inputs(paths, [day])
+    _run(paths, day, day, wait, hourly=True)
 
 
 @app.command()
@@ -175,7 +205,7 @@ def backfill(
     if last < first:
         _fail(f"--end {last} is before --start {first}")
     paths = Paths.from_env(input_dir, warehouse_dir)
-    _require_closed([last])
+    _require_not_future([last])
     _require_inputs(paths, days_between(first, last))
     _run(paths, first, last, wait)
 
@@ -194,7 +224,7 @@ def demo(
 
     _setup_logging()
     paths = Paths.from_env(input_dir, warehouse_dir)
-    last = _parse_day(end, "--end") if end else datetime.now(UTC).date() - timedelta(days=1)
+    last = _parse_day(end, "--end") if end else _today() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
     try:
         generate_demo(paths, first, last, calls_per_day)

@@ -2,7 +2,12 @@
 
 import dagster as dg
 
-from orchestration.automation import costline_daily_job, costline_daily_schedule
+from orchestration.automation import (
+    costline_daily_job,
+    costline_daily_schedule,
+    costline_hourly_job,
+    costline_hourly_schedule,
+)
 from orchestration.delivery import delivery_assets, delivery_sensors
 from orchestration.postgres_publish import build_postgres_mart
 from orchestration.publish import build_published_mart
@@ -25,8 +30,8 @@ def defs() -> dg.Definitions:
             *delivery_assets,
         ],
         asset_checks=quality_checks,
-        jobs=[costline_daily_job],
-        schedules=[costline_daily_schedule],
+        jobs=[costline_daily_job, costline_hourly_job],
+        schedules=[costline_daily_schedule, costline_hourly_schedule],
         sensors=delivery_sensors,
         resources={"dbt": dbt_resource(), "costline": CostlinePaths()},
         executor=dg.in_process_executor,

@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 
 from ingestion.settings import Paths
-from orchestration.automation import DAILY_JOB, costline_daily_job
+from orchestration.automation import DAILY_JOB, HOURLY_JOB, costline_daily_job, costline_hourly_job
 from orchestration.partitions import daily_partitions
 from orchestration.publish import PUBLISHED_MART
 from orchestration.resources import CostlinePaths
@@ -102,15 +102,15 @@ def stakeholder_report(context: dg.AssetExecutionContext, costline: CostlinePath
 
 @dg.run_failure_sensor(
     name="run_failure_alert_sensor",
-    monitored_jobs=[costline_daily_job],
+    monitored_jobs=[costline_daily_job, costline_hourly_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Alerts when a daily run fails: which blocking check or step, and that "
+    description="Alerts when a daily or hourly run fails: which blocking check or step, and that "
     "the previous mart is still published.",
 )
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext, costline: CostlinePaths):
     run = context.dagster_run
-    if run.job_name != DAILY_JOB:
-        return dg.SkipReason(f"{run.job_name} is not the daily job")
+    if run.job_name not in (DAILY_JOB, HOURLY_JOB):
+        return dg.SkipReason(f"{run.job_name} is not a costline pipeline job")
     # A run that published and then failed (the report, say) is still worth a line: the
     # summary's words say the new mart went out.
     summary = alert_run_failure(costline.paths(), run_summary(context.instance, run.run_id))

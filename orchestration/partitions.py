@@ -5,9 +5,10 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 
 # Daily UTC partitions. The first day is far enough back for a year of history plus slack;
-# a partition without input folders is simply empty work.
+# a partition without input folders is simply empty work. `end_offset=1` makes today a
+# partition too: a run of today publishes what has arrived so far, marked partial.
 PARTITIONS_START = "2024-01-01"
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
+daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC", end_offset=1)
 
 # Tags that make one run cover a range of partitions (a single-run backfill).
 RANGE_START_TAG = "dagster/asset_partition_range_start"

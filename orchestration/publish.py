@@ -66,11 +66,13 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
                 con.execute(f'create table main."{table}" as select * from warehouse.{source_schema}."{table}"')
                 con.execute(f'copy main."{table}" to {_sql_path(parquet_dir / f"{table}.parquet")} (format parquet)')
                 rows[table] = con.execute(f'select count(*) from main."{table}"').fetchone()[0]
+            partial_day = _partial_day(con, tables)
             con.execute(
                 f"""create table main.{PUBLICATION_TABLE} as
                 select cast(? as timestamp) as published_at, cast(? as varchar) as run_id,
-                       cast(? as varchar) as tables""",
-                [published_at.replace(tzinfo=None), run_id, ",".join(tables)],
+                       cast(? as varchar) as tables, cast(? as date) as partial_day,
+                       cast(? as boolean) as is_partial""",
+                [published_at.replace(tzinfo=None), run_id, ",".join(tables), partial_day, partial_day is not None],
             )
             con.execute(
                 f"copy main.{PUBLICATION_TABLE} to "
@@ -93,6 +95,13 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
     _prune_old_versions(paths.warehouse_dir, keep={parquet_dir.name, previous})
     log.info("published %d tables (%d rows) to %s", len(tables), sum(rows.values()), paths.mart_db)
     return Publication(paths.mart_db, paths.mart_parquet_dir, rows, published_at)
+
+
+def _partial_day(con: duckdb.DuckDBPyConnection, tables: list[str]):
+    """The day still running that this mart shows (daily_spend's partial rows), or None."""
+    if "daily_spend" not in tables:
+        return None
+    return con.execute("select max(day) from main.daily_spend where is_partial").fetchone()[0]
 
 
 def _swap_symlink(link: Path, target: Path) -> None:

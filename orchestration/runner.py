@@ -15,7 +15,7 @@ import dagster as dg
 from filelock import Timeout
 
 from ingestion.settings import INPUT_DIR_ENV, WAREHOUSE_DIR_ENV, Paths
-from orchestration.automation import DAILY_JOB
+from orchestration.automation import DAILY_JOB, HOURLY_JOB
 from orchestration.locks import warehouse_lock
 from orchestration.partitions import range_tags
 from orchestration.run_records import run_summary
@@ -55,8 +55,9 @@ def dagster_instance(paths: Paths) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0) -> RunSummary:
-    """One run of the daily job over [start, end] (a single-run backfill when start < end)."""
+def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0, hourly: bool = False) -> RunSummary:
+    """One run of the daily job over [start, end] (a single-run backfill when start < end);
+    `hourly`: the hourly job (one day, no report), what `costline hourly` runs."""
     use_paths(paths)
     lock = warehouse_lock(paths, wait_seconds)
     try:
@@ -67,7 +68,7 @@ def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0) -> R
             f"(lock {lock.lock_file}); wait for it to finish, or pass --wait SECONDS"
         ) from None
     try:
-        return _execute(paths, start, end)
+        return _execute(paths, start, end, HOURLY_JOB if hourly else DAILY_JOB)
     finally:
         lock.release()
 
@@ -85,7 +86,7 @@ def _import_gx_in_background() -> None:
     threading.Thread(target=load, name="costline-gx-import", daemon=True).start()
 
 
-def _execute(paths: Paths, start: date, end: date) -> RunSummary:
+def _execute(paths: Paths, start: date, end: date, job_name: str) -> RunSummary:
     # dbt's own progress (one line per model and test) goes to a log file, not the terminal.
     log_path = paths.warehouse_dir / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -93,7 +94,7 @@ def _execute(paths: Paths, start: date, end: date) -> RunSummary:
         warnings.simplefilter("ignore")  # Dagster's beta/preview notices are not for our users
         from orchestration.definitions import defs  # parses dbt when stale: only when a run is asked for
 
-        job = defs().resolve_job_def(DAILY_JOB)
+        job = defs().resolve_job_def(job_name)
         # After the definitions' own imports, so the two threads never import one module at once.
         _import_gx_in_background()
         selection = dict(partition_key=start.isoformat()) if start == end else dict(tags=range_tags(start, end))

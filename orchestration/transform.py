@@ -8,13 +8,14 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from ingestion.clock import open_day, open_hour, utc_now
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import CostlinePaths
 from orchestration.run_window import event_days_loaded_by, rebuild_window
@@ -33,6 +34,7 @@ DBT_EXCLUDE = "test_type:unit"
 # parse the whole project again (~8 s), while macros/run_window.sql reads these only when
 # executing, so the partial parse survives from one daily run to the next.
 START_ENV, END_ENV = "COSTLINE_RUN_START_DAY", "COSTLINE_RUN_END_DAY"
+OPEN_DAY_ENV, OPEN_HOUR_ENV = "COSTLINE_OPEN_DAY", "COSTLINE_OPEN_HOUR"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
@@ -143,6 +145,11 @@ def window_environment(start: date, end: date) -> dict[str, str]:
     return {START_ENV: start.isoformat(), END_ENV: end.isoformat()}
 
 
+def open_environment(now: datetime) -> dict[str, str]:
+    """The day and hour still running when the build starts (macros/intraday.sql reads them)."""
+    return {OPEN_DAY_ENV: open_day(now).isoformat(), OPEN_HOUR_ENV: open_hour(now).strftime("%Y-%m-%d %H:00:00")}
+
+
 @contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
     """Set environment variables for the dbt subprocess, restoring the previous values after."""
@@ -190,7 +197,12 @@ def build_dbt_assets(manifest_path: Path, writers_by_table: Mapping[str, Sequenc
         # The dbt subprocess inherits the environment: its profile reads the warehouse from it.
         # One target folder per warehouse, kept, so dbt's partial parse carries over.
         target = seeded_target_dir(paths.dbt_target_dir)
-        with environment({"COSTLINE_WAREHOUSE_DIR": str(paths.warehouse_dir), **window_environment(start, end)}):
+        build_env = {
+            "COSTLINE_WAREHOUSE_DIR": str(paths.warehouse_dir),
+            **window_environment(start, end),
+            **open_environment(utc_now()),
+        }
+        with environment(build_env):
             yield from dbt.cli(dbt_build_args(), context=context, target_path=target).stream()
         log.info("dbt build done in %.0fs", time.monotonic() - started)
 

@@ -45,3 +45,26 @@
         {{ hour_column }} < cast('{{ hour }}' as {{ dbt.type_timestamp() }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- Where a row's cost comes from: 'billed' (all from a loaded bill), 'estimate' (no bill yet:
+    list prices or the caller's own cost; every intraday row until the provider bills the day),
+    'mixed', or 'none' (no cost). -#}
+{% macro costline_cost_basis(cost_column, billed_column) -%}
+    case
+        when {{ cost_column }} = 0 and {{ billed_column }} = 0 then 'none'
+        when {{ billed_column }} = {{ cost_column }} then 'billed'
+        when {{ billed_column }} = 0 then 'estimate'
+        else 'mixed'
+    end
+{%- endmacro %}
+
+{#- Post-hook of the marts that gained is_partial / cost_basis: rows built before those
+    columns existed get their values once (they are days that had ended), so a BI filter
+    `where not is_partial` never drops history. A no-op on every later run. -#}
+{% macro costline_fill_intraday_columns(cost_column='cost_usd', billed_column='billed_cost_usd') -%}
+    {%- if is_incremental() -%}
+        update {{ this }}
+        set is_partial = false, cost_basis = {{ costline_cost_basis(cost_column, billed_column) }}
+        where is_partial is null
+    {%- endif -%}
+{%- endmacro %}

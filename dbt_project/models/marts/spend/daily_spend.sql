@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        pre_hook="{{ costline_delete_window('day', include_reopened=true) }}"
+        pre_hook="{{ costline_delete_window('day', include_reopened=true) }}",
+        post_hook="{{ costline_fill_intraday_columns() }}"
     )
 }}
 -- depends_on: {{ ref('int_requests_reopened') }}
@@ -44,5 +45,7 @@ select
     {{ costline_money_ratio('cost_usd', 'requests') }} as avg_cost_per_request_usd,
     {{ costline_money_ratio('cost_usd', 'successful_requests') }} as cost_per_success_usd,
     {{ costline_fraction('successful_requests', 'labelled_requests') }} as success_rate,
-    {{ costline_fraction('retry_calls', 'api_calls') }} as retry_rate
+    {{ costline_fraction('retry_calls', 'api_calls') }} as retry_rate,
+    {{ costline_is_partial_day('day') }} as is_partial,
+    cast({{ costline_cost_basis('cost_usd', 'billed_cost_usd') }} as {{ dbt.type_string() }}) as cost_basis
 from daily

@@ -1,14 +1,15 @@
 {{
     config(
         materialized='incremental',
-        pre_hook="{{ costline_delete_window('day', include_reopened=true) }}"
+        pre_hook="{{ costline_delete_window('day', include_reopened=true) }}",
+        post_hook="{{ costline_fill_intraday_columns() }}"
     )
 }}
 -- depends_on: {{ ref('int_requests_reopened') }}
 {%- set incremental = is_incremental() %}
 {%- set counts = ['api_calls', 'requests', 'successful_requests', 'labelled_requests', 'error_calls',
     'retry_calls', 'input_tokens', 'output_tokens'] %}
-{%- set money = ['estimated_cost_usd', 'cost_usd', 'retry_cost_usd'] %}
+{%- set money = ['estimated_cost_usd', 'cost_usd', 'retry_cost_usd', 'billed_cost_usd'] %}
 {%- set measures = counts + money %}
 
 with hourly as (
@@ -41,5 +42,7 @@ select
     cast(provider as {{ dbt.type_string() }}) as provider,
     cast(model as {{ dbt.type_string() }}) as model,
     {{ costline_cast_columns(counts, 'bigint') }},
-    {{ costline_cast_columns(money, 'decimal(18, 6)') }}
+    {{ costline_cast_columns(money, 'decimal(18, 6)') }},
+    {{ costline_is_partial_day('day') }} as is_partial,
+    cast({{ costline_cost_basis('cost_usd', 'billed_cost_usd') }} as {{ dbt.type_string() }}) as cost_basis
 from by_hour
