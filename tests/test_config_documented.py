@@ -15,6 +15,9 @@ INTERNAL = {
     "COSTLINE_RUN_START_DAY": "the run window orchestration hands to dbt (macros/run_window.sql)",
     "COSTLINE_RUN_END_DAY": "the run window orchestration hands to dbt (macros/run_window.sql)",
     "COSTLINE_RUN_": "the prefix run_window.sql builds those two names from",
+    "COSTLINE_OPEN_DAY": "the day still running, orchestration hands to dbt (macros/intraday.sql)",
+    "COSTLINE_OPEN_HOUR": "the hour still running, orchestration hands to dbt (macros/intraday.sql)",
+    "COSTLINE_OPEN_": "the prefix intraday.sql builds those two names from",
     "COSTLINE_TEST_PAUSE_AT": "fault injection for the crash tests only (ingestion/settings.py)",
     "COSTLINE_TEST_PAUSE_SIGNAL": "fault injection for the crash tests only (ingestion/settings.py)",
 }

@@ -29,8 +29,8 @@ from ingestion.day_folders import RELOAD_ENV, load_day_folder
 from ingestion.fields import TELEMETRY_FIELDS
 from ingestion.otel.spans import MalformedExport, flatten_export_request
 from ingestion.readers import extract_file_lines
-from ingestion.sources.telemetry_files import TELEMETRY_LOADER, load_telemetry_folder
 from ingestion.settings import Paths
+from ingestion.sources.telemetry_files import TELEMETRY_LOADER, load_telemetry_folder
 from ingestion.warehouse import connect
 
 NEXT_DAY = DAY + timedelta(days=1)
