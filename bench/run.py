@@ -133,15 +133,32 @@ def bench_backfill(work: Path, days: int, calls_per_day: int, label: str) -> tup
     )
 
 
+def hourly_history(work: Path, days: int, calls_per_day: int) -> tuple[Path, Path]:
+    """A warehouse holding `days` days at `calls_per_day`, by a real backfill; built once and
+    kept (`<work>/hourly-<days>d-*`, marked complete), since a year takes a quarter of an hour."""
+    label = f"hourly-{days}d-{calls_per_day}"
+    inputs, warehouse = work / f"{label}-in", work / f"{label}-wh"
+    done = work / f"{label}.complete"
+    if not done.exists():
+        _, inputs, warehouse = bench_backfill(work, days, calls_per_day, label)
+        done.write_text("history built\n")
+    return inputs, warehouse
+
+
 def bench_hourly(work: Path, days: int, calls_per_day: int) -> dict:
     """The hourly run on a warehouse holding `days` days, when one new hour of files arrives.
 
-    The history is a real backfill; then today's hours 00-08 land and a first hourly run (09:05)
-    loads them, and the measured run (10:05) finds one new file, `calls-09.jsonl`, as the
-    schedule would. A second measured hour (11:05) is reported as well; the figure is the lower.
+    On a copy of the history: today's hours 00-08 land and a first hourly run (09:05) loads
+    them; the measured runs (10:05, 11:05) each find one new file, as the schedule would. The
+    figure is the lower of the two.
     """
-    label = f"hourly run on {days} days @{calls_per_day // 1000}k/day"
-    _, inputs, warehouse = bench_backfill(work, days, calls_per_day, f"hourly-{days}d")
+    history_in, history_wh = hourly_history(work, days, calls_per_day)
+    inputs, warehouse = work / f"hourly-{days}d-run-in", work / f"hourly-{days}d-run-wh"
+    for copy in (inputs, warehouse):
+        shutil.rmtree(copy, ignore_errors=True)
+    # Inputs are only read (today's files are added beside them): hard links, not 17 GB of copies.
+    shutil.copytree(history_in, inputs, copy_function=os.link)
+    shutil.copytree(history_wh, warehouse, symlinks=True)
     today = DAY + timedelta(days=1)
     for hour in range(9):
         write_hour(inputs, today, hour, calls_per_day, seed=999)
@@ -154,11 +171,10 @@ def bench_hourly(work: Path, days: int, calls_per_day: int) -> dict:
         runs[-1]["new_calls"] = sum(1 for _ in new_file.open())
     best = min(runs, key=lambda r: r["wall_s"])
     return {
-        "name": label,
+        "name": f"hourly run on {days} days @{calls_per_day // 1000}k/day",
         "days": days,
         "calls_per_day": calls_per_day,
         **best,
-        "new_calls": best["new_calls"],
         "walls_s": [r["wall_s"] for r in runs],
     }
 
