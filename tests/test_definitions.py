@@ -3,12 +3,13 @@
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
 from ingestion.sources.registry import SOURCES
-from orchestration.automation import DAILY_JOB
+from orchestration.automation import DAILY_JOB, HOURLY_JOB, costline_daily_schedule, costline_hourly_schedule
 from orchestration.definitions import defs
 from orchestration.quality import BILL_EQUALS_COST, CALLS_PRICED, COST_TOTALS_RECONCILE, LEDGER_BALANCED
 
@@ -51,6 +52,43 @@ def test_daily_job_covers_every_layer_and_is_scheduled():
         assert expected in keys, expected
     schedule = definitions.resolve_schedule_def("costline_daily_schedule")
     assert schedule.cron_schedule == "0 2 * * *" and schedule.job_name == DAILY_JOB
+
+
+def test_hourly_job_is_the_pipeline_without_the_report_five_past_each_hour():
+    definitions = defs()
+    daily = definitions.resolve_job_def(DAILY_JOB).asset_layer.asset_graph.get_all_asset_keys()
+    hourly_job = definitions.resolve_job_def(HOURLY_JOB)
+    selected = {key.to_user_string() for key in hourly_job.asset_layer.executable_asset_keys}
+    assert "stakeholder_report" not in selected
+    assert {"raw/telemetry_files", "marts/daily_spend", "published_mart", "alerts_sent"} <= selected
+    assert selected == {k.to_user_string() for k in daily} - {"stakeholder_report"}
+    schedule = definitions.resolve_schedule_def("costline_hourly_schedule")
+    assert schedule.cron_schedule == "5 * * * *" and schedule.job_name == HOURLY_JOB
+    # Today is a partition: the day still running can be run (and is, every hour).
+    today = datetime.now(UTC).date().isoformat()
+    assert today in hourly_job.partitions_def.get_partition_keys()
+
+
+def _tick(schedule, at: datetime, instance) -> list:
+    """The schedule's answer for a tick at `at`: a list of RunRequests, or a SkipReason."""
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at) as context:
+        result = schedule(context)
+    return [result] if isinstance(result, dg.RunRequest) else result
+
+
+def test_schedules_ask_for_the_right_day_and_the_hourly_tick_stands_aside_for_a_daily_run():
+    with dg.instance_for_test() as instance:
+        ten = _tick(costline_hourly_schedule, datetime(2026, 10, 31, 10, 5, tzinfo=UTC), instance)
+        assert [(r.partition_key, r.run_key) for r in ten] == [("2026-10-31", "hourly-2026-10-31T09")]
+        # At 00:05 the hour that closed is yesterday's last.
+        midnight = _tick(costline_hourly_schedule, datetime(2026, 11, 1, 0, 5, tzinfo=UTC), instance)
+        assert [r.partition_key for r in midnight] == ["2026-10-31"]
+        daily = _tick(costline_daily_schedule, datetime(2026, 11, 1, 2, 0, tzinfo=UTC), instance)
+        assert [(r.partition_key, r.run_key) for r in daily] == [("2026-10-31", "daily-2026-10-31")]
+
+        instance.add_run(dg.DagsterRun(job_name=DAILY_JOB, run_id="daily-running", status=dg.DagsterRunStatus.STARTED))
+        busy = _tick(costline_hourly_schedule, datetime(2026, 11, 1, 2, 5, tzinfo=UTC), instance)
+        assert isinstance(busy, dg.SkipReason) and "daily-running" in busy.skip_message
 
 
 def test_quality_gate_blocks_publish_but_unpriced_calls_only_warn():
