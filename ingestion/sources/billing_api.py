@@ -22,6 +22,7 @@ import duckdb
 from ingestion.billing import BillingError, HttpSettings, load_billing
 from ingestion.billing.http import SETTINGS_ENV_PREFIX
 from ingestion.billing.provider import Provider
+from ingestion.clock import open_day
 from ingestion.ledger import write_fetch_row
 from ingestion.settings import Paths
 from ingestion.sources.base import Source, SourceLoad
@@ -52,7 +53,10 @@ class BillingApi(Source):
 
     def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
         provider = self.provider.name
-        start, end = days[0] - timedelta(days=self.lookback_days), days[-1]
+        # The day still running is never billed: a provider's bucket for it is incomplete, so
+        # today's cost stays the estimate (cost_basis 'estimate') until the day is over. An
+        # hourly run still fetches the lookback days, so yesterday's bill lands when published.
+        start, end = days[0] - timedelta(days=self.lookback_days), min(days[-1], open_day() - timedelta(days=1))
         try:
             loaded = load_billing(
                 con,
