@@ -134,34 +134,57 @@ episodes as (
 
 ),
 
-{%- for dimension in ['feature', 'model'] %}
-
-{{ dimension }}_costs as (
+feature_costs as (
 
     select
         hourly.hour,
         hourly.workspace,
-        hourly.{{ dimension }},
+        hourly.feature,
         sum(hourly.cost_usd) as cost_usd
     from hourly
     inner join spikes
         on spikes.hour = hourly.hour
             and spikes.workspace = hourly.workspace
-    group by hourly.hour, hourly.workspace, hourly.{{ dimension }}
+    group by hourly.hour, hourly.workspace, hourly.feature
 
 ),
 
-top_{{ dimension }}s as (
+top_features as (
 
     select
-        {{ dimension }}_costs.*,
+        feature_costs.*,
         row_number() over (
-            partition by hour, workspace order by cost_usd desc, {{ dimension }} asc
-        ) as {{ dimension }}_rank
-    from {{ dimension }}_costs
+            partition by hour, workspace order by cost_usd desc, feature asc
+        ) as feature_rank
+    from feature_costs
 
-){% if not loop.last %},{% endif %}
-{%- endfor %}
+),
+
+model_costs as (
+
+    select
+        hourly.hour,
+        hourly.workspace,
+        hourly.model,
+        sum(hourly.cost_usd) as cost_usd
+    from hourly
+    inner join spikes
+        on spikes.hour = hourly.hour
+            and spikes.workspace = hourly.workspace
+    group by hourly.hour, hourly.workspace, hourly.model
+
+),
+
+top_models as (
+
+    select
+        model_costs.*,
+        row_number() over (
+            partition by hour, workspace order by cost_usd desc, model asc
+        ) as model_rank
+    from model_costs
+
+)
 
 select
     cast(spikes.hour as {{ dbt.type_timestamp() }}) as detected_at,
