@@ -23,7 +23,7 @@
     {%- set text = value | string | trim -%}
     {%- set pattern = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' if name == 'day' else '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:00:00$' -%}
     {%- if not modules.re.match(pattern, text) -%}
-        {{ exceptions.raise_compiler_error("COSTLINE_OPEN_" ~ (name | upper) ~ " must look like "
+        {{ exceptions.raise_compiler_error("COSTLINE_OPEN_" ~ (name | upper) ~ " (or var costline_open_" ~ name ~ ") must look like "
             ~ ("'2026-10-31'" if name == 'day' else "'2026-10-31 10:00:00'") ~ ", got '" ~ text ~ "'") }}
     {%- endif -%}
     {{ return(text) }}
