@@ -14,11 +14,14 @@ run, while it is still inside the lookback window) is recognised and not sent tw
 
 A cost spike alerts once per episode: consecutive spike hours of a workspace are one episode
 (cost_anomalies.episode_started_at, its first hour), so a loop that spikes every hour until it
-is fixed posts one alert, not one an hour. The key is that of the episode's first hour (the
-key one alert per spike hour had), the numbers are the first hour's, with how many hours the
-episode has lasted so far, and the top request chains of that hour (cost_spike_requests).
-The hourly run judges closed hours only, and the next hours of the episode (or the daily run
-recomputing it) share its key, so they are recognised as delivered. `<feature>` is `(all)`.
+is fixed posts one alert, not one an hour. The key is the one the episode's first hour had
+when every spike hour alerted, so alerts sent before that change are not repeated. The
+numbers are the first hour's, with how many hours the episode has lasted so far and the top
+request chains of that hour (cost_spike_requests). The hourly run judges closed hours only;
+the later hours of the episode, and the daily run recomputing it, share its key and are
+recognised as delivered. `<feature>` is `(all)` for a cost spike. (A recomputation that
+turns the hour before into a spike too, e.g. once the bill is loaded, starts the episode an
+hour earlier: a new key, so one more alert.)
 
 One alert per fact at its strongest: a workspace first seen at 90% gets the 85% alert, and
 the 50% key is recorded as superseded so it never fires later; `exceeded` supersedes
