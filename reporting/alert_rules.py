@@ -8,8 +8,20 @@ run, while it is still inside the lookback window) is recognised and not sent tw
 | budget_threshold  | budget_threshold|<workspace>|<month>|<threshold>  | budget_month_status          |
 | budget_at_risk    | budget_status|<workspace>|<month>|at_risk         | budget_month_status.status   |
 | budget_exceeded   | budget_status|<workspace>|<month>|exceeded        | budget_month_status.status   |
-| cost_spike, retry_rate, token_inflation | anomaly|<kind>|<workspace>|<feature>|<detected_at> | cost_anomalies |
+| cost_spike        | anomaly|cost_spike|<workspace>|<feature>|<episode_started_at> | cost_anomalies, cost_spike_requests |
+| retry_rate, token_inflation | anomaly|<kind>|<workspace>|<feature>|<detected_at> | cost_anomalies |
 | gate_failure, run_failure | run_failure|<run_id>                      | the failed run               |
+
+A cost spike alerts once per episode: consecutive spike hours of a workspace are one episode
+(cost_anomalies.episode_started_at, its first hour), so a loop that spikes every hour until it
+is fixed posts one alert, not one an hour. The key is the one the episode's first hour had
+when every spike hour alerted, so alerts sent before that change are not repeated. The
+numbers are the first hour's, with how many hours the episode has lasted so far and the top
+request chains of that hour (cost_spike_requests). The hourly run judges closed hours only;
+the later hours of the episode, and the daily run recomputing it, share its key and are
+recognised as delivered. `<feature>` is `(all)` for a cost spike. (A recomputation that
+turns the hour before into a spike too, e.g. once the bill is loaded, starts the episode an
+hour earlier: a new key, so one more alert.)
 
 One alert per fact at its strongest: a workspace first seen at 90% gets the 85% alert, and
 the 50% key is recorded as superseded so it never fires later; `exceeded` supersedes
@@ -207,36 +219,123 @@ def _budget_alerts(
     return alerts
 
 
+# One row per alert: a cost_spike episode (consecutive spike hours of a workspace) is read at
+# its first hour, with how many hours it has lasted so far; the other kinds are their own
+# episode (episode_started_at = detected_at).
+ANOMALY_SQL = """
+with episodes as (
+    select workspace, episode_started_at, count(*) as hours, max(detected_at) as last_hour
+    from cost_anomalies where kind = 'cost_spike'
+    group by workspace, episode_started_at
+)
+select a.detected_at, a.kind, a.workspace, a.feature, a.observed, a.baseline, a.increase_pct, a.detail,
+       a.top_feature, a.top_model, coalesce(e.hours, 1) as hours, coalesce(e.last_hour, a.detected_at) as last_hour
+from cost_anomalies a
+left join episodes e
+  on a.kind = 'cost_spike' and e.workspace = a.workspace and e.episode_started_at = a.episode_started_at
+where a.detected_at = a.episode_started_at and a.detected_at >= ?
+order by a.detected_at, a.kind, a.workspace, a.feature
+"""
+
+SPIKE_REQUESTS_SQL = """
+select detected_at, workspace, request_id, feature, model, calls, cost_usd, first_started_at, last_started_at
+from cost_spike_requests where detected_at >= ? order by detected_at, workspace, request_rank
+"""
+
+
 def _anomaly_alerts(con: duckdb.DuckDBPyConnection, since) -> list[Alert]:
-    rows = con.execute(
-        """
-        select detected_at, kind, workspace, feature, observed, baseline, increase_pct, detail
-        from cost_anomalies where detected_at >= ? order by detected_at, kind, workspace, feature""",
-        [since],
-    ).fetchall()
+    rows = con.execute(ANOMALY_SQL, [since]).fetchall()
+    requests = _spike_requests(con, since)
     alerts = []
-    for detected_at, kind, workspace, feature, observed, baseline, increase, detail in rows:
-        when = detected_at.strftime("%Y-%m-%d %H:%M UTC") if kind == "cost_spike" else detected_at.strftime("%Y-%m-%d")
+    for detected_at, kind, workspace, feature, observed, baseline, increase, detail, *spike in rows:
+        top_feature, top_model, hours, last_hour = spike
+        spiked = kind == "cost_spike"
+        when = detected_at.strftime("%Y-%m-%d %H:%M UTC") if spiked else detected_at.strftime("%Y-%m-%d")
+        title = f"{ANOMALY_TITLES.get(kind, kind)}: {workspace} / {(top_feature if spiked else None) or feature}"
+        if spiked and top_model:
+            title += f" on {top_model}"
+        facts = {
+            "detected_at": detected_at.isoformat(),
+            "workspace": workspace,
+            "feature": feature,
+            "observed": _json_number(observed),
+            "baseline": _json_number(baseline),
+            "increase_pct": _json_number(increase),
+            "detail": detail,
+        }
+        text = _anomaly_numbers(kind, observed, baseline, increase)
+        if spiked:
+            chains = requests.get((workspace, detected_at), [])
+            text += f" {_episode_sentence(detected_at, hours, last_hour)}"
+            if chains:
+                text += " Top requests: " + "; ".join(_chain_words(chain) for chain in chains) + "."
+            facts |= {
+                "top_feature": top_feature,
+                "top_model": top_model,
+                "increase_usd": _json_number(_difference(observed, baseline)),
+                "episode_started_at": detected_at.isoformat(),
+                "episode_hours": hours,
+                "episode_last_hour": last_hour.isoformat(),
+                "top_requests": [_chain_facts(chain) for chain in chains],
+            }
         alerts.append(
             Alert(
                 key=alert_key("anomaly", kind, workspace, feature, detected_at.isoformat()),
                 kind=kind,
                 severity="warning",
-                title=f"{ANOMALY_TITLES.get(kind, kind)}: {workspace} / {feature} ({when})",
-                text=_anomaly_numbers(kind, observed, baseline, increase) + (f" Detail: {detail}" if detail else ""),
+                title=f"{title} ({when})",
+                text=text + (f" Detail: {detail}" if detail else ""),
                 hint=HINTS.get(kind),
-                facts={
-                    "detected_at": detected_at.isoformat(),
-                    "workspace": workspace,
-                    "feature": feature,
-                    "observed": _json_number(observed),
-                    "baseline": _json_number(baseline),
-                    "increase_pct": _json_number(increase),
-                    "detail": detail,
-                },
+                facts=facts,
             )
         )
     return alerts
+
+
+def _spike_requests(con: duckdb.DuckDBPyConnection, since) -> dict[tuple, list[tuple]]:
+    """(workspace, hour) -> its top request chains, costliest first; {} for a mart published
+    before cost_spike_requests existed."""
+    [(present,)] = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'cost_spike_requests'"
+    ).fetchall()
+    chains: dict[tuple, list[tuple]] = {}
+    if present:
+        for detected_at, workspace, *chain in con.execute(SPIKE_REQUESTS_SQL, [since]).fetchall():
+            chains.setdefault((workspace, detected_at), []).append(tuple(chain))
+    return chains
+
+
+def _episode_sentence(started_at, hours: int, last_hour) -> str:
+    if hours <= 1:
+        return "First hour of the episode."
+    return (
+        f"Spiking {hours} consecutive hours so far "
+        f"({started_at.strftime('%H:%M')} to {last_hour.strftime('%Y-%m-%d %H:%M UTC')})."
+    )
+
+
+def _chain_words(chain: tuple) -> str:
+    request_id, _feature, _model, calls, cost, _first, _last = chain
+    return f"{request_id} {count(calls)} call{'s' if calls != 1 else ''} {usd(cost)}"
+
+
+def _chain_facts(chain: tuple) -> dict:
+    request_id, feature, model, calls, cost, first, last = chain
+    return {
+        "request_id": request_id,
+        "feature": feature,
+        "model": model,
+        "calls": calls,
+        "cost_usd": _json_number(cost),
+        "first_started_at": first.isoformat() if first else None,
+        "last_started_at": last.isoformat() if last else None,
+    }
+
+
+def _difference(observed, baseline):
+    if observed is None or baseline is None:
+        return None
+    return observed - baseline
 
 
 ANOMALY_TITLES = {"cost_spike": "Cost spike", "retry_rate": "High retry rate", "token_inflation": "Token inflation"}
@@ -245,7 +344,9 @@ ANOMALY_TITLES = {"cost_spike": "Cost spike", "retry_rate": "High retry rate", "
 def _anomaly_numbers(kind: str, observed, baseline, increase) -> str:
     change = f" ({pct(increase, signed=True, places=0)})" if increase is not None else ""
     if kind == "cost_spike":
-        return f"{usd(observed)} in the hour vs a baseline of {usd(baseline)}{change}."
+        above = _difference(observed, baseline)
+        more = f", {usd(above)} more" if above is not None else ""
+        return f"{usd(observed)} in the hour vs a baseline of {usd(baseline)}{change}{more}."
     if kind == "retry_rate":
         return f"retry rate {pct(observed)} vs {pct(baseline)}{change}."
     if kind == "token_inflation":

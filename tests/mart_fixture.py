@@ -39,30 +39,100 @@ DEPLOYMENTS = [
     ("2026-10-16 16:00:00", HOSTILE_WORKSPACE, "ops-<1>", 0.02),
 ]
 
+# (detected_at, kind, workspace, feature, observed, baseline, increase_pct, detail, top_feature, top_model,
+# episode_started_at). support's loop on 2026-10-15 spikes two consecutive hours: one episode.
 ANOMALIES = [
-    ("2026-09-28 14:00:00", "cost_spike", "support", "support_bot", 6.2, 2.0, 2.1, "hour cost $6.20 vs median $2.00"),
+    (
+        "2026-09-28 14:00:00",
+        "cost_spike",
+        "support",
+        "(all)",
+        "6.2",
+        "2.0",
+        2.1,
+        "hour cost $6.20 vs median $2.00",
+        "support_bot",
+        "gpt-4o",
+        "2026-09-28 14:00:00",
+    ),
     (
         "2026-10-08 00:00:00",
         "token_inflation",
         HOSTILE_WORKSPACE,
         "code_review",
-        1450.0,
-        1000.0,
+        "1450.0",
+        "1000.0",
         0.45,
         "prompt_version v7: 1450 tokens/request vs 1000, success rate +0.5 pts",
+        None,
+        None,
+        "2026-10-08 00:00:00",
     ),
-    ("2026-10-12 00:00:00", "retry_rate", "search", "doc_search", 0.09, 0.05, 0.8, "retry rate 9.0% (threshold 5.0%)"),
+    (
+        "2026-10-12 00:00:00",
+        "retry_rate",
+        "search",
+        "doc_search",
+        "0.09",
+        "0.05",
+        0.8,
+        "retry rate 9.0% (threshold 5.0%)",
+        None,
+        None,
+        "2026-10-12 00:00:00",
+    ),
     (
         "2026-10-15 14:00:00",
         "cost_spike",
         "support",
-        "support_bot",
-        9.5,
-        2.1,
+        "(all)",
+        "9.5",
+        "2.1",
         3.5238,
         "hour cost $9.50 vs median $2.10",
+        "support_bot",
+        "gpt-4o",
+        "2026-10-15 14:00:00",
+    ),
+    (
+        "2026-10-15 15:00:00",
+        "cost_spike",
+        "support",
+        "(all)",
+        "8.25",
+        "2.2",
+        2.75,
+        "hour cost $8.25 vs median $2.20",
+        "support_bot",
+        "claude-3-5-haiku",
+        "2026-10-15 14:00:00",
     ),
 ]
+
+# (detected_at, workspace, request_rank, request_id, feature, model, calls, cost_usd, first, last started_at).
+SPIKE_REQUESTS = [
+    ("2026-09-28 14:00:00", "support", 1, "req-0928-a", "support_bot", "gpt-4o", 12, "3.100000", "14:01", "14:40"),
+    ("2026-10-15 14:00:00", "support", 1, "req-loop-1", "support_bot", "gpt-4o", 42, "5.123456", "14:00", "14:59"),
+    ("2026-10-15 14:00:00", "support", 2, "req-2", "support_bot", "claude-3-5-haiku", 3, "1.200000", "14:10", "14:12"),
+    ("2026-10-15 14:00:00", "support", 3, "req-3", "support_bot", "gpt-4o", 1, "0.504999", "14:30", "14:30"),
+    ("2026-10-15 15:00:00", "support", 1, "req-loop-1", "support_bot", "gpt-4o", 40, "4.900000", "15:00", "15:59"),
+]
+
+# The published cost_anomalies, by its contract's columns.
+INSERT_ANOMALY = """
+insert into cost_anomalies
+select ts, cast(ts as date), strftime(ts, '%Y-%m'), kind, workspace, feature, null, observed, baseline, increase_pct,
+       detail, top_feature, top_model, cast(episode_started_at as timestamp)
+from (select cast(? as timestamp) as ts, ? as kind, ? as workspace, ? as feature,
+             cast(? as decimal(18, 6)) as observed, cast(? as decimal(18, 6)) as baseline,
+             cast(? as double) as increase_pct, ? as detail, ? as top_feature, ? as top_model,
+             ? as episode_started_at)
+"""
+
+
+def insert_anomalies(con: duckdb.DuckDBPyConnection, rows) -> None:
+    """Add rows shaped like ANOMALIES to a mart's cost_anomalies."""
+    con.executemany(INSERT_ANOMALY, [list(row) for row in rows])
 
 
 @dataclass(frozen=True)
@@ -89,9 +159,13 @@ def build_mart_fixture(
         con.execute(BUDGET_BURN)
         con.execute(WORKSPACE_ATTRIBUTION)
         con.execute(ANOMALY_TABLE)
+        insert_anomalies(con, ANOMALIES)
+        con.execute(SPIKE_REQUEST_TABLE)
         con.executemany(
-            "insert into cost_anomalies values (cast(? as timestamp), ?, ?, ?, ?, ?, ?, ?)",
-            [list(a) for a in ANOMALIES],
+            "insert into cost_spike_requests select cast(? as timestamp) as t, cast(t as date), strftime(t, '%Y-%m'), "
+            "?, ?, ?, ?, ?, ?, cast(? as decimal(18, 6)), cast(t as date) + cast(? as time), "
+            "cast(t as date) + cast(? as time)",
+            [list(r) for r in SPIKE_REQUESTS],
         )
         con.execute(BILLING_RECONCILIATION)
         con.execute(MODEL_COMPARISON)
@@ -315,8 +389,17 @@ from daily_spend group by 1, 2
 """
 
 ANOMALY_TABLE = """
-create table cost_anomalies (detected_at timestamp, kind varchar, workspace varchar, feature varchar,
-                             observed double, baseline double, increase_pct double, detail varchar)
+create table cost_anomalies (detected_at timestamp, day date, month varchar, kind varchar, workspace varchar,
+                             feature varchar, subject varchar, observed decimal(18, 6), baseline decimal(18, 6),
+                             increase_pct double, detail varchar, top_feature varchar, top_model varchar,
+                             episode_started_at timestamp)
+"""
+
+SPIKE_REQUEST_TABLE = """
+create table cost_spike_requests (detected_at timestamp, day date, month varchar, workspace varchar,
+                                  request_rank integer, request_id varchar, feature varchar, model varchar,
+                                  calls bigint, cost_usd decimal(18, 6), first_started_at timestamp,
+                                  last_started_at timestamp)
 """
 
 BILLING_RECONCILIATION = """

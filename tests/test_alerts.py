@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import duckdb
 import pytest
-from mart_fixture import HOSTILE_WORKSPACE, build_mart_fixture
+from mart_fixture import HOSTILE_WORKSPACE, build_mart_fixture, insert_anomalies
 from werkzeug import Response
 
 from reporting.alert_log import store_path
@@ -70,8 +70,11 @@ def _expected_keys(mart, lookback=LOOKBACK) -> set[str]:
     with duckdb.connect(str(mart.paths.mart_db), read_only=True) as con:
         latest = con.execute("select max(day) from daily_spend").fetchone()[0]
         since = latest - timedelta(days=lookback - 1)
+        # One per episode (a cost_spike run of consecutive hours), at its first hour.
         anomalies = con.execute(
-            "select kind, workspace, feature, detected_at from cost_anomalies where detected_at >= ?", [since]
+            "select kind, workspace, feature, detected_at from cost_anomalies "
+            "where detected_at >= ? and detected_at = episode_started_at",
+            [since],
         ).fetchall()
         burn = con.execute(
             """select workspace, month, spend_to_date_usd, monthly_budget_usd, status
@@ -110,16 +113,136 @@ def test_each_alert_is_sent_exactly_once_across_reruns(mart, httpserver):
 
     # A new anomaly published later is the only thing sent next time.
     with duckdb.connect(str(mart.paths.mart_db)) as con:
-        con.execute(
-            "insert into cost_anomalies values (timestamp '2026-10-20 09:00', 'retry_rate', "
-            "'support', 'support_bot', 0.12, 0.05, 1.4, 'retry rate 12.0%')"
-        )
+        retry = ("2026-10-20 09:00:00", "retry_rate", "support", "support_bot", "0.12", "0.05", 1.4, "retry rate 12.0%")
+        insert_anomalies(con, [(*retry, None, None, "2026-10-20 09:00:00")])
     third = _send(mart, url, run_id="run-3", generic_json=True)
     assert third.sent == 1
     assert _posted_keys(httpserver)[-1:] == [
         alert_key("anomaly", "retry_rate", "support", "support_bot", "2026-10-20T09:00:00")
     ]
     assert len(httpserver.log) == 2
+
+
+# support's loop of 2026-10-15 (tests/mart_fixture.py): spike hours 14:00 and 15:00, one episode.
+LOOP_EPISODE = alert_key("anomaly", "cost_spike", "support", "(all)", "2026-10-15T14:00:00")
+
+
+def _loop_hour(hour: int, episode_hour: int) -> tuple:
+    """A cost_anomalies row of support's loop: spike hour `hour` of the episode from `episode_hour`."""
+    return (
+        f"2026-10-15 {hour:02d}:00:00",
+        "cost_spike",
+        "support",
+        "(all)",
+        "8.000000",
+        "2.000000",
+        3.0,
+        "hour cost $8.00 vs median $2.00",
+        "support_bot",
+        "gpt-4o",
+        f"2026-10-15 {episode_hour:02d}:00:00",
+    )
+
+
+def _spike_keys(httpserver) -> list[str]:
+    return [k for k in _posted_keys(httpserver) if k.startswith("anomaly|cost_spike|support|(all)|2026-10-15")]
+
+
+def test_a_cost_spike_episode_alerts_once_as_it_grows(mart, httpserver):
+    httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
+    url = httpserver.url_for(HOOK)
+    # The hourly run at 15:05: 15:00 is still running, so only 14:00 has been judged.
+    with duckdb.connect(str(mart.paths.mart_db)) as con:
+        con.execute("delete from cost_anomalies where detected_at = timestamp '2026-10-15 15:00'")
+    _send(mart, url, run_id="hourly-15", generic_json=True)
+    assert _spike_keys(httpserver) == [LOOP_EPISODE]
+    (first,) = [a for a in _posted(httpserver)[0]["alerts"] if a["key"] == LOOP_EPISODE]
+    assert first["facts"]["episode_hours"] == 1 and "First hour of the episode." in first["text"]
+
+    # 16:05 and 17:05: the loop still runs, each closed hour joins the episode; the daily run
+    # the next morning recomputes the same episode. None of them alerts again.
+    for run_id, hour in (("hourly-16", 15), ("hourly-17", 16), ("daily", None)):
+        if hour is not None:
+            with duckdb.connect(str(mart.paths.mart_db)) as con:
+                insert_anomalies(con, [_loop_hour(hour, 14)])
+        again = _send(mart, url, run_id=run_id, generic_json=True)
+        assert again.ok and again.sent == 0 and again.already_delivered == again.decided, run_id
+    assert len(httpserver.log) == 1
+    assert [k for k, row in _log(mart).items() if "2026-10-15" in k and "cost_spike" in k] == [LOOP_EPISODE]
+
+    # 17:00 was no spike (the fix), then 18:00 spikes again: a new episode, alerted once.
+    with duckdb.connect(str(mart.paths.mart_db)) as con:
+        insert_anomalies(con, [_loop_hour(18, 18)])
+    for run_id in ("hourly-19", "hourly-20"):
+        _send(mart, url, run_id=run_id, generic_json=True)
+    new_episode = alert_key("anomaly", "cost_spike", "support", "(all)", "2026-10-15T18:00:00")
+    assert _spike_keys(httpserver) == [LOOP_EPISODE, new_episode]
+
+
+def test_cost_spike_alert_names_workspace_feature_model_and_top_requests(mart, httpserver):
+    httpserver.expect_request(HOOK, method="POST").respond_with_data("ok")
+    _send(mart, httpserver.url_for(HOOK), generic_json=True)
+    alerts = {a["key"]: a for body in _posted(httpserver) for a in body["alerts"]}
+    alert = alerts[LOOP_EPISODE]
+    with duckdb.connect(str(mart.paths.mart_db), read_only=True) as con:
+        observed, baseline, top_feature, top_model = con.execute(
+            "select observed, baseline, top_feature, top_model from cost_anomalies "
+            "where kind = 'cost_spike' and workspace = 'support' and detected_at = timestamp '2026-10-15 14:00'"
+        ).fetchone()
+        hours, last_hour = con.execute(
+            "select count(*), max(detected_at) from cost_anomalies "
+            "where workspace = 'support' and episode_started_at = timestamp '2026-10-15 14:00'"
+        ).fetchone()
+        chains = con.execute(
+            "select request_id, feature, model, calls, cost_usd, first_started_at, last_started_at "
+            "from cost_spike_requests where workspace = 'support' and detected_at = timestamp '2026-10-15 14:00' "
+            "order by request_rank"
+        ).fetchall()
+    assert (top_feature, top_model, hours) == ("support_bot", "gpt-4o", 2) and len(chains) == 3
+
+    # The title names what spiked; the numbers are the episode's first hour's.
+    assert alert["title"] == "Cost spike: support / support_bot on gpt-4o (2026-10-15 14:00 UTC)"
+    text = alert["text"]
+    assert f"${observed:,.2f} in the hour vs a baseline of ${baseline:,.2f}" in text
+    assert f"${observed - baseline:,.2f} more" in text and "$7.40 more" in text
+    assert f"Spiking {hours} consecutive hours so far (14:00 to 2026-10-15 15:00 UTC)." in text
+    assert "Top requests: req-loop-1 42 calls $5.12; req-2 3 calls $1.20; req-3 1 call $0.50." in text
+    facts = alert["facts"]
+    assert facts["observed"] == str(observed) and facts["baseline"] == str(baseline)
+    assert Decimal(facts["increase_usd"]) == observed - baseline == Decimal("7.4")
+    assert (facts["top_feature"], facts["top_model"]) == (top_feature, top_model)
+    assert facts["episode_started_at"] == "2026-10-15T14:00:00" and facts["episode_hours"] == hours
+    assert facts["episode_last_hour"] == last_hour.isoformat()
+    assert facts["top_requests"] == [
+        {
+            "request_id": request_id,
+            "feature": feature,
+            "model": model,
+            "calls": calls,
+            "cost_usd": str(cost),
+            "first_started_at": first.isoformat(),
+            "last_started_at": last.isoformat(),
+        }
+        for request_id, feature, model, calls, cost, first, last in chains
+    ]
+    assert facts["top_requests"][0]["cost_usd"] == "5.123456"  # exact, not the rounded $5.12
+
+    # retry_rate and token_inflation alerts are unchanged: no top feature or model in the title.
+    retry = alerts[alert_key("anomaly", "retry_rate", "search", "doc_search", "2026-10-12T00:00:00")]
+    assert (
+        retry["title"] == "High retry rate: search / doc_search (2026-10-12)" and "top_requests" not in retry["facts"]
+    )
+
+
+def test_cost_spike_alert_from_a_mart_without_cost_spike_requests(mart):
+    # A mart published before cost_spike_requests existed still alerts, without the requests.
+    with duckdb.connect(str(mart.paths.mart_db)) as con:
+        con.execute("drop table cost_spike_requests")
+    from reporting.alert_rules import mart_alerts
+
+    with duckdb.connect(str(mart.paths.mart_db), read_only=True) as con:
+        alerts = {a.key: a for a in mart_alerts(con, None, LOOKBACK)}
+    assert "Top requests" not in alerts[LOOP_EPISODE].text and alerts[LOOP_EPISODE].facts["top_requests"] == []
 
 
 def test_budget_thresholds_fire_once_each_as_spend_grows(mart, httpserver):
@@ -239,12 +362,14 @@ def test_slack_payload_shape(mart, httpserver):
     assert "<script>" not in everything and "&lt;script&gt;" in everything
     with duckdb.connect(str(mart.paths.mart_db), read_only=True) as con:
         spike = con.execute(
-            "select observed, baseline from cost_anomalies where kind = 'cost_spike' order by detected_at desc limit 1"
+            "select observed, baseline from cost_anomalies where kind = 'cost_spike' "
+            "and detected_at = episode_started_at order by detected_at desc limit 1"
         ).fetchone()
     spike_text = next(
         b["text"]["text"] for b in sections if "Cost spike" in b["text"]["text"] and "2026-10-15" in b["text"]["text"]
     )
     assert f"${spike[0]:,.2f}" in spike_text and f"${spike[1]:,.2f}" in spike_text
+    assert "Cost spike: support / support_bot on gpt-4o" in spike_text and "req-loop-1 42 calls $5.12" in spike_text
     for kind in ("cost_spike", "retry_rate", "token_inflation"):
         assert any(HINTS[kind].replace("&", "&amp;") in b["text"]["text"] for b in sections), kind
 

@@ -2,8 +2,10 @@
   The open day and hour: the UTC day (and hour) that had not ended when the run started
   (ingestion/clock.py; COSTLINE_NOW replays another moment). costline's orchestrator sets
   COSTLINE_OPEN_DAY ('YYYY-MM-DD') and COSTLINE_OPEN_HOUR ('YYYY-MM-DD HH:00:00') for
-  every dbt build; a hand-run build without them treats every day as ended. Read only while
-  executing, like the run window (macros/run_window.sql says why).
+  every dbt build; a hand-run build without them treats every day as ended. A dbt var of the
+  same name in lower case (`costline_open_day`, `costline_open_hour`) wins over the
+  environment, as the run window's vars do (a hand-run build, a unit test's override). The
+  environment is read only while executing (macros/run_window.sql says why).
 
   Rows of the open day are partial (`is_partial`): more calls will arrive and the provider's
   bill for the day does not exist yet. Rules judged per hour look at closed hours only: an
@@ -11,16 +13,17 @@
 -#}
 
 {% macro costline_open_bound(name) -%}
-    {%- if not execute -%}
+    {%- set value = var('costline_open_' ~ name, none) -%}
+    {%- if (value is none or (value | string | trim) == '') and execute -%}
+        {%- set value = env_var('COSTLINE_OPEN_' ~ (name | upper), '') -%}
+    {%- endif -%}
+    {%- if value is none or (value | string | trim) == '' -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set text = env_var('COSTLINE_OPEN_' ~ (name | upper), '') | trim -%}
-    {%- if text == '' -%}
-        {{ return(none) }}
-    {%- endif -%}
+    {%- set text = value | string | trim -%}
     {%- set pattern = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' if name == 'day' else '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:00:00$' -%}
     {%- if not modules.re.match(pattern, text) -%}
-        {{ exceptions.raise_compiler_error("COSTLINE_OPEN_" ~ (name | upper) ~ " must look like "
+        {{ exceptions.raise_compiler_error("COSTLINE_OPEN_" ~ (name | upper) ~ " (or var costline_open_" ~ name ~ ") must look like "
             ~ ("'2026-10-31'" if name == 'day' else "'2026-10-31 10:00:00'") ~ ", got '" ~ text ~ "'") }}
     {%- endif -%}
     {{ return(text) }}
