@@ -8,7 +8,7 @@
     'retry_rate_threshold', 'retry_rate_min_calls', 'token_inflation_pct', 'success_gain_points',
     'deployment_change_pct', 'deployment_window_hours', 'budget_at_risk_pct', 'budget_at_risk_day',
     'cheaper_alternative_max_success_drop', 'estimate_vs_bill_warn_pct', 'telemetry_coverage_warn_pct',
-    'late_arrival_lookback_days', 'retry_waste_warn_share', 'untagged_share_warn',
+    'late_arrival_lookback_days', 'retry_waste_warn_share', 'untagged_share_warn', 'cost_spike_top_requests',
 ] %}
 
 {% for name in names %}
