@@ -36,6 +36,9 @@ DAY = "2026-10-29"
 DAGSTER_YAML = "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n"
 LOCATION_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
 LOCATION_QUERY += "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+SCHEDULES_QUERY = "{ repositoriesOrError { ... on RepositoryConnection { nodes { schedules { id name "
+SCHEDULES_QUERY += "scheduleState { status } } } } } }"
+STOP_SCHEDULE = "mutation($id: String) { stopRunningSchedule(id: $id) { __typename } }"
 DUCKDB_LOCK_ERRORS = ("Could not set lock", "IO Error")
 TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
@@ -96,6 +99,24 @@ class DagsterDev:
                 pass
             time.sleep(0.5)
         raise AssertionError(f"dagster dev did not load the code location:\n{self.log.read_text()[-3000:]}")
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        answer = requests.post(
+            f"http://127.0.0.1:{self.port}/graphql", json={"query": query, "variables": variables or {}}, timeout=30
+        ).json()
+        assert "errors" not in answer, answer
+        return answer["data"]
+
+    def stop_schedules(self) -> list[str]:
+        """No tick of a schedule may queue a run of its own in the middle of the test."""
+        repositories = self.graphql(SCHEDULES_QUERY)["repositoriesOrError"]["nodes"]
+        stopped = []
+        for schedule in (s for repository in repositories for s in repository["schedules"]):
+            if schedule["scheduleState"]["status"] == "RUNNING":
+                result = self.graphql(STOP_SCHEDULE, {"id": schedule["id"]})["stopRunningSchedule"]
+                assert result["__typename"] == "ScheduleStateResult", result
+                stopped.append(schedule["name"])
+        return stopped
 
     def submit(self, run_config: dict | None = None) -> str:
         return self.client.submit_job_execution(DAILY_JOB, run_config=run_config, tags={"dagster/partition": DAY})
@@ -173,6 +194,7 @@ def test_daemon_runs_wait_for_the_cli_or_fail_with_one_line_never_a_duckdb_lock_
     cli = None
     try:
         dev.wait_until_loaded()
+        assert "costline_daily_schedule" in dev.stop_schedules()
         phases["dagster dev loaded"] = time.monotonic()
         instance = dg.DagsterInstance.from_config(str(home))
         # The CLI keeps its own run history (<warehouse>/dagster), as it does by default.
