@@ -12,7 +12,7 @@ from orchestration.delivery import delivery_assets, delivery_sensors
 from orchestration.postgres_publish import build_postgres_mart
 from orchestration.publish import build_published_mart
 from orchestration.quality import quality_checks
-from orchestration.resources import CostlinePaths
+from orchestration.resources import CostlinePaths, WarehouseLock
 from orchestration.sources import source_assets, writers_by_table
 from orchestration.transform import build_dbt_assets, dbt_resource, mart_model_names, prepare_dbt_manifest
 
@@ -20,6 +20,7 @@ from orchestration.transform import build_dbt_assets, dbt_resource, mart_model_n
 @dg.definitions
 def defs() -> dg.Definitions:
     manifest = prepare_dbt_manifest()
+    paths = CostlinePaths()
     mart_tables = mart_model_names(manifest)
     return dg.Definitions(
         assets=[
@@ -33,6 +34,8 @@ def defs() -> dg.Definitions:
         jobs=[costline_daily_job, costline_hourly_job],
         schedules=[costline_daily_schedule, costline_hourly_schedule],
         sensors=delivery_sensors,
-        resources={"dbt": dbt_resource(), "costline": CostlinePaths()},
+        # warehouse_lock: one writer per warehouse, held for the whole run by every run that
+        # opens warehouse.duckdb, whoever launched it (CLI, schedule, UI, daemon).
+        resources={"dbt": dbt_resource(), "costline": paths, "warehouse_lock": WarehouseLock(costline=paths)},
         executor=dg.in_process_executor,
     )

@@ -25,7 +25,7 @@ import duckdb
 
 from ingestion.settings import Paths, pause_for_test
 from orchestration.partitions import daily_partitions
-from orchestration.resources import CostlinePaths
+from orchestration.resources import CostlinePaths, WarehouseLock
 from reporting.alert_log import adopt_legacy_log
 from reporting.publication import PUBLICATION_TABLE
 
@@ -159,7 +159,9 @@ def build_published_mart(mart_tables: list[str]) -> dg.AssetsDefinition:
         description="mart.duckdb and mart/<table>.parquet for BI tools, replaced atomically "
         "only after every blocking quality check passed.",
     )
-    def published_mart(context: dg.AssetExecutionContext, costline: CostlinePaths) -> dg.MaterializeResult:
+    def published_mart(
+        context: dg.AssetExecutionContext, costline: CostlinePaths, warehouse_lock: WarehouseLock
+    ) -> dg.MaterializeResult:
         paths = costline.paths()
         publication = publish_mart(paths, mart_tables, context.run_id)
         _hand_over_alert_log(paths)

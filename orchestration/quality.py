@@ -20,7 +20,7 @@ import pandas as pd
 
 from ingestion.warehouse import connect
 from orchestration.partitions import window_days
-from orchestration.resources import CostlinePaths
+from orchestration.resources import CostlinePaths, WarehouseLock
 from orchestration.run_window import event_days_loaded_by, rebuild_window
 
 # Check names are constants: the CLI and tests name failed checks with them.
@@ -99,7 +99,9 @@ def _frame(warehouse_db: Path, sql: str, params: list) -> pd.DataFrame:
     description="Per telemetry file loaded in this run: records read = accepted + quarantined "
     "+ duplicates, and accepted equals the rows in raw.telemetry_calls.",
 )
-def telemetry_ledger_balanced(context: dg.AssetCheckExecutionContext, costline: CostlinePaths):
+def telemetry_ledger_balanced(
+    context: dg.AssetCheckExecutionContext, costline: CostlinePaths, warehouse_lock: WarehouseLock
+):
     paths = costline.paths()
     frame = _frame(
         paths.warehouse_db,
@@ -155,7 +157,7 @@ def telemetry_ledger_balanced(context: dg.AssetCheckExecutionContext, costline: 
         ),
     ],
 )
-def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths):
+def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths, warehouse_lock: WarehouseLock):
     paths = costline.paths()
     window = check_window(context, paths.warehouse_db)
     params = [window[0], window[1]]

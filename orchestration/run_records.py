@@ -16,13 +16,14 @@ DESCRIPTION_CHARS = 300
 
 def run_summary(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
     run = instance.get_run_by_id(run_id)
-    failed, warned, passed, steps, published = [], [], 0, [], False
+    failed, warned, passed, steps, published, run_error = [], [], 0, [], False, ""
     records = instance.get_records_for_run(
         run_id,
         of_type={
             dg.DagsterEventType.ASSET_CHECK_EVALUATION,
             dg.DagsterEventType.STEP_FAILURE,
             dg.DagsterEventType.ASSET_MATERIALIZATION,
+            dg.DagsterEventType.RESOURCE_INIT_FAILURE,
         },
         limit=None,
     ).records
@@ -40,6 +41,9 @@ def run_summary(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
                 warned.append(_check_line(evaluation))
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             steps.append(_step_line(event))
+        elif event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE:
+            # Before any step: the WarehouseLock resource found the warehouse busy, say.
+            run_error = run_error or _error_line(event.event_specific_data.error)
         elif event.asset_key == PUBLISHED_MART:
             published = True
     return RunSummary(
@@ -50,6 +54,7 @@ def run_summary(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
         passed_checks=passed,
         failed_steps=tuple(steps),
         published=published,
+        run_error=run_error,
     )
 
 
@@ -66,3 +71,14 @@ def _step_line(event: dg.DagsterEvent) -> str:
         error = error.cause
     message = (error.message if error else "failed").strip().splitlines()
     return f"{event.step_key}: {message[0] if message else 'failed'}"
+
+
+def _error_line(error) -> str:
+    """The first line of the user-code error; a dg.Failure is its description alone."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    lines = (error.message if error else "").strip().splitlines()
+    line = lines[0] if lines else "the run failed before its first step"
+    if error is not None and error.cls_name == "Failure":
+        line = line.split(": ", 1)[-1]
+    return line

@@ -59,9 +59,11 @@ def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0, hour
     """One run of the daily job over [start, end] (a single-run backfill when start < end);
     `hourly`: the hourly job (one day, no report), what `costline hourly` runs."""
     use_paths(paths)
-    lock = warehouse_lock(paths, wait_seconds)
+    # Early and fail-fast: before the definitions load. The job's WarehouseLock resource takes
+    # the same (shared, re-entrant) lock object again inside execute_in_process.
+    lock = warehouse_lock(paths)
     try:
-        lock.acquire()
+        lock.acquire(timeout=wait_seconds)
     except Timeout:
         raise WarehouseBusy(
             f"another costline process is using the warehouse at {paths.warehouse_dir} "

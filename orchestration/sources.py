@@ -13,7 +13,7 @@ from ingestion.sources.base import Source
 from ingestion.sources.registry import SOURCES, check_registry, writers_of
 from ingestion.warehouse import connect
 from orchestration.partitions import daily_partitions, window_days
-from orchestration.resources import CostlinePaths
+from orchestration.resources import CostlinePaths, WarehouseLock
 
 log = logging.getLogger("costline.ingestion")
 
@@ -49,7 +49,7 @@ def source_asset(source: Source) -> dg.AssetsDefinition:
         check_specs=checks,
         description=f"{source.description} Writes raw.{', raw.'.join(source.writes)}.",
     )
-    def _load(context: dg.AssetExecutionContext, costline: CostlinePaths):
+    def _load(context: dg.AssetExecutionContext, costline: CostlinePaths, warehouse_lock: WarehouseLock):
         paths = costline.paths()
         with connect(paths.warehouse_db) as con:
             loaded = source.load(con, paths, window_days(context.partition_time_window), context.run_id)

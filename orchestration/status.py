@@ -73,9 +73,9 @@ def _print_loaded(paths: Paths, console: Console) -> None:
 
 def _warehouse_locked(paths: Paths) -> bool:
     """Whether a costline process holds the run lock now (the OS drops it when a process dies)."""
-    lock = warehouse_lock(paths, wait_seconds=0)
+    lock = warehouse_lock(paths)
     try:
-        lock.acquire()
+        lock.acquire(timeout=0)
     except Timeout:
         return True
     lock.release()

@@ -17,7 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from ingestion.clock import open_day, open_hour, utc_now
 from orchestration.partitions import daily_partitions, window_days
-from orchestration.resources import CostlinePaths
+from orchestration.resources import CostlinePaths, WarehouseLock
 from orchestration.run_window import event_days_loaded_by, rebuild_window
 
 log = logging.getLogger("costline.transform")
@@ -188,7 +188,9 @@ def build_dbt_assets(manifest_path: Path, writers_by_table: Mapping[str, Sequenc
         dagster_dbt_translator=translator,
         name="costline_dbt_models",
     )
-    def costline_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, costline: CostlinePaths):
+    def costline_dbt_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, costline: CostlinePaths, warehouse_lock: WarehouseLock
+    ):
         paths = costline.paths()
         partition_days = window_days(context.partition_time_window)
         start, end = rebuild_window(partition_days, event_days_loaded_by(context.run_id, paths.warehouse_db))

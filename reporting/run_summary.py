@@ -23,6 +23,7 @@ class RunSummary:
     passed_checks: int = 0
     failed_steps: tuple[str, ...] = ()  # "<step>: <first line of the user-code error>"
     published: bool = False  # the run published the mart
+    run_error: str = ""  # a failure before any step ran (the warehouse was busy, say)
 
     @property
     def success(self) -> bool:
@@ -46,6 +47,8 @@ class RunSummary:
             return "blocking quality check failed: " + "; ".join(self.failed_checks)
         if self.failed_steps:
             return "step failed: " + "; ".join(self.failed_steps)
+        if self.run_error:
+            return self.run_error
         if self.status == DIED:
             return "the process stopped without finishing (killed?); nothing it did was published"
         return "the run did not complete"
