@@ -174,9 +174,9 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None, t
             params,
         ).fetchall(),
         anomalies=con.execute(
-            """
+            f"""
             select detected_at, kind, workspace, feature, observed, baseline, increase_pct, detail
-            from cost_anomalies where strftime(detected_at, '%Y-%m') = ?
+            from cost_anomalies where strftime(detected_at, '%Y-%m') = ? and {_first_hour_of_episode(con)}
             order by increase_pct desc nulls last, detected_at desc limit ?""",
             [month, top_anomalies],
         ).fetchall(),
@@ -189,6 +189,16 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None, t
             params,
         ).fetchall(),
     )
+
+
+def _first_hour_of_episode(con: duckdb.DuckDBPyConnection) -> str:
+    """A loop spiking hour after hour is one finding, as in the alerts: its first hour. A mart
+    from before episodes existed lists every hour."""
+    has_episodes = con.execute(
+        "select count(*) from information_schema.columns "
+        "where table_name = 'cost_anomalies' and column_name = 'episode_started_at'"
+    ).fetchone()[0]
+    return "detected_at = coalesce(episode_started_at, detected_at)" if has_episodes else "true"
 
 
 def _require_reporting_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -13,7 +13,7 @@ from ingestion.sources.base import Source, SourceLoad
 from ingestion.sources.billing_api import BILLING_FETCHED, BillingApi
 from ingestion.sources.registry import SOURCES, RegistryError, check_registry, source_named, writers_of
 from ingestion.warehouse import RAW_TABLES, connect
-from orchestration.resources import CostlinePaths
+from orchestration.resources import CostlinePaths, WarehouseLock
 from orchestration.sources import source_asset, writers_by_table
 from orchestration.transform import dbt_project, dbt_source_tables
 
@@ -70,10 +70,11 @@ def test_a_source_is_one_partitioned_asset_with_its_warning_check(tmp_path, warn
     paths = Paths(input_dir=tmp_path / "input", warehouse_dir=tmp_path / "warehouse")
     asset = source_asset(Toy(warn=warn))
     assert asset.key == dg.AssetKey(["raw", "toy"])
+    costline = CostlinePaths(input_dir=str(paths.input_dir), warehouse_dir=str(paths.warehouse_dir))
     result = dg.materialize(
         [asset],
         partition_key="2026-11-02",
-        resources={"costline": CostlinePaths(input_dir=str(paths.input_dir), warehouse_dir=str(paths.warehouse_dir))},
+        resources={"costline": costline, "warehouse_lock": WarehouseLock(costline=costline)},
     )
     assert result.success
     [event] = result.get_asset_materialization_events()
