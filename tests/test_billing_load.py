@@ -398,3 +398,24 @@ def test_demo_pages_reconcile_to_list_times_markup(paths):
     assert usage_row == [
         ("anthropic", days[0], None, "claude-sonnet-4-20250514", None, None, 90_000, 8_000, 30_000, 5_000)
     ]
+
+
+def test_the_day_still_running_is_never_billed_only_the_days_that_ended(paths, monkeypatch):
+    """A provider's bucket for today is incomplete: today stays the estimate until it ends."""
+    from ingestion.billing.openai import OPENAI
+    from ingestion.sources.billing_api import BillingApi
+
+    today = D + timedelta(days=1)
+    page = openai_costs_page(D, [("proj_a", "gpt-4o, input", "5")])
+    page["data"].append(openai_costs_page(today, [("proj_a", "gpt-4o, input", "0.40")])["data"][0])
+    save_page(paths, "openai", today, "costs-today.json", page)
+    monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
+    monkeypatch.setenv("COSTLINE_NOW", f"{today}T10:05:00Z")
+    with connect(paths.warehouse_db) as con:
+        BillingApi(OPENAI).load(con, paths, [today], "hourly-run")
+    assert query(paths, "select distinct bucket_day from raw.billing_costs") == [(D,)]
+    # The next morning the day has ended and its bill is loaded.
+    monkeypatch.setenv("COSTLINE_NOW", f"{today + timedelta(days=1)}T02:00:00Z")
+    with connect(paths.warehouse_db) as con:
+        BillingApi(OPENAI).load(con, paths, [today], "daily-run")
+    assert query(paths, "select distinct bucket_day from raw.billing_costs order by 1") == [(D,), (today,)]
