@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -81,6 +81,17 @@ class DayFolderLoader:
     insert_facts: Callable[[duckdb.DuckDBPyConnection, dict], None]
     # Inside the transaction: {source_file: (accepted, min_event_day, max_event_day)}.
     accepted_by_file: Callable[[duckdb.DuckDBPyConnection, date], dict]
+
+
+def landed_loader(loader: DayFolderLoader, input_name: str, landing: str, file_name: str) -> DayFolderLoader:
+    """`loader`'s checks, dedup and ledger for a fetched source's landed pages
+    (`<warehouse>/landing/<landing>/<day>/<file_name>`), replacing only that source's rows of a day."""
+    return replace(
+        loader,
+        input=input_name,
+        files_under=f"landing/{landing}/",
+        classify=lambda name: "jsonl" if name == file_name else None,
+    )
 
 
 @dataclass

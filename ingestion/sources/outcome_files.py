@@ -14,7 +14,7 @@ from datetime import date
 
 import duckdb
 
-from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, WindowLoad, load_day_folder
+from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, WindowLoad, landed_loader, load_day_folder
 from ingestion.fields import OUTCOME_FIELDS, OUTCOME_STAGE_COLUMNS
 from ingestion.ledger import FolderLoad
 from ingestion.readers import drop_extracted, extract_file_lines
@@ -101,20 +101,6 @@ def outcomes_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
     }
 
 
-def landed_outcomes_loader(input_name: str, landing: str, file_name: str) -> DayFolderLoader:
-    """The loader of a fetched source's landed outcome pages: the outcome file checks and ledger."""
-    return DayFolderLoader(
-        input=input_name,
-        files_under=f"landing/{landing}/",
-        fact_table="raw.outcomes",
-        stage_columns=OUTCOME_STAGE_COLUMNS,
-        classify=lambda name: "jsonl" if name == file_name else None,
-        stage_file=stage_file,
-        insert_facts=insert_outcomes,
-        accepted_by_file=outcomes_by_file,
-    )
-
-
 OUTCOMES_LOADER = DayFolderLoader(
     input="outcomes",
     files_under="outcomes/",
@@ -152,3 +138,8 @@ class OutcomeFiles(Source):
             window.quarantined,
         )
         return SourceLoad(rows=window.accepted, quarantined=window.quarantined, metadata=window.metadata())
+
+
+def landed_outcomes_loader(input_name: str, landing: str, file_name: str) -> DayFolderLoader:
+    """The loader of a fetched source's landed outcome pages: the outcome file checks and ledger."""
+    return landed_loader(OUTCOMES_LOADER, input_name, landing, file_name)

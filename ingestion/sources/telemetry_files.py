@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, WindowLoad, load_day_folder
+from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, WindowLoad, landed_loader, load_day_folder
 from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS, TELEMETRY_STAGE_COLUMNS, column_names
 from ingestion.json_sql import sql_str
 from ingestion.ledger import FolderLoad
@@ -341,16 +341,7 @@ TELEMETRY_LOADER = DayFolderLoader(
 def landed_calls_loader(input_name: str, landing: str, file_name: str) -> DayFolderLoader:
     """The loader of a fetched source's landed call pages (`<warehouse>/landing/<landing>/<day>/`):
     the telemetry file checks, dedup and ledger, replacing only that source's rows of a day."""
-    return DayFolderLoader(
-        input=input_name,
-        files_under=f"landing/{landing}/",
-        fact_table="raw.telemetry_calls",
-        stage_columns=TELEMETRY_STAGE_COLUMNS,
-        classify=lambda name: "jsonl" if name == file_name else None,
-        stage_file=stage_file,
-        insert_facts=insert_calls,
-        accepted_by_file=calls_by_file,
-    )
+    return landed_loader(TELEMETRY_LOADER, input_name, landing, file_name)
 
 
 def load_telemetry_folder(con: duckdb.DuckDBPyConnection, paths: Paths, day: date, load_id: str) -> FolderLoad:
