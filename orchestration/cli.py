@@ -90,12 +90,16 @@ def _require_not_future(days: list[date]) -> None:
         _fail(f"{days[-1]} is in the future; today (UTC) is {today}, and a run of today publishes it as partial")
 
 
-def _require_inputs(paths: Paths, days: list[date]) -> None:
+def _require_input_dir(paths: Paths) -> None:
     if not paths.input_dir.is_dir():
         _fail(
             f"input dir {paths.input_dir} does not exist; set COSTLINE_INPUT_DIR or pass --input-dir "
             f"(or run `costline demo` to generate one)"
         )
+
+
+def _require_inputs(paths: Paths, days: list[date]) -> None:
+    _require_input_dir(paths)
     present = [
         d
         for d in days
@@ -184,8 +188,8 @@ def hourly(
     except BadClock as bad:
         _fail(str(bad))
     paths = Paths.from_env(input_dir, warehouse_dir)
-    if not paths.input_dir.is_dir():
-        _require_inputs(paths, [day])
+    # No folder for the day yet is fine here (just after midnight, or pull sources only).
+    _require_input_dir(paths)
     _run(paths, day, day, wait, hourly=True)
 
 
