@@ -1,10 +1,10 @@
 """The day-folder loader both file sources share (telemetry, outcomes).
 
-Staging reads every file of `<input>/<day>/` into the temp table STAGE (one row per non-blank
-line or record, `reason` NULL when valid); a failure there cannot touch raw tables.
-Publishing then, in one transaction, deletes what this folder loaded before, lets the source
-insert its facts, inserts the quarantined records and one ledger row per file. A crash before
-COMMIT leaves the previous state, and a reload yields the same rows.
+Staging reads every file of a batch of `<input>/<day>/` folders into the temp table STAGE (one
+row per non-blank line or record, `reason` NULL when valid); a failure there cannot touch raw
+tables. Publishing then, in one transaction, deletes what these folders loaded before, lets the
+source insert its facts, inserts the quarantined records and one ledger row per file. A crash
+before COMMIT leaves the previous state, and a reload yields the same rows.
 """
 
 import logging
@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.ledger import FileLoad, FolderLoad, log_file_load, transaction, utc_now, write_ledger_rows
-from ingestion.readers import UnreadableFile
+from ingestion.readers import EXTRACTED, EXTRACTED_BATCH, FOLDER_COLUMN, UnreadableFile, drop_extracted
 
 log = logging.getLogger("costline.ingestion")
 
@@ -75,12 +75,16 @@ class DayFolderLoader:
     files_under: str
     stage_columns: str
     classify: Callable[[str], str | None]
-    # Fill STAGE rows of one file (file_seq = seq); raise UnreadableFile for a broken file.
-    stage_file: Callable[[duckdb.DuckDBPyConnection, InputFile, int, date], None]
-    # Inside the transaction: insert the accepted, deduplicated facts of STAGE.
+    # Pass 1 of one file into EXTRACTED; raise UnreadableFile for a broken file.
+    extract_file: Callable[[duckdb.DuckDBPyConnection, InputFile], None]
+    # Pass 2: SQL giving STAGE's rows for EXTRACTED_BATCH (file_seq and folder day per row).
+    checks_sql: Callable[[], str]
+    # Inside the transaction: insert the accepted, deduplicated facts of STAGE (their folder
+    # and file from FILES).
     insert_facts: Callable[[duckdb.DuckDBPyConnection, dict], None]
-    # Inside the transaction: {source_file: (accepted, min_event_day, max_event_day)}.
-    accepted_by_file: Callable[[duckdb.DuckDBPyConnection, date], dict]
+    # Inside the transaction: {source_file: (accepted, min_event_day, max_event_day)} for the
+    # files of FILES, whose folders lie between the two days given.
+    accepted_by_file: Callable[[duckdb.DuckDBPyConnection, date, date], dict]
 
 
 def landed_loader(loader: DayFolderLoader, input_name: str, landing: str, file_name: str) -> DayFolderLoader:
@@ -180,87 +184,181 @@ def plan_folder(con: duckdb.DuckDBPyConnection, input_name: str, day: date, file
 def load_day_folder(
     con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, input_dir: Path, folder: Path, day: date, load_id: str
 ) -> FolderLoad:
-    """Stage the folder's new files, then replace (or extend) what the folder loaded before, atomically."""
-    label = f"{loader.input}/{day.isoformat()}"
-    if not folder.is_dir():
-        log.debug("%s: no folder", label)
-        return FolderLoad(loader.input, day, ())
+    """One folder: `load_day_folders` of a single day."""
+    return load_day_folders(con, loader, input_dir, [(day, folder)], load_id)[0]
+
+
+def load_day_folders(
+    con: duckdb.DuckDBPyConnection,
+    loader: DayFolderLoader,
+    input_dir: Path,
+    folders: list[tuple[date, Path]],
+    load_id: str,
+) -> list[FolderLoad]:
+    """Stage the new files of every folder, then replace (or extend) what each folder loaded
+    before, atomically per batch; one FolderLoad per folder, in the order given.
+
+    Folders are loaded in batches of up to BATCH_BYTES of input: one checks pass, one history
+    probe and one transaction per batch instead of per folder or file, which made a small
+    day's load mostly fixed cost (0.5 s a folder of four 1k-record files, 85% of it planning
+    the checks statement). First copy wins in folder, then file name, then line order, as when
+    the folders are loaded one by one in that order.
+    """
+    # Before listing: a file written while this load reads it looks newer than the load.
     loaded_at = utc_now()
-    plan = plan_folder(con, loader.input, day, list_input_files(folder, input_dir, loader.classify))
-    if plan.mode == "skip":
-        log.debug("%s: %d files, all loaded before and unchanged", label, plan.unchanged)
-        return FolderLoad(loader.input, day, (), unchanged=plan.unchanged)
-    files = plan.files
-    seconds: list[float] = []
+    results: dict[date, FolderLoad] = {}
+    pending: list[tuple[date, FolderPlan]] = []
+    for day, folder in folders:
+        label = f"{loader.input}/{day.isoformat()}"
+        if not folder.is_dir():
+            log.debug("%s: no folder", label)
+            results[day] = FolderLoad(loader.input, day, ())
+            continue
+        plan = plan_folder(con, loader.input, day, list_input_files(folder, input_dir, loader.classify))
+        if plan.mode == "skip":
+            log.debug("%s: %d files, all loaded before and unchanged", label, plan.unchanged)
+            results[day] = FolderLoad(loader.input, day, (), unchanged=plan.unchanged)
+            continue
+        pending.append((day, plan))
+    for batch in _batches(pending):
+        results.update(_load_batch(con, loader, batch, load_id, loaded_at))
+    return [results[day] for day, _ in folders]
+
+
+# One publish batch holds folders up to this many bytes of input (a single folder may be
+# larger); the checks run whenever the extracted rows reach CHECK_ROWS, so memory stays
+# bounded whatever the batch.
+BATCH_BYTES = 1 << 30
+CHECK_ROWS = 2_000_000
+
+
+def _batches(pending: list[tuple[date, FolderPlan]]) -> list[list[tuple[date, FolderPlan]]]:
+    batches: list[list[tuple[date, FolderPlan]]] = []
+    size = 0
+    for day, plan in pending:
+        folder_bytes = sum(f.file_bytes for f in plan.files)
+        if not batches or size + folder_bytes > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append((day, plan))
+        size += folder_bytes
+    return batches
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection,
+    loader: DayFolderLoader,
+    batch: list[tuple[date, FolderPlan]],
+    load_id: str,
+    loaded_at: datetime,
+) -> dict[date, FolderLoad]:
+    staged: list[tuple[int, date, InputFile, float]] = []
+    extracted_rows = 0
     con.execute(f"create or replace temp table {STAGE} ({loader.stage_columns})")
-    con.execute(f"create or replace temp table {FILES} (file_seq INTEGER, source_file VARCHAR)")
+    con.execute(f"create or replace temp table {FILES} (file_seq INTEGER, source_file VARCHAR, source_folder DATE)")
+    con.execute(f"drop table if exists {EXTRACTED_BATCH}")
     try:
-        for seq, f in enumerate(files):
-            started = time.perf_counter()
-            con.execute(f"insert into {FILES} values (?, ?)", [seq, f.source_file])
-            try:
-                loader.stage_file(con, f, seq, day)
-            except UnreadableFile as exc:
-                # Name the file as the ledger does, never by its absolute path.
-                stage_unreadable(con, f, seq, str(exc).replace(str(f.path), f.source_file)[:200])
-            seconds.append(time.perf_counter() - started)
+        for day, plan in batch:
+            for f in plan.files:
+                seq = len(staged)
+                started = time.perf_counter()
+                con.execute(f"insert into {FILES} values (?, ?, ?)", [seq, f.source_file, day])
+                try:
+                    loader.extract_file(con, f)
+                    extracted_rows += _append_extracted(con, seq, day, first=extracted_rows == 0)
+                except UnreadableFile as exc:
+                    # Name the file as the ledger does, never by its absolute path.
+                    stage_unreadable(con, f, seq, str(exc).replace(str(f.path), f.source_file)[:200])
+                finally:
+                    drop_extracted(con)
+                staged.append((seq, day, f, time.perf_counter() - started))
+                if extracted_rows >= CHECK_ROWS:
+                    _check_extracted(con, loader)
+                    extracted_rows = 0
+        if extracted_rows:
+            _check_extracted(con, loader)
         started = time.perf_counter()
-        loads = _publish(con, loader, day, files, load_id, loaded_at, replace=plan.mode == "full")
+        loads = _publish(con, loader, batch, staged, load_id, loaded_at)
         publish_seconds = time.perf_counter() - started
     finally:
-        con.execute(f"drop table if exists {STAGE}")
-        con.execute(f"drop table if exists {FILES}")
-    for fl, s in zip(loads, seconds, strict=True):
-        log_file_load(fl, s)
-    log.debug("%s: %d files published (%s) in %.2f s", label, len(loads), plan.mode, publish_seconds)
-    return FolderLoad(loader.input, day, tuple(loads), unchanged=plan.unchanged)
+        for table in (STAGE, FILES, EXTRACTED_BATCH):
+            con.execute(f"drop table if exists {table}")
+    for (_, _, _, seconds), fl in zip(staged, (fl for day, _ in batch for fl in loads[day].files), strict=True):
+        log_file_load(fl, seconds)
+    log.debug("%s: %d folders, %d files published in %.2f s", loader.input, len(batch), len(staged), publish_seconds)
+    return loads
+
+
+def _append_extracted(con: duckdb.DuckDBPyConnection, seq: int, day: date, first: bool) -> int:
+    """EXTRACTED's rows, tagged with their file and folder, onto EXTRACTED_BATCH; their count."""
+    tagged = f"select $seq::integer as file_seq, $day::date as {FOLDER_COLUMN}, * from {EXTRACTED}"
+    if first:
+        con.execute(f"create or replace temp table {EXTRACTED_BATCH} as {tagged}", {"seq": seq, "day": day})
+    else:
+        con.execute(f"insert into {EXTRACTED_BATCH} by name {tagged}", {"seq": seq, "day": day})
+    return con.execute(f"select count(*) from {EXTRACTED}").fetchone()[0]
+
+
+def _check_extracted(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader) -> None:
+    """Pass 2 over everything extracted so far, into STAGE."""
+    con.execute(f"insert into {STAGE} select * from ({loader.checks_sql()})")
+    con.execute(f"drop table {EXTRACTED_BATCH}")
 
 
 def _publish(
     con: duckdb.DuckDBPyConnection,
     loader: DayFolderLoader,
-    day: date,
-    files: list[InputFile],
+    batch: list[tuple[date, FolderPlan]],
+    staged: list[tuple[int, date, InputFile, float]],
     load_id: str,
     loaded_at: datetime,
-    replace: bool = True,
-) -> list[FileLoad]:
-    params = {"folder": day, "load_id": load_id, "loaded_at": loaded_at, "input": loader.input}
-    owned = {"folder": day, "prefix": loader.files_under}
-    input_folder = {"folder": day, "input": loader.input}
+) -> dict[date, FolderLoad]:
+    days = [day for day, _ in batch]
+    replaced = [day for day, plan in batch if plan.mode == "full"]
+    # The range lets DuckDB skip row groups by their min/max; the list names the folders.
+    span = {"first": min(days), "last": max(days)}
+    params = {"load_id": load_id, "loaded_at": loaded_at, "input": loader.input}
     with transaction(con):
-        if replace:
+        if replaced:
+            owned = {"days": replaced, "first": min(replaced), "last": max(replaced)}
+            in_replaced = "source_folder between $first and $last and list_contains($days, source_folder)"
             con.execute(
-                f"delete from {loader.fact_table} where source_folder = $folder and starts_with(source_file, $prefix)",
-                owned,
+                f"delete from {loader.fact_table} where {in_replaced} and starts_with(source_file, $prefix)",
+                {**owned, "prefix": loader.files_under},
             )
-            con.execute("delete from raw.quarantine where input = $input and source_folder = $folder", input_folder)
-            con.execute("delete from raw.source_files where input = $input and source_folder = $folder", input_folder)
+            for table in ("raw.quarantine", "raw.source_files"):
+                con.execute(
+                    f"delete from {table} where input = $input and {in_replaced}", {**owned, "input": loader.input}
+                )
         loader.insert_facts(con, params)
         con.execute(
             f"""
             insert into raw.quarantine
-            select $input, $folder, f.source_file, s.source_line, s.record_key, s.reason,
+            select $input, f.source_folder, f.source_file, s.source_line, s.record_key, s.reason,
                    $load_id, $loaded_at
             from {STAGE} s join {FILES} f using (file_seq)
             where s.reason is not null""",
             params,
         )
-        staged = {
+        counts = {
             seq: (read, quarantined)
             for seq, read, quarantined in con.execute(f"""
             select file_seq, count(*) filter (where not is_blank),
                    count(*) filter (where reason is not null)
             from {STAGE} group by file_seq""").fetchall()
         }
-        accepted = loader.accepted_by_file(con, day)
-        loads = []
-        for seq, f in enumerate(files):
-            read, quarantined = staged.get(seq, (0, 0))
+        accepted = loader.accepted_by_file(con, span["first"], span["last"])
+        by_day: dict[date, list[tuple[FileLoad, int]]] = {day: [] for day in days}
+        for seq, day, f, _ in staged:
+            read, quarantined = counts.get(seq, (0, 0))
             n, lo, hi = accepted.get(f.source_file, (0, None, None))
             # Duplicates are by definition the valid records that were not inserted.
-            loads.append(FileLoad(f.source_file, f.file_format, read, n, quarantined, read - n - quarantined, lo, hi))
-        write_ledger_rows(
-            con, loader.input, day, [(fl, f.file_bytes) for fl, f in zip(loads, files, strict=True)], load_id, loaded_at
-        )
-    return loads
+            fl = FileLoad(f.source_file, f.file_format, read, n, quarantined, read - n - quarantined, lo, hi)
+            by_day[day].append((fl, f.file_bytes))
+        for day, rows in by_day.items():
+            write_ledger_rows(con, loader.input, day, rows, load_id, loaded_at)
+    unchanged = {day: plan.unchanged for day, plan in batch}
+    return {
+        day: FolderLoad(loader.input, day, tuple(fl for fl, _ in rows), unchanged=unchanged[day])
+        for day, rows in by_day.items()
+    }

@@ -25,7 +25,8 @@ from ingestion_helpers import (
     write_parquet,
 )
 
-from ingestion.day_folders import RELOAD_ENV, load_day_folder
+from ingestion import day_folders
+from ingestion.day_folders import RELOAD_ENV, load_day_folder, load_day_folders
 from ingestion.fields import TELEMETRY_FIELDS
 from ingestion.otel.spans import MalformedExport, flatten_export_request
 from ingestion.readers import extract_file_lines
@@ -516,6 +517,53 @@ def test_a_new_file_named_before_a_loaded_one_or_a_grown_file_reloads_the_folder
     write_lines(folder / "b.jsonl", [call("c1"), call("c3")])
     assert len(load(paths, load_id="load-3").files) == 2
     assert set(calls_by_id(paths)) == {"c1", "c2", "c3"}
+
+
+def test_a_window_loads_the_same_rows_in_one_batch_in_many_and_folder_by_folder(paths, tmp_path, monkeypatch):
+    """The batched load (one checks pass and one transaction for many folders) must give
+    exactly what loading the folders one by one in day order gives: the clock rule judged
+    against each record's own folder, first copy winning across folders, the ledger per file."""
+    days = [DAY + timedelta(days=n) for n in range(3)]
+    late = "2026-10-03T12:00:00Z"  # from the future in DAY's folder, in time in the third's
+    write_lines(telemetry_folder(paths, days[0]) / "a.jsonl", [call("c1"), call("c2", started_at=late), "broken"])
+    write_lines(telemetry_folder(paths, days[0]) / "b.jsonl", [call("c3"), call("c1")])
+    write_lines(
+        telemetry_folder(paths, days[1]) / "a.jsonl",
+        [call("c3", model="other"), call("c4", started_at="2026-10-02T01:00:00Z")],
+    )
+    write_lines(telemetry_folder(paths, days[2]) / "a.parquet.jsonl", [call("c5", started_at=late), call("c4")])
+    (telemetry_folder(paths, days[2]) / "z.jsonl.gz").write_bytes(b"not gzip")
+
+    def load_window(target: Paths) -> list:
+        folders = [(day, target.telemetry_dir / day.isoformat()) for day in days]
+        with connect(target.warehouse_db) as con:
+            return load_day_folders(con, TELEMETRY_LOADER, target.input_dir, folders, "load-1")
+
+    one_batch = load_window(paths)
+    by_folder = Paths.from_env(paths.input_dir, tmp_path / "by-folder")
+    for day in days:
+        load(by_folder, day)
+    assert snapshot(paths) == snapshot(by_folder)
+    # Every file its own batch, and the checks run after every file.
+    monkeypatch.setattr(day_folders, "BATCH_BYTES", 1)
+    monkeypatch.setattr(day_folders, "CHECK_ROWS", 1)
+    many = Paths.from_env(paths.input_dir, tmp_path / "many")
+    assert load_window(many) == one_batch
+    assert snapshot(many) == snapshot(paths)
+
+    assert [(fl.day, fl.records_read, fl.accepted, fl.quarantined, fl.duplicates) for fl in one_batch] == [
+        (days[0], 5, 2, 2, 1),
+        (days[1], 2, 1, 1, 0),
+        (days[2], 3, 1, 2, 0),
+    ]
+    reasons = dict(query(paths, "select source_file || ':' || coalesce(source_line, 0), reason from raw.quarantine"))
+    assert reasons["telemetry/2026-10-01/a.jsonl:3"].startswith("malformed_json")
+    assert "is after 2026-10-02, the day after its folder" in reasons["telemetry/2026-10-01/a.jsonl:2"]
+    assert reasons["telemetry/2026-10-02/a.jsonl:1"].startswith("duplicate_conflict")
+    assert reasons["telemetry/2026-10-03/a.parquet.jsonl:2"].startswith("duplicate_conflict")
+    assert reasons["telemetry/2026-10-03/z.jsonl.gz:0"].startswith("unreadable_file")
+    assert set(calls_by_id(paths)) == {"c1", "c3", "c4", "c5"}
+    assert_ledger_reconciles_with_connection(paths)
 
 
 def test_a_failure_while_publishing_leaves_the_previous_load(paths):

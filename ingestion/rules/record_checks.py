@@ -4,11 +4,9 @@ quarantine reason are a stable code, the rest says what to fix.
 Limits on time live here, once: the reference loader applies the same earliest date.
 """
 
-from datetime import date
-
 from ingestion.fields import TEXT, Field
 from ingestion.json_sql import echo, json_kind, sql_str, text_bad
-from ingestion.readers import NOT_JSON
+from ingestion.readers import FOLDER_COLUMN, NOT_JSON
 
 # Started_at earlier than this is a clock or unit bug (seconds read as nanoseconds, epoch 0).
 EARLIEST_EVENT = "2000-01-01"
@@ -61,10 +59,12 @@ def invalid_text_reasons(fields: tuple[Field, ...]) -> str:
     )
 
 
-def timestamp_reasons(name: str, folder: date) -> str:
+def timestamp_reasons(name: str) -> str:
+    """Clock checks of `name` against its record's folder day, the column FOLDER_COLUMN (a
+    batch of checks spans many folders)."""
     raw = f"{name}_j"
-    latest = f"(date '{folder.isoformat()}' + interval {FUTURE_SLACK_DAYS} day)"
-    last_day = date.fromordinal(folder.toordinal() + FUTURE_SLACK_DAYS - 1).isoformat()
+    latest = f"({FOLDER_COLUMN} + interval {FUTURE_SLACK_DAYS} day)"
+    last_day = f"strftime({FOLDER_COLUMN} + interval {FUTURE_SLACK_DAYS - 1} day, '%Y-%m-%d')"
     return (
         f"when {name} is null then 'invalid_timestamp: {name} must be an RFC 3339 string with a "
         f"UTC offset (e.g. 2026-10-01T12:00:00Z or +02:00), got ' || {echo(raw)} "
@@ -72,6 +72,6 @@ def timestamp_reasons(name: str, folder: date) -> str:
         f"{echo(raw)} || ' is before {EARLIEST_CALL}, earlier than any LLM API; check the clock "
         f"or time unit of the writer' "
         f"when {name} >= {latest} then 'invalid_timestamp: {name} ' || {echo(raw)} || "
-        f"' is after {last_day}, the day after its folder; a file cannot hold events from the "
+        f"' is after ' || {last_day} || ', the day after its folder; a file cannot hold events from the "
         f"future, check the clock of the writer' "
     )

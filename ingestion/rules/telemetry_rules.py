@@ -5,8 +5,6 @@ defaults come from `ingestion/fields.py`; the rules particular to a call (token 
 attempt, status) are here.
 """
 
-from datetime import date
-
 from ingestion.fields import INTEGER, MONEY, NUMBER, TAGS, TELEMETRY_FIELDS, TEXT, TIMESTAMP, TOKEN_FIELDS
 from ingestion.json_sql import (
     echo,
@@ -19,13 +17,13 @@ from ingestion.json_sql import (
     timestamp_parts,
     timestamp_utc,
 )
-from ingestion.readers import EXTRACTED
+from ingestion.readers import EXTRACTED_BATCH
 from ingestion.rules.record_checks import invalid_text_reasons, malformed_reason, missing_reasons, timestamp_reasons
 from ingestion.warehouse import KEY_SQL
 
 
-def telemetry_checks_sql(folder: date) -> str:
-    """Pass 2: one stage row per line of EXTRACTED, typed with defaults, and `reason`."""
+def telemetry_checks_sql() -> str:
+    """Pass 2: one stage row per line of EXTRACTED_BATCH, typed with defaults, and `reason`."""
     fields = TELEMETRY_FIELDS
 
     typed = []
@@ -57,7 +55,7 @@ def telemetry_checks_sql(folder: date) -> str:
             {malformed_reason()}
             {missing_reasons(fields)}
             {invalid_text_reasons(fields)}
-            {timestamp_reasons("started_at", folder)}
+            {timestamp_reasons("started_at")}
             {token_reasons}
             when {cache_sum} > input_tokens then 'cache_exceeds_input: cache_read_input_tokens + '
                  || 'cache_creation_input_tokens (' || {cache_sum} || ') exceed input_tokens ('
@@ -85,9 +83,9 @@ def telemetry_checks_sql(folder: date) -> str:
     with typed as (
         select *,
                {typed_sql}
-        from {EXTRACTED}
+        from {EXTRACTED_BATCH}
     )
-    select source_line, sub_seq, is_blank,
+    select file_seq, source_line, sub_seq, is_blank,
            {stored},
            case when not is_blank then {reason} end as reason,
            left(call_id, 200) as record_key,

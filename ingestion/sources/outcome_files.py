@@ -14,10 +14,19 @@ from datetime import date
 
 import duckdb
 
-from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, WindowLoad, landed_loader, load_day_folder
+from ingestion.day_folders import (
+    FILES,
+    STAGE,
+    DayFolderLoader,
+    InputFile,
+    WindowLoad,
+    landed_loader,
+    load_day_folder,
+    load_day_folders,
+)
 from ingestion.fields import OUTCOME_FIELDS, OUTCOME_STAGE_COLUMNS
 from ingestion.ledger import FolderLoad
-from ingestion.readers import drop_extracted, extract_file_lines
+from ingestion.readers import extract_file_lines
 from ingestion.rules.outcome_rules import outcome_checks_sql
 from ingestion.settings import Paths
 from ingestion.sources.base import Source, SourceLoad
@@ -37,12 +46,8 @@ def file_format(name: str) -> str | None:
     return None
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, folder: date) -> None:
-    try:
-        extract_file_lines(con, f.path, OUTCOME_FIELDS)
-        con.execute(f"insert into {STAGE} select $file_seq, * from ({outcome_checks_sql(folder)})", {"file_seq": seq})
-    finally:
-        drop_extracted(con)
+def extract_file(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
+    extract_file_lines(con, f.path, OUTCOME_FIELDS)
 
 
 def insert_outcomes(con: duckdb.DuckDBPyConnection, params: dict) -> None:
@@ -60,26 +65,27 @@ def insert_outcomes(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         f"""
         insert into raw.outcomes
         select s.request_id, s.recorded_at, s.kind, s.value, s.source,
-               $folder, f.source_file, s.source_line, $load_id, $loaded_at
+               f.source_folder, f.source_file, s.source_line, $load_id, $loaded_at
         from {STAGE} s
         join {FILES} f using (file_seq)
         where s.reason is null and not s.is_blank
           and not exists (select 1 from _cl_existing o where {same})
         qualify row_number() over (partition by {keys}
                                    order by s.file_seq, s.source_line) = 1""",
-        {k: params[k] for k in ("folder", "load_id", "loaded_at")},
+        {k: params[k] for k in ("load_id", "loaded_at")},
     )
     con.execute("drop table _cl_existing")
 
 
-def outcomes_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
+def outcomes_by_file(con: duckdb.DuckDBPyConnection, first: date, last: date) -> dict:
     return {
         name: (n, lo, hi)
         for name, n, lo, hi in con.execute(
             f"""
         with mine as (
-            select source_file, request_id, recorded_at from raw.outcomes
-            where source_folder = $folder
+            select o.source_file, o.request_id, o.recorded_at from raw.outcomes o
+            semi join {FILES} f on o.source_folder = f.source_folder and o.source_file = f.source_file
+            where o.source_folder between $first and $last
         ),
         -- By request_key: an 8-byte column scanned over the whole history instead of every
         -- request_id string (0.5 s a folder at 36.5M calls). Two request_ids sharing a 63-bit
@@ -96,7 +102,7 @@ def outcomes_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
                max(coalesce(c.first_day, m.recorded_at::date))
         from mine m left join first_calls c on c.request_key = {KEY_SQL.format("m.request_id")}
         group by m.source_file""",
-            {"folder": day},
+            {"first": first, "last": last},
         ).fetchall()
     }
 
@@ -107,7 +113,8 @@ OUTCOMES_LOADER = DayFolderLoader(
     fact_table="raw.outcomes",
     stage_columns=OUTCOME_STAGE_COLUMNS,
     classify=file_format,
-    stage_file=stage_file,
+    extract_file=extract_file,
+    checks_sql=outcome_checks_sql,
     insert_facts=insert_outcomes,
     accepted_by_file=outcomes_by_file,
 )
@@ -128,8 +135,9 @@ class OutcomeFiles(Source):
 
     def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
         window = WindowLoad()
-        for day in days:
-            window.add(load_outcomes_folder(con, paths, day, load_id))
+        folders = [(day, paths.outcomes_dir / day.isoformat()) for day in days]
+        for folder in load_day_folders(con, OUTCOMES_LOADER, paths.input_dir, folders, load_id):
+            window.add(folder)
         log.info(
             "outcomes: %d files, %d records (%d accepted, %d quarantined)",
             window.files,

@@ -16,7 +16,16 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.day_folders import FILES, STAGE, DayFolderLoader, InputFile, WindowLoad, landed_loader, load_day_folder
+from ingestion.day_folders import (
+    FILES,
+    STAGE,
+    DayFolderLoader,
+    InputFile,
+    WindowLoad,
+    landed_loader,
+    load_day_folder,
+    load_day_folders,
+)
 from ingestion.fields import TAG_ALIAS_PREFIX, TELEMETRY_FIELDS, TELEMETRY_STAGE_COLUMNS, column_names
 from ingestion.json_sql import sql_str
 from ingestion.ledger import FolderLoad
@@ -30,7 +39,6 @@ from ingestion.readers import (
     LINES_SCHEMA,
     NOT_JSON,
     UnreadableFile,
-    drop_extracted,
     extract_arrow,
     extract_file_lines,
     iter_raw_lines,
@@ -201,20 +209,16 @@ def otlp_lines_table(con: duckdb.DuckDBPyConnection, path: Path, tagging: Taggin
         con.unregister("_cl_spans")
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, folder: date) -> None:
-    """Extract the file's records (pass 1), then check them into the stage (pass 2)."""
-    try:
-        if f.file_format in ("jsonl", "jsonl.gz"):
-            extract_file_lines(con, f.path, TELEMETRY_FIELDS, tag_aliases=True)
-        elif f.file_format == "parquet":
-            extract_parquet(con, f)
-        elif f.file_format == "litellm.jsonl":
-            extract_payload_file(con, f.path)
-        else:
-            extract_arrow(con, otlp_lines_table(con, f.path, Tagging.from_env()), TELEMETRY_FIELDS, tag_aliases=True)
-        con.execute(f"insert into {STAGE} select $file_seq, * from ({telemetry_checks_sql(folder)})", {"file_seq": seq})
-    finally:
-        drop_extracted(con)
+def extract_file(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
+    """Pass 1 of one file into EXTRACTED, by its format (pass 2 runs once per batch)."""
+    if f.file_format in ("jsonl", "jsonl.gz"):
+        extract_file_lines(con, f.path, TELEMETRY_FIELDS, tag_aliases=True)
+    elif f.file_format == "parquet":
+        extract_parquet(con, f)
+    elif f.file_format == "litellm.jsonl":
+        extract_payload_file(con, f.path)
+    else:
+        extract_arrow(con, otlp_lines_table(con, f.path, Tagging.from_env()), TELEMETRY_FIELDS, tag_aliases=True)
 
 
 CONTENT_COLUMNS = RAW_COLUMNS[1:]
@@ -302,26 +306,29 @@ def insert_calls(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     con.execute(
         f"""
         insert into raw.telemetry_calls
-        select {cols}, $folder, f.source_file, s.source_line, $load_id, $loaded_at, s.call_key, s.request_key
+        select {cols}, f.source_folder, f.source_file, s.source_line, $load_id, $loaded_at, s.call_key, s.request_key
         from {STAGE} s
         join {FILES} f using (file_seq)
         anti join _cl_existing e on s.call_id = e.call_id
         anti join _cl_repeats r using (file_seq, source_line, sub_seq)
         where s.reason is null and not s.is_blank""",
-        {k: params[k] for k in ("folder", "load_id", "loaded_at")},
+        {k: params[k] for k in ("load_id", "loaded_at")},
     )
     for table in ("_cl_existing_keys", "_cl_existing", "_cl_repeats", "_cl_conflicts"):
         con.execute(f"drop table {table}")
 
 
-def calls_by_file(con: duckdb.DuckDBPyConnection, day: date) -> dict:
+def calls_by_file(con: duckdb.DuckDBPyConnection, first: date, last: date) -> dict:
     return {
         name: (n, lo, hi)
         for name, n, lo, hi in con.execute(
-            """
-        select source_file, count(*), min(started_at)::date, max(started_at)::date
-        from raw.telemetry_calls where source_folder = $folder group by source_file""",
-            {"folder": day},
+            f"""
+        select t.source_file, count(*), min(t.started_at)::date, max(t.started_at)::date
+        from raw.telemetry_calls t
+        semi join {FILES} f on t.source_folder = f.source_folder and t.source_file = f.source_file
+        where t.source_folder between $first and $last
+        group by t.source_file""",
+            {"first": first, "last": last},
         ).fetchall()
     }
 
@@ -332,7 +339,8 @@ TELEMETRY_LOADER = DayFolderLoader(
     fact_table="raw.telemetry_calls",
     stage_columns=TELEMETRY_STAGE_COLUMNS,
     classify=file_format,
-    stage_file=stage_file,
+    extract_file=extract_file,
+    checks_sql=telemetry_checks_sql,
     insert_facts=insert_calls,
     accepted_by_file=calls_by_file,
 )
@@ -391,23 +399,31 @@ class TelemetryFiles(Source):
     def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
         window = WindowLoad()
         warnings: list[str] = []
-        for day in days:
-            started = time.monotonic()
-            folder = load_telemetry_folder(con, paths, day, load_id)
+        started = time.monotonic()
+        folders = [(day, paths.telemetry_dir / day.isoformat()) for day in days]
+        for folder in load_day_folders(con, TELEMETRY_LOADER, paths.input_dir, folders, load_id):
             window.add(folder)
             warnings += unrecognised_span_files(paths, folder)
-            log.info(
-                "telemetry %s: %d new files (%d unchanged, not read again), %d records "
-                "(%d accepted, %d quarantined, %d duplicates) in %.1fs",
-                day,
-                len(folder.files),
-                folder.unchanged,
-                folder.records_read,
-                folder.accepted,
-                folder.quarantined,
-                folder.duplicates,
-                time.monotonic() - started,
-            )
+            if folder.files or folder.unchanged:
+                log.info(
+                    "telemetry %s: %d new files (%d unchanged, not read again), %d records "
+                    "(%d accepted, %d quarantined, %d duplicates)",
+                    folder.day,
+                    len(folder.files),
+                    folder.unchanged,
+                    folder.records_read,
+                    folder.accepted,
+                    folder.quarantined,
+                    folder.duplicates,
+                )
+        log.info(
+            "telemetry: %d folders, %d new files (%d unchanged), %d records in %.1fs",
+            len(days),
+            window.files,
+            window.unchanged_files,
+            window.records_read,
+            time.monotonic() - started,
+        )
         for warning in warnings:
             log.warning("%s", warning)
         return SourceLoad(
