@@ -28,12 +28,12 @@ from ingestion.settings import TEST_PAUSE_ENV, TEST_PAUSE_SIGNAL_ENV, Paths
 from orchestration.automation import DAILY_JOB
 from orchestration.locks import LOCK_WAIT_ENV
 from orchestration.run_records import run_summary
+from orchestration.runner import DAGSTER_YAML  # the daemon runs on costline's own run storage too
 
 pytestmark = pytest.mark.pipeline
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 DAY = "2026-10-29"
-DAGSTER_YAML = "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n"
 LOCATION_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
 LOCATION_QUERY += "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
 SCHEDULES_QUERY = "{ repositoriesOrError { ... on RepositoryConnection { nodes { schedules { id name "
