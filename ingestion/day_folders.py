@@ -265,7 +265,7 @@ def _load_batch(
                 con.execute(f"insert into {FILES} values (?, ?, ?)", [seq, f.source_file, day])
                 try:
                     loader.extract_file(con, f)
-                    extracted_rows += _append_extracted(con, seq, day, first=extracted_rows == 0)
+                    extracted_rows = _add_extracted(con, loader, seq, day, extracted_rows)
                 except UnreadableFile as exc:
                     # Name the file as the ledger does, never by its absolute path.
                     stage_unreadable(con, f, seq, str(exc).replace(str(f.path), f.source_file)[:200])
@@ -289,14 +289,25 @@ def _load_batch(
     return loads
 
 
-def _append_extracted(con: duckdb.DuckDBPyConnection, seq: int, day: date, first: bool) -> int:
-    """EXTRACTED's rows, tagged with their file and folder, onto EXTRACTED_BATCH; their count."""
-    tagged = f"select $seq::integer as file_seq, $day::date as {FOLDER_COLUMN}, * from {EXTRACTED}"
-    if first:
-        con.execute(f"create or replace temp table {EXTRACTED_BATCH} as {tagged}", {"seq": seq, "day": day})
+def _add_extracted(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, seq: int, day: date, pending: int) -> int:
+    """EXTRACTED's rows, tagged with their file and folder, onto EXTRACTED_BATCH; returns the
+    rows now waiting there for the checks."""
+    rows = con.execute(f"select count(*) from {EXTRACTED}").fetchone()[0]
+    tagged = f"select {seq}::integer as file_seq, date '{day.isoformat()}' as {FOLDER_COLUMN}, * from {EXTRACTED}"
+    if pending == 0 and rows >= CHECK_ROWS:
+        # A file big enough to be checked on its own is checked where it lies, not copied.
+        con.execute(f"drop table if exists {EXTRACTED_BATCH}")  # left by empty files before it
+        con.execute(f"create or replace temp view {EXTRACTED_BATCH} as {tagged}")
+        try:
+            con.execute(f"insert into {STAGE} select * from ({loader.checks_sql()})")
+        finally:
+            con.execute(f"drop view {EXTRACTED_BATCH}")
+        return 0
+    if pending == 0:
+        con.execute(f"create or replace temp table {EXTRACTED_BATCH} as {tagged}")
     else:
-        con.execute(f"insert into {EXTRACTED_BATCH} by name {tagged}", {"seq": seq, "day": day})
-    return con.execute(f"select count(*) from {EXTRACTED}").fetchone()[0]
+        con.execute(f"insert into {EXTRACTED_BATCH} by name {tagged}")
+    return pending + rows
 
 
 def _check_extracted(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader) -> None:

@@ -533,6 +533,7 @@ def test_a_window_loads_the_same_rows_in_one_batch_in_many_and_folder_by_folder(
     )
     write_lines(telemetry_folder(paths, days[2]) / "a.parquet.jsonl", [call("c5", started_at=late), call("c4")])
     (telemetry_folder(paths, days[2]) / "z.jsonl.gz").write_bytes(b"not gzip")
+    (telemetry_folder(paths, days[1]) / "0-empty.jsonl").write_bytes(b"")
 
     def load_window(target: Paths) -> list:
         folders = [(day, target.telemetry_dir / day.isoformat()) for day in days]
