@@ -41,6 +41,10 @@ WarehouseDir = Annotated[
 Wait = Annotated[
     float, typer.Option("--wait", help="Seconds to wait for another costline run to release the warehouse.")
 ]
+Force = Annotated[
+    bool,
+    typer.Option("--force", help="Run even when nothing changed since the last successful run of the same days."),
+]
 
 
 # Files the warehouse gets (DuckDB files and WALs, Parquet, saved billing pages, logs, Dagster
@@ -122,10 +126,25 @@ def _require_inputs(paths: Paths, days: list[date]) -> None:
         )
 
 
-def _run(paths: Paths, start: date, end: date, wait: float, hourly: bool = False) -> None:
-    from orchestration.runner import WarehouseBusy, run_days
+def _run(paths: Paths, start: date, end: date, wait: float, hourly: bool = False, force: bool = False) -> None:
+    from orchestration import run_fingerprint
 
     started = time.monotonic()
+    record = None
+    if not hourly:
+        # Read-only and cheap (no Dagster import): a re-run with nothing new does nothing.
+        window = run_fingerprint.Window(start, end, "daily")
+        decision = run_fingerprint.decide(paths, window, _today(), force=force)
+        if decision.skip:
+            log.info("%s", decision.reason)
+            return
+
+        def record(summary) -> None:
+            # The fingerprint taken before the run: a file that arrived during it makes the next one differ.
+            run_fingerprint.record_run(paths, window, decision.fingerprint, summary.run_id)
+
+    from orchestration.runner import WarehouseBusy, run_days
+
     log.info(
         "running %s%s%s (inputs %s, warehouse %s)",
         start,
@@ -135,7 +154,7 @@ def _run(paths: Paths, start: date, end: date, wait: float, hourly: bool = False
         paths.warehouse_dir,
     )
     try:
-        summary = run_days(paths, start, end, wait_seconds=wait, hourly=hourly)
+        summary = run_days(paths, start, end, wait_seconds=wait, hourly=hourly, on_success=record)
     except WarehouseBusy as busy:
         _fail(f"{busy}{f' (waited {wait:g}s)' if wait else ''}", code=1)
     for warning in summary.warned_checks:
@@ -162,6 +181,7 @@ def run(
     input_dir: InputDir = None,
     warehouse_dir: WarehouseDir = None,
     wait: Wait = 0,
+    force: Force = False,
 ) -> None:
     """The daily job for one day (what the daily schedule runs); today publishes what has arrived, as partial."""
     _setup_logging()
@@ -169,7 +189,7 @@ def run(
     paths = Paths.from_env(input_dir, warehouse_dir)
     _require_not_future([day])
     _require_inputs(paths, [day])
-    _run(paths, day, day, wait)
+    _run(paths, day, day, wait, force=force)
 
 
 @app.command()
@@ -200,8 +220,10 @@ def backfill(
     input_dir: InputDir = None,
     warehouse_dir: WarehouseDir = None,
     wait: Wait = 0,
+    force: Force = False,
 ) -> None:
-    """Every day from --start to --end in one run."""
+    """Every day from --start to --end in one run (nothing to do when nothing changed since the
+    last successful run of the same days: pass --force to run anyway)."""
     from orchestration.partitions import days_between
 
     _setup_logging()
@@ -211,7 +233,7 @@ def backfill(
     paths = Paths.from_env(input_dir, warehouse_dir)
     _require_not_future([last])
     _require_inputs(paths, days_between(first, last))
-    _run(paths, first, last, wait)
+    _run(paths, first, last, wait, force=force)
 
 
 @app.command()

@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from datetime import date
 
 import dagster as dg
@@ -18,6 +19,7 @@ from ingestion.settings import INPUT_DIR_ENV, WAREHOUSE_DIR_ENV, Paths
 from orchestration.automation import DAILY_JOB, HOURLY_JOB
 from orchestration.locks import warehouse_lock
 from orchestration.partitions import range_tags
+from orchestration.run_fingerprint import forget_last_run
 from orchestration.run_records import run_summary
 from reporting.run_summary import RunSummary
 
@@ -67,9 +69,19 @@ def dagster_instance(paths: Paths) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0, hourly: bool = False) -> RunSummary:
+def run_days(
+    paths: Paths,
+    start: date,
+    end: date,
+    wait_seconds: float = 0,
+    hourly: bool = False,
+    on_success: Callable[[RunSummary], None] | None = None,
+) -> RunSummary:
     """One run of the daily job over [start, end] (a single-run backfill when start < end);
-    `hourly`: the hourly job (one day, no report), what `costline hourly` runs."""
+    `hourly`: the hourly job (one day, no report), what `costline hourly` runs.
+
+    `on_success` runs under the warehouse lock once the run succeeded (the CLI records the
+    run's fingerprint there); the record of the last run is dropped as any run starts."""
     use_paths(paths)
     # Early and fail-fast: before the definitions load. The job's WarehouseLock resource takes
     # the same (shared, re-entrant) lock object again inside execute_in_process.
@@ -82,7 +94,12 @@ def run_days(paths: Paths, start: date, end: date, wait_seconds: float = 0, hour
             f"(lock {lock.lock_file}); wait for it to finish, or pass --wait SECONDS"
         ) from None
     try:
-        return _execute(paths, start, end, HOURLY_JOB if hourly else DAILY_JOB)
+        # Whatever this run does to the warehouse, no earlier run's record describes it now.
+        forget_last_run(paths)
+        summary = _execute(paths, start, end, HOURLY_JOB if hourly else DAILY_JOB)
+        if summary.success and on_success is not None:
+            on_success(summary)
+        return summary
     finally:
         lock.release()
 
