@@ -17,7 +17,7 @@ The fingerprint is a sha256 of everything the run's result depends on:
 
 After a successful run the fingerprint computed *before* it started is recorded in
 `<warehouse>/state/last_run.json` with a stamp of what it published (size and mtime of
-warehouse.duckdb and mart.duckdb, the mart symlink's target): a run launched elsewhere (the
+warehouse.duckdb, mart.duckdb and the mart's Parquet files, the mart symlink's target): a run launched elsewhere (the
 daemon, the UI, `costline hourly`) or a failed one changes the stamp, so the next CLI run is real.
 
 Never skipped: a window reaching the open day (partial, still growing); a pull source
@@ -232,6 +232,8 @@ def published_stamp(paths: Paths) -> str | None:
         parts.append(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}")
     link = paths.mart_parquet_dir
     parts.append(os.readlink(link) if link.is_symlink() else "-")
+    # The Parquet files BI tools read, so a deleted or rewritten one is never taken as current.
+    parts += (f"{name}\0{size}\0{mtime_ns}" for name, size, mtime_ns in _walk(link, link))
     return _digest(*parts)
 
 

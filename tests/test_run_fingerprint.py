@@ -181,6 +181,13 @@ def test_decide_skips_only_after_a_recorded_success_with_the_same_fingerprint(se
     assert decide().reason == "the warehouse or mart changed since the last successful run"
     rf.record_run(paths, WINDOW, decide().fingerprint, "run-2")
     assert decide().skip
+    write(paths.warehouse_dir / "mart-v1" / "daily_spend.parquet", "rows")
+    paths.mart_parquet_dir.symlink_to("mart-v1")
+    assert not decide().skip
+    rf.record_run(paths, WINDOW, decide().fingerprint, "run-3")
+    assert decide().skip
+    (paths.warehouse_dir / "mart-v1" / "daily_spend.parquet").unlink()
+    assert decide().reason == "the warehouse or mart changed since the last successful run"
     rf.forget_last_run(paths)
     assert not decide().skip
     paths.mart_db.unlink()
