@@ -141,7 +141,10 @@ def _run(paths: Paths, start: date, end: date, wait: float, hourly: bool = False
 
         def record(summary) -> None:
             # The fingerprint taken before the run: a file that arrived during it makes the next one differ.
-            run_fingerprint.record_run(paths, window, decision.fingerprint, summary.run_id)
+            try:
+                run_fingerprint.record_run(paths, window, decision.fingerprint, summary.run_id)
+            except OSError as error:  # the run itself succeeded; only the next skip is lost
+                log.warning("could not record the run (%s): the next run will not be skipped", error)
 
     from orchestration.runner import WarehouseBusy, run_days
 
@@ -183,7 +186,8 @@ def run(
     wait: Wait = 0,
     force: Force = False,
 ) -> None:
-    """The daily job for one day (what the daily schedule runs); today publishes what has arrived, as partial."""
+    """The daily job for one day (what the daily schedule runs); today publishes what has arrived, as partial.
+    Nothing to do when nothing changed since the last successful run of the day: --force runs anyway."""
     _setup_logging()
     day = _parse_day(date_, "--date")
     paths = Paths.from_env(input_dir, warehouse_dir)
