@@ -7,8 +7,8 @@ The fingerprint is a sha256 of everything the run's result depends on:
 - every input file the run could read: relative path, size and mtime_ns of every file under the
   input dir except the day folders (`telemetry/<day>/`, `outcomes/<day>/`) outside the window;
 - costline's code and dbt project: the contents of every *.py of ingestion/, orchestration/,
-  reporting/ and demo/, pyproject.toml, every file of dbt_project/ (but target/, logs/ and
-  dbt_packages/), plus the Python version and the versions of the packages a run uses;
+  reporting/ and demo/, pyproject.toml, every file of dbt_project/ (but target/, logs/,
+  dbt_packages/ and dotfiles), plus the Python version and the versions of the packages a run uses;
 - every COSTLINE_* variable and every non-COSTLINE variable a source reads (the providers' admin
   keys and base URLs), name and value, hashed: no value is ever written anywhere. COSTLINE_NOW is
   not hashed as such; the open UTC day it gives is, so a run on a later day never matches;
@@ -169,8 +169,9 @@ def _code_files(repo: Path) -> Iterator[Path]:
     yield repo / "pyproject.toml"
     dbt = repo / DBT_PROJECT
     for dirpath, dirnames, filenames in os.walk(dbt):
-        dirnames[:] = sorted(d for d in dirnames if d not in DBT_SKIPPED)
-        for name in sorted(filenames):
+        dirnames[:] = sorted(d for d in dirnames if d not in DBT_SKIPPED and not d.startswith("."))
+        # Not dotfiles: dbt writes its own `.user.yml` (an anonymous id) there on a first run.
+        for name in sorted(n for n in filenames if not n.startswith(".")):
             yield Path(dirpath, name)
 
 

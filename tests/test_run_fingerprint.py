@@ -99,6 +99,7 @@ def test_code_and_dbt_project_changes_change_it_but_dbt_target_does_not(setup):
     before = fp(paths, repo)
     write(repo / "dbt_project" / "target" / "run_results.json", "{}")
     write(repo / "dbt_project" / "logs" / "dbt.log", "...")
+    write(repo / "dbt_project" / ".user.yml", "id: 1")
     write(repo / "ingestion" / "notes.txt", "not code")
     assert fp(paths, repo) == before
     write(repo / "ingestion" / "a.py", "x = 2\n")
