@@ -81,7 +81,7 @@ def run_days(
     `hourly`: the hourly job (one day, no report), what `costline hourly` runs.
 
     `on_success` runs under the warehouse lock once the run succeeded (the CLI records the
-    run's fingerprint there); the record of the last run is dropped as any run starts."""
+    run's fingerprint there); the re-run skip's `state/last_run.json` is dropped as any run starts."""
     use_paths(paths)
     # Early and fail-fast: before the definitions load. The job's WarehouseLock resource takes
     # the same (shared, re-entrant) lock object again inside execute_in_process.
