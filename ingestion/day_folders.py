@@ -226,8 +226,8 @@ def load_day_folders(
 
 
 # One publish batch holds folders up to this many bytes of input (a single folder may be
-# larger); the checks run whenever the extracted rows reach CHECK_ROWS, so memory stays
-# bounded whatever the batch.
+# larger); the checks run whenever the extracted rows reach CHECK_ROWS, so the extracted text
+# held at once stays bounded whatever the batch.
 BATCH_BYTES = 1 << 30
 CHECK_ROWS = 2_000_000
 
@@ -253,10 +253,9 @@ def _load_batch(
     loaded_at: datetime,
 ) -> dict[date, FolderLoad]:
     staged: list[tuple[int, date, InputFile, float]] = []
-    extracted_rows = 0
+    extracted = _Extracted()
     con.execute(f"create or replace temp table {STAGE} ({loader.stage_columns})")
     con.execute(f"create or replace temp table {FILES} (file_seq INTEGER, source_file VARCHAR, source_folder DATE)")
-    con.execute(f"drop table if exists {EXTRACTED_BATCH}")
     try:
         for day, plan in batch:
             for f in plan.files:
@@ -265,23 +264,22 @@ def _load_batch(
                 con.execute(f"insert into {FILES} values (?, ?, ?)", [seq, f.source_file, day])
                 try:
                     loader.extract_file(con, f)
-                    extracted_rows = _add_extracted(con, loader, seq, day, extracted_rows)
+                    extracted.keep(con, seq, day)
                 except UnreadableFile as exc:
                     # Name the file as the ledger does, never by its absolute path.
                     stage_unreadable(con, f, seq, str(exc).replace(str(f.path), f.source_file)[:200])
                 finally:
                     drop_extracted(con)
                 staged.append((seq, day, f, time.perf_counter() - started))
-                if extracted_rows >= CHECK_ROWS:
-                    _check_extracted(con, loader)
-                    extracted_rows = 0
-        if extracted_rows:
-            _check_extracted(con, loader)
+                if extracted.rows >= CHECK_ROWS:
+                    extracted.check(con, loader)
+        extracted.check(con, loader)
         started = time.perf_counter()
         loads = _publish(con, loader, batch, staged, load_id, loaded_at)
         publish_seconds = time.perf_counter() - started
     finally:
-        for table in (STAGE, FILES, EXTRACTED_BATCH):
+        extracted.drop(con)
+        for table in (STAGE, FILES):
             con.execute(f"drop table if exists {table}")
     for (_, _, _, seconds), fl in zip(staged, (fl for day, _ in batch for fl in loads[day].files), strict=True):
         log_file_load(fl, seconds)
@@ -289,31 +287,38 @@ def _load_batch(
     return loads
 
 
-def _add_extracted(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader, seq: int, day: date, pending: int) -> int:
-    """EXTRACTED's rows, tagged with their file and folder, onto EXTRACTED_BATCH; returns the
-    rows now waiting there for the checks."""
-    rows = con.execute(f"select count(*) from {EXTRACTED}").fetchone()[0]
-    tagged = f"select {seq}::integer as file_seq, date '{day.isoformat()}' as {FOLDER_COLUMN}, * from {EXTRACTED}"
-    if pending == 0 and rows >= CHECK_ROWS:
-        # A file big enough to be checked on its own is checked where it lies, not copied.
-        con.execute(f"drop table if exists {EXTRACTED_BATCH}")  # left by empty files before it
+class _Extracted:
+    """The files extracted and not checked yet: each file's EXTRACTED kept under its own name
+    and read through one view (EXTRACTED_BATCH) that tags rows with their file and folder.
+    A view, not a copy: appending every file's rows to one table cost 0.17 s per 100k records."""
+
+    def __init__(self) -> None:
+        self.tables: list[tuple[str, int, date]] = []
+        self.rows = 0
+
+    def keep(self, con: duckdb.DuckDBPyConnection, seq: int, day: date) -> None:
+        table = f"{EXTRACTED}_{seq}"
+        con.execute(f"alter table {EXTRACTED} rename to {table}")
+        self.tables.append((table, seq, day))
+        self.rows += con.execute(f"select count(*) from {table}").fetchone()[0]
+
+    def check(self, con: duckdb.DuckDBPyConnection, loader: DayFolderLoader) -> None:
+        """Pass 2 over every kept file, into STAGE; then they are dropped."""
+        if not self.tables:
+            return
+        tagged = " union all by name ".join(
+            f"select {seq}::integer as file_seq, date '{day.isoformat()}' as {FOLDER_COLUMN}, * from {table}"
+            for table, seq, day in self.tables
+        )
         con.execute(f"create or replace temp view {EXTRACTED_BATCH} as {tagged}")
-        try:
-            con.execute(f"insert into {STAGE} select * from ({loader.checks_sql()})")
-        finally:
-            con.execute(f"drop view {EXTRACTED_BATCH}")
-        return 0
-    if pending == 0:
-        con.execute(f"create or replace temp table {EXTRACTED_BATCH} as {tagged}")
-    else:
-        con.execute(f"insert into {EXTRACTED_BATCH} by name {tagged}")
-    return pending + rows
+        con.execute(f"insert into {STAGE} select * from ({loader.checks_sql()})")
+        self.drop(con)
 
-
-def _check_extracted(con: duckdb.DuckDBPyConnection, loader: DayFolderLoader) -> None:
-    """Pass 2 over everything extracted so far, into STAGE."""
-    con.execute(f"insert into {STAGE} select * from ({loader.checks_sql()})")
-    con.execute(f"drop table {EXTRACTED_BATCH}")
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"drop view if exists {EXTRACTED_BATCH}")
+        for table, _, _ in self.tables:
+            con.execute(f"drop table if exists {table}")
+        self.tables, self.rows = [], 0
 
 
 def _publish(
