@@ -14,9 +14,10 @@ crash can lose the last events or damage the run history file, and the run histo
 money: the warehouse (DuckDB, its own journal) and the published mart are untouched by it, and a
 lost run record only means `costline status` does not list that run.
 
-`runner.dagster_instance` writes a dagster.yaml that names this class for the instance costline
-creates under the warehouse (`<warehouse>/dagster`); an instance of your own
-(`$DAGSTER_HOME`) keeps whatever storage its dagster.yaml names, and can opt in with:
+`runner.dagster_instance` writes a dagster.yaml that names this class (and its directory, in
+full) for the instance costline creates under the warehouse (`<warehouse>/dagster`); an
+instance of your own (`$DAGSTER_HOME`) keeps whatever storage its dagster.yaml names, and can
+opt in with (`base_dir` defaults to `$DAGSTER_HOME/history/runs`, Dagster's own place):
 
     event_log_storage:
       module: orchestration.run_storage

@@ -5,12 +5,14 @@ refuse with a clear message instead of failing halfway on a DuckDB lock error.
 """
 
 import contextlib
+import json
 import logging
 import os
 import threading
 import warnings
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 from filelock import Timeout
@@ -27,13 +29,27 @@ log = logging.getLogger("costline")
 
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 # One run at a time for runs launched from the UI or the schedule too (DuckDB is one writer);
-# the run record in costline's cheaper SQLite event log (orchestration/run_storage.py).
-DAGSTER_YAML = (
-    "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n"
-    "event_log_storage:\n  module: orchestration.run_storage\n  class: CostlineSqliteEventLogStorage\n"
+# the run record in costline's cheaper SQLite event log (orchestration/run_storage.py), whose
+# directory is named in full: an instance opened by path (`DagsterInstance.from_config`) has no
+# $DAGSTER_HOME to find it from.
+DAGSTER_YAML_MARK = (
+    "# written by costline; rewritten when the warehouse moves (edit a copy under your own DAGSTER_HOME)\n"
 )
 # What earlier versions wrote: upgraded in place (any other dagster.yaml is the user's, kept).
 EARLIER_DAGSTER_YAMLS = ("telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n",)
+
+
+def dagster_yaml(dagster_home: Path) -> str:
+    """The dagster.yaml costline writes for the instance under the warehouse."""
+    runs = json.dumps(str(dagster_home / "history" / "runs"))  # a JSON string is a YAML string
+    return (
+        DAGSTER_YAML_MARK
+        + "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n"
+        + "event_log_storage:\n  module: orchestration.run_storage\n  class: CostlineSqliteEventLogStorage\n"
+        + f"  config:\n    base_dir: {runs}\n"
+    )
+
+
 # One ASSET_MATERIALIZATION_PLANNED event per asset for a range run instead of one per asset
 # and partition (1,710 of the demo's 3,400 events; 20,000 for a year). Dagster's trade-off:
 # the partitions of a failed range run show as missing, not failed, in the UI; costline's own
@@ -62,8 +78,12 @@ def dagster_instance(paths: Paths) -> dg.DagsterInstance:
     if not os.environ.get("DAGSTER_HOME"):
         paths.dagster_home.mkdir(parents=True, exist_ok=True, mode=0o700)
         config = paths.dagster_home / "dagster.yaml"
-        if not config.exists() or config.read_text() in EARLIER_DAGSTER_YAMLS:
-            config.write_text(DAGSTER_YAML)
+        wanted = dagster_yaml(paths.dagster_home)
+        current = config.read_text() if config.exists() else None
+        if current != wanted and (
+            current is None or current in EARLIER_DAGSTER_YAMLS or current.startswith(DAGSTER_YAML_MARK)
+        ):
+            config.write_text(wanted)
         os.environ["DAGSTER_HOME"] = str(paths.dagster_home)
     os.environ.setdefault(PLANNED_EVENTS_ENV, "1")
     return dg.DagsterInstance.get()

@@ -28,7 +28,7 @@ from ingestion.settings import TEST_PAUSE_ENV, TEST_PAUSE_SIGNAL_ENV, Paths
 from orchestration.automation import DAILY_JOB
 from orchestration.locks import LOCK_WAIT_ENV
 from orchestration.run_records import run_summary
-from orchestration.runner import DAGSTER_YAML  # the daemon runs on costline's own run storage too
+from orchestration.runner import dagster_yaml  # the daemon runs on costline's own run storage too
 
 pytestmark = pytest.mark.pipeline
 
@@ -184,7 +184,7 @@ def test_daemon_runs_wait_for_the_cli_or_fail_with_one_line_never_a_duckdb_lock_
     shutil.copytree(demo_mart["warehouse_dir"], paths.warehouse_dir, symlinks=True)
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    (home / "dagster.yaml").write_text(dagster_yaml(home))
     lock_file = paths.warehouse_dir / ".costline.lock"
     signal_file = tmp_path / "paused"
 
