@@ -134,8 +134,9 @@ def test_lineage_runs_from_every_source_to_the_mart():
 
 
 def test_the_dbt_resource_knows_dbts_version_without_running_dbt(monkeypatch):
-    """dagster-dbt's `dbt --version` costs 2.3 s a run; costline's resource answers it from
-    the dbt-core this interpreter imports (and would ask any other executable)."""
+    """dagster-dbt's `dbt --version` costs 2.3 s a run and its in-process adapter 2-3 s;
+    costline's resource answers the version from the dbt-core this interpreter imports (and
+    would ask any other executable) and sets up no adapter."""
     import dagster_dbt.core.resource as dbt_resource_module
     from dbt.version import __version__
     from packaging.version import Version
@@ -147,3 +148,6 @@ def test_the_dbt_resource_knows_dbts_version_without_running_dbt(monkeypatch):
 
     monkeypatch.setattr(dbt_resource_module, "check_output", no_subprocess)
     assert dbt_resource()._cli_version == Version(__version__)
+    # Nor is a dbt adapter set up in this process (dagster-dbt needs one only to fetch row
+    # counts and column metadata, which costline does not ask for).
+    assert dbt_resource()._initialize_dbt_core_adapter(["build"]) is None
