@@ -55,8 +55,8 @@ def list_input_files(folder: Path, input_dir: Path, classify: Callable[[str], st
 
 
 def stage_unreadable(con: duckdb.DuckDBPyConnection, f: InputFile, seq: int, error: str) -> None:
-    """A file that cannot be read at all counts as one quarantined record, so it shows."""
-    con.execute(f"delete from {STAGE} where file_seq = ?", [seq])
+    """A file that cannot be read at all counts as one quarantined record, so it shows (its
+    records never reached STAGE: the checks run after extraction)."""
     reason = f"unreadable_file: the {f.file_format} file could not be read ({error}); re-export or re-upload it"
     con.execute(
         f"insert into {STAGE} (file_seq, source_line, sub_seq, is_blank, reason) values (?, null, 0, false, ?)",
@@ -331,11 +331,10 @@ def _publish(
 ) -> dict[date, FolderLoad]:
     days = [day for day, _ in batch]
     replaced = [day for day, plan in batch if plan.mode == "full"]
-    # The range lets DuckDB skip row groups by their min/max; the list names the folders.
-    span = {"first": min(days), "last": max(days)}
     params = {"load_id": load_id, "loaded_at": loaded_at, "input": loader.input}
     with transaction(con):
         if replaced:
+            # The range lets DuckDB skip row groups by their min/max; the list names the folders.
             owned = {"days": replaced, "first": min(replaced), "last": max(replaced)}
             in_replaced = "source_folder between $first and $last and list_contains($days, source_folder)"
             con.execute(
@@ -363,7 +362,7 @@ def _publish(
                    count(*) filter (where reason is not null)
             from {STAGE} group by file_seq""").fetchall()
         }
-        accepted = loader.accepted_by_file(con, span["first"], span["last"])
+        accepted = loader.accepted_by_file(con, min(days), max(days))
         by_day: dict[date, list[tuple[FileLoad, int]]] = {day: [] for day in days}
         for seq, day, f, _ in staged:
             read, quarantined = counts.get(seq, (0, 0))

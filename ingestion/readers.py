@@ -4,8 +4,8 @@ Every telemetry format (flat JSONL, gzip, Parquet, OTLP flattened in Python) and
 files are first brought to one relation, `(source_line, sub_seq, line, pre_reason)`: one JSON
 object per record as text, the 1-based file line it came from, and a reason already known
 before SQL saw it (invalid UTF-8, malformed OTLP). Pass 1 parses each line once and keeps only
-the registry's fields as JSON text, in the temp table EXTRACTED (then appended to EXTRACTED_BATCH). Line numbering (`with
-ordinality`) makes this pass single-threaded, so it does as little as possible; prompt text
+the registry's fields as JSON text, in the temp table EXTRACTED (read with other files' through
+the view EXTRACTED_BATCH). Line numbering (`with ordinality`) makes this pass single-threaded, so it does as little as possible; prompt text
 and other unknown keys never leave it. (Parquet skips the line: its columns are rendered
 straight into the same EXTRACTED columns.) Pass 2, the checks, is `ingestion/rules/`.
 """
@@ -124,9 +124,10 @@ def python_lines_table(path: Path) -> pa.Table:
 
 
 EXTRACTED = "_cl_extracted"
-# Pass 1 of many files, appended: EXTRACTED's rows with the file's `file_seq` and its folder day
-# (FOLDER_COLUMN). Pass 2 runs once over it: its statement costs ~0.1 s to plan whatever the
-# row count, which per file was most of a small day's load.
+# Pass 1 of many files: a view over each file's EXTRACTED (kept under its own name) that adds
+# the file's `file_seq` and its folder day (FOLDER_COLUMN). Pass 2 runs once over it: its
+# statement costs ~0.1 s to plan whatever the row count, which per file was most of a small
+# day's load (ingestion/day_folders.py).
 EXTRACTED_BATCH = "_cl_extracted_batch"
 FOLDER_COLUMN = "_folder"
 
