@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.fields import OUTCOME_FIELDS, TELEMETRY_FIELDS, raw_columns_ddl
+from ingestion.focus.columns import focus_columns_ddl
 
 RAW_SCHEMA = "raw"
 
@@ -118,6 +119,26 @@ RAW_TABLES: dict[str, str] = {
         amount_usd     DECIMAL(18, 6) NOT NULL,
         source_page    VARCHAR NOT NULL,
         fetched_at     TIMESTAMP NOT NULL
+    """,
+    # Cloud-billed model spend from FOCUS exports (ingestion/focus/): every delivery's rows of
+    # model services, in the billing currency at the export's precision (12 decimals) until
+    # the staging model sums and converts them. Deliveries are kept; staging picks the latest.
+    "focus_costs": f"""
+        provider            VARCHAR NOT NULL,
+        charge_day          DATE NOT NULL,
+        billing_period_day  DATE NOT NULL,
+        {focus_columns_ddl()},
+        workspace_tag       VARCHAR,
+        feature_tag         VARCHAR,
+        {LINEAGE_COLUMNS}
+    """,
+    # Exchange rates the user provides (fx_rates.csv) for FOCUS exports not billed in USD:
+    # one USD value of a currency unit from a day on, until the next row of that currency.
+    "fx_rates": """
+        currency       VARCHAR NOT NULL,
+        rate_date      DATE NOT NULL,
+        usd_per_unit   DECIMAL(24, 12) NOT NULL,
+        source_line    BIGINT NOT NULL
     """,
     "billing_usage": """
         provider                    VARCHAR NOT NULL,

@@ -203,7 +203,7 @@ def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths, 
         paths.warehouse_db,
         """
         select b.day, b.provider, b.billed - coalesce(d.c, 0) as bill_minus_cost
-        from (select day, provider, sum(amount_usd) as billed from staging.stg_billing__costs
+        from (select day, provider, sum(amount_usd) as billed from intermediate.int_billing_lines
               where day between ? and ? group by 1, 2) b
         left join (select day, provider, sum(cost_usd) as c from marts.daily_spend
                    where day between ? and ? group by 1, 2) d using (day, provider)""",

@@ -2,7 +2,7 @@
 with bills as (
 
     select distinct day, provider
-    from {{ ref('stg_billing__costs') }}
+    from {{ ref('int_billing_lines') }}
     where {{ costline_in_run_window('day') }}
 
 )

@@ -1,9 +1,10 @@
-"""Reference inputs: deploy markers, monthly budgets and the provider workspace map.
+"""Reference inputs: deploy markers, monthly budgets, the provider workspace map, exchange rates.
 
-Each load fully replaces raw.deployments, raw.budgets and raw.workspaces (a missing file means
-an empty table), their quarantine rows and their ledger rows, in one transaction. The files are
-a few hundred rows at most, so they are parsed in Python; bad rows go to raw.quarantine with
-input 'deployments' / 'budgets' / 'workspaces', the file, the line and a reason.
+Each load fully replaces raw.deployments, raw.budgets, raw.workspaces and raw.fx_rates (a
+missing file means an empty table), their quarantine rows and their ledger rows, in one
+transaction. The files are a few hundred rows at most, so they are parsed in Python; bad rows
+go to raw.quarantine with input 'deployments' / 'budgets' / 'workspaces' / 'fx_rates', the
+file, the line and a reason.
 
 Ledger rows (raw.source_files) have no folder and no event days: reference data is not
 partitioned by day, and the marts that use it are rebuilt whole on every run.
@@ -46,6 +47,7 @@ class ReferenceLoad:
     budgets: int
     workspaces: int
     quarantined: int
+    fx_rates: int = 0
 
 
 class BadRow(ValueError):
@@ -264,6 +266,30 @@ def workspace_row(row: dict) -> tuple:
     return (required(row, "provider"), required(row, "project_id"), required(row, "workspace"))
 
 
+CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+
+
+def fx_rate_row(row: dict) -> tuple:
+    """`currency,date,usd_per_unit`: one unit of `currency` is worth `usd_per_unit` dollars from
+    `date` on (until the currency's next row)."""
+    currency = required(row, "currency")
+    if not CURRENCY.match(currency):
+        raise BadRow(f'invalid_currency: currency must be an ISO 4217 code such as EUR, got "{echo(currency)}"')
+    text = required(row, "date")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise BadRow(f'invalid_date: date must be YYYY-MM-DD, got "{echo(text)}"') from None
+    rate_text = required(row, "usd_per_unit")
+    try:
+        rate = Decimal(rate_text)
+    except InvalidOperation:
+        rate = None
+    if rate is None or not rate.is_finite() or rate <= 0 or rate >= MAX_BUDGET:
+        raise BadRow(f'invalid_rate: usd_per_unit must be a positive decimal number, got "{echo(rate_text)}"')
+    return (currency.upper(), day, rate.quantize(Decimal("1e-12")))
+
+
 def _text(row: dict, *names: str) -> str | None:
     parts = [str(row.get(n)).strip() for n in names if isinstance(row.get(n), str) and row.get(n).strip()]
     return echo(":".join(parts))[:200] if parts else None
@@ -276,6 +302,7 @@ def _text(row: dict, *names: str) -> str | None:
 DEPLOYMENT_COLUMNS = ("deployed_at", "scope", "version", "description")
 BUDGET_COLUMNS = ("workspace", "month", "monthly_budget_usd", "hard_limit")
 WORKSPACE_COLUMNS = ("provider", "project_id", "workspace")
+FX_RATE_COLUMNS = ("currency", "date", "usd_per_unit")
 
 
 def _relative(path: Path, paths: Paths) -> str:
@@ -323,13 +350,21 @@ def load_reference_inputs(con: duckdb.DuckDBPyConnection, paths: Paths, load_id:
         key_text=lambda r: _text(r, "provider", "project_id"),
         duplicate="duplicate_mapping",
     )
-    inputs = {"deployments": deployments, "budgets": budgets, "workspaces": workspaces}
+    fx_rates = check(
+        single_csv(paths, "fx_rates.csv", FX_RATE_COLUMNS),
+        fx_rate_row,
+        key=lambda v: (v[0], v[1]),
+        key_text=lambda r: _text(r, "currency", "date"),
+        duplicate="duplicate_rate",
+    )
+    inputs = {"deployments": deployments, "budgets": budgets, "workspaces": workspaces, "fx_rates": fx_rates}
 
     with transaction(con):
         for name in inputs:
             con.execute(f"delete from raw.{name}")
-        con.execute("delete from raw.quarantine where input in ('deployments', 'budgets', 'workspaces')")
-        con.execute("delete from raw.source_files where input in ('deployments', 'budgets', 'workspaces')")
+        names = list(inputs)
+        con.execute("delete from raw.quarantine where list_contains($names, input)", {"names": names})
+        con.execute("delete from raw.source_files where list_contains($names, input)", {"names": names})
         if deployments.accepted:
             con.executemany("insert into raw.deployments values (?, ?, ?, ?, ?, ?)", deployments.accepted)
         if budgets.accepted:
@@ -341,6 +376,8 @@ def load_reference_inputs(con: duckdb.DuckDBPyConnection, paths: Paths, load_id:
             con.executemany(
                 "insert into raw.workspaces values (?, ?, ?, ?)", [(*v[:3], v[4]) for v in workspaces.accepted]
             )
+        if fx_rates.accepted:
+            con.executemany("insert into raw.fx_rates values (?, ?, ?, ?)", [(*v[:3], v[4]) for v in fx_rates.accepted])
         for name, checked in inputs.items():
             if checked.quarantine:
                 con.executemany(
@@ -361,6 +398,7 @@ def load_reference_inputs(con: duckdb.DuckDBPyConnection, paths: Paths, load_id:
         deployments=len(deployments.accepted),
         budgets=len(budgets.accepted),
         workspaces=len(workspaces.accepted),
+        fx_rates=len(fx_rates.accepted),
         quarantined=sum(len(c.quarantine) for c in inputs.values()),
     )
 
@@ -368,17 +406,18 @@ def load_reference_inputs(con: duckdb.DuckDBPyConnection, paths: Paths, load_id:
 class ReferenceFiles(Source):
     name = "reference_files"
     kind = "reference"
-    tables = ("deployments", "budgets", "workspaces")
+    tables = ("deployments", "budgets", "workspaces", "fx_rates")
     asset_kinds = ("csv",)
-    description = "deployments, budgets.csv and workspaces.csv, replaced whole each run."
+    description = "deployments, budgets.csv, workspaces.csv and fx_rates.csv, replaced whole each run."
 
     def load(self, con: duckdb.DuckDBPyConnection, paths: Paths, days: list[date], load_id: str) -> SourceLoad:
         loaded = load_reference_inputs(con, paths, load_id)
         log.info(
-            "reference inputs: %d deployments, %d budgets, %d workspace mappings, %d quarantined",
+            "reference inputs: %d deployments, %d budgets, %d workspace mappings, %d exchange rates, %d quarantined",
             loaded.deployments,
             loaded.budgets,
             loaded.workspaces,
+            loaded.fx_rates,
             loaded.quarantined,
         )
         return SourceLoad(
@@ -388,6 +427,7 @@ class ReferenceFiles(Source):
                 "deployments": loaded.deployments,
                 "budgets": loaded.budgets,
                 "workspaces": loaded.workspaces,
+                "fx_rates": loaded.fx_rates,
                 "quarantined": loaded.quarantined,
             },
         )

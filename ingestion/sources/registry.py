@@ -9,6 +9,7 @@ from ingestion.billing.anthropic import ANTHROPIC
 from ingestion.billing.openai import OPENAI
 from ingestion.sources.base import Source
 from ingestion.sources.billing_api import BillingApi
+from ingestion.sources.focus_exports import FocusExports
 from ingestion.sources.langfuse_api import LangfuseApi
 from ingestion.sources.litellm_spend_logs import LiteLLMSpendLogs
 from ingestion.sources.model_prices import ModelPrices
@@ -26,6 +27,7 @@ SOURCES: tuple[Source, ...] = (
     ModelPrices(),
     BillingApi(OPENAI),
     BillingApi(ANTHROPIC),
+    FocusExports(),
 )
 
 

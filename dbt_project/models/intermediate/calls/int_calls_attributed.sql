@@ -11,6 +11,10 @@
 -#}
 {%- set incremental = is_incremental() -%}
 
+{#- A bill group: the calls a share of one bill goes to. FOCUS lines may name a workspace and a
+    feature (their tags); '(any)' when they do not, as for every provider API line. -#}
+{%- set group_keys = ['provider', 'day', 'scope_key', 'workspace_filter', 'feature_filter', 'target_model'] %}
+
 with calls as (
 
     select * from {{ ref('int_calls_priced') }}
@@ -30,16 +34,46 @@ workspace_scopes as (
 
 ),
 
+call_models as (
+
+    select distinct provider, model from calls
+
+),
+
+call_families as (
+
+    -- The model family of a cloud call (seed focus_models): the longest family name its model
+    -- contains, so 'gpt-4o-mini-2024-07-18' is gpt-4o-mini's, not gpt-4o's.
+    select
+        call_models.provider,
+        call_models.model,
+        families.model_family,
+        row_number() over (
+            partition by call_models.provider, call_models.model
+            order by length(families.model_family) desc, families.model_family
+        ) as family_rank
+    from call_models
+    inner join (select distinct provider, model_family from {{ ref('focus_models') }}) as families
+        on families.provider = call_models.provider
+            and {{ dbt.position('families.model_family', 'lower(call_models.model)') }} > 0
+
+),
+
 scoped as (
 
     select
         calls.*,
+        call_families.model_family,
         coalesce(calls.project_id, workspace_scopes.project_id) as scope_id,
         coalesce(calls.project_id, workspace_scopes.project_id, '(no scope)') as scope_key
     from calls
     left join workspace_scopes
         on workspace_scopes.provider = calls.provider
             and workspace_scopes.workspace = calls.workspace
+    left join call_families
+        on call_families.provider = calls.provider
+            and call_families.model = calls.model
+            and call_families.family_rank = 1
 
 ),
 
@@ -50,10 +84,14 @@ bill_lines as (
         day,
         scope_key,
         model as bill_model,
+        model_family as bill_family,
+        coalesce(workspace_tag, '(any)') as workspace_filter,
+        coalesce(feature_tag, '(any)') as feature_filter,
         sum(amount_usd) as amount_usd
-    from {{ ref('stg_billing__costs') }}
+    from {{ ref('int_billing_lines') }}
     where {{ day_in_window('day', incremental) }}
-    group by provider, day, scope_key, model
+    group by provider, day, scope_key, model, model_family, coalesce(workspace_tag, '(any)'),
+        coalesce(feature_tag, '(any)')
 
 ),
 
@@ -65,7 +103,14 @@ billed_days as (
 
 scope_models as (
 
-    select distinct scoped.provider, scoped.day, scoped.scope_key, scoped.model
+    select distinct
+        scoped.provider,
+        scoped.day,
+        scoped.scope_key,
+        scoped.model,
+        scoped.model_family,
+        scoped.workspace,
+        scoped.feature
     from scoped
     inner join billed_days
         on billed_days.provider = scoped.provider
@@ -77,16 +122,26 @@ line_targets as (
 
     -- A bill line naming a model goes to the calls of that model: the same name, else the
     -- longest call model it is a dated snapshot of ('gpt-4o-2024-08-06' -> 'gpt-4o', never
-    -- 'gpt-4o-mini-2024-07-18' -> 'gpt-4o' when 'gpt-4o-mini' was called). A line with no
-    -- model, or naming a model no call in its scope used, goes to every call of the scope.
+    -- 'gpt-4o-mini-2024-07-18' -> 'gpt-4o' when 'gpt-4o-mini' was called). A FOCUS line naming
+    -- a model family goes to the calls of that family. A line with no model, or naming a model
+    -- no call in its scope used, goes to every call of the scope. Tags narrow each to the
+    -- calls of the tagged workspace and feature.
     select
         bill_lines.provider,
         bill_lines.day,
         bill_lines.scope_key,
+        bill_lines.workspace_filter,
+        bill_lines.feature_filter,
         bill_lines.amount_usd,
-        scope_models.model as call_model,
+        case
+            when scope_models.model is null then null
+            when bill_lines.bill_family is not null then 'family:' || bill_lines.bill_family
+            else scope_models.model
+        end as call_model,
         row_number() over (
-            partition by bill_lines.provider, bill_lines.day, bill_lines.scope_key, bill_lines.bill_model
+            partition by
+                bill_lines.provider, bill_lines.day, bill_lines.scope_key, bill_lines.bill_model,
+                bill_lines.bill_family, bill_lines.workspace_filter, bill_lines.feature_filter
             order by
                 case when scope_models.model = bill_lines.bill_model then 0 else 1 end,
                 length(scope_models.model) desc,
@@ -97,8 +152,11 @@ line_targets as (
         on scope_models.provider = bill_lines.provider
             and scope_models.day = bill_lines.day
             and scope_models.scope_key = bill_lines.scope_key
+            and (bill_lines.workspace_filter = '(any)' or scope_models.workspace = bill_lines.workspace_filter)
+            and (bill_lines.feature_filter = '(any)' or scope_models.feature = bill_lines.feature_filter)
             and (
-                scope_models.model = bill_lines.bill_model
+                scope_models.model_family = bill_lines.bill_family
+                or scope_models.model = bill_lines.bill_model
                 or substr(bill_lines.bill_model, 1, length(scope_models.model) + 1)
                 = scope_models.model || '-'
             )
@@ -111,19 +169,21 @@ allocation_groups as (
         provider,
         day,
         scope_key,
+        workspace_filter,
+        feature_filter,
         coalesce(call_model, '(all)') as target_model,
         sum(amount_usd) as amount_usd
     from line_targets
     where match_rank = 1
-    group by provider, day, scope_key, coalesce(call_model, '(all)')
+    group by provider, day, scope_key, workspace_filter, feature_filter, coalesce(call_model, '(all)')
 
 ),
 
 memberships as (
 
-        -- Two equi-joins rather than one join on "model or (all)": an OR join condition would
-        -- not hash.
-    {%- for target_model in ['scoped.model', "'(all)'"] %}
+        -- Equi-joins, one per kind of target, rather than one join on "model or family or
+        -- (all)": an OR join condition would not hash.
+    {%- for target_model in ['scoped.model', "'family:' || scoped.model_family", "'(all)'"] %}
         {%- if not loop.first %}
 
             union all
@@ -132,10 +192,9 @@ memberships as (
         select
             scoped.call_id,
             scoped.estimated_cost_usd,
-            allocation_groups.provider,
-            allocation_groups.day,
-            allocation_groups.scope_key,
-            allocation_groups.target_model,
+            {%- for key in group_keys %}
+            allocation_groups.{{ key }},
+            {%- endfor %}
             allocation_groups.amount_usd
         from scoped
         inner join allocation_groups
@@ -143,10 +202,11 @@ memberships as (
                 and allocation_groups.day = scoped.day
                 and allocation_groups.scope_key = scoped.scope_key
                 and allocation_groups.target_model = {{ target_model }}
+                and (allocation_groups.workspace_filter = '(any)' or allocation_groups.workspace_filter = scoped.workspace)
+                and (allocation_groups.feature_filter = '(any)' or allocation_groups.feature_filter = scoped.feature)
     {%- endfor %}
 
 ),
-
 weighted as (
 
     select
@@ -164,11 +224,13 @@ group_weights as (
         provider,
         day,
         scope_key,
+        workspace_filter,
+        feature_filter,
         target_model,
         sum(weight_micros) as weight_total,
         count(*) as member_calls
     from weighted
-    group by provider, day, scope_key, target_model
+    group by {{ group_keys | join(', ') }}
 
 ),
 
@@ -181,6 +243,8 @@ shares as (
         weighted.provider,
         weighted.day,
         weighted.scope_key,
+        weighted.workspace_filter,
+        weighted.feature_filter,
         weighted.target_model,
         weighted.amount_micros,
         case when group_weights.weight_total > 0 then weighted.weight_micros else 1 end as weight,
@@ -188,10 +252,10 @@ shares as (
             as weight_total
     from weighted
     inner join group_weights
-        on group_weights.provider = weighted.provider
-            and group_weights.day = weighted.day
-            and group_weights.scope_key = weighted.scope_key
-            and group_weights.target_model = weighted.target_model
+        on
+        {%- for key in group_keys %}
+            {% if not loop.first %}and {% endif %}group_weights.{{ key }} = weighted.{{ key }}
+        {%- endfor %}
 
 ),
 
@@ -219,10 +283,12 @@ leftovers as (
         provider,
         day,
         scope_key,
+        workspace_filter,
+        feature_filter,
         target_model,
         max(amount_micros) - sum(floor_micros) as leftover_micros
     from remainders
-    group by provider, day, scope_key, target_model
+    group by {{ group_keys | join(', ') }}
 
 ),
 
@@ -235,15 +301,18 @@ ranked as (
         remainders.floor_micros,
         leftovers.leftover_micros,
         row_number() over (
-            partition by remainders.provider, remainders.day, remainders.scope_key, remainders.target_model
+            partition by
+            {%- for key in group_keys %}
+                remainders.{{ key }}{% if not loop.last %},{% endif %}
+            {%- endfor %}
             order by remainders.remainder desc, remainders.call_id asc
         ) as remainder_rank
     from remainders
     inner join leftovers
-        on leftovers.provider = remainders.provider
-            and leftovers.day = remainders.day
-            and leftovers.scope_key = remainders.scope_key
-            and leftovers.target_model = remainders.target_model
+        on
+        {%- for key in group_keys %}
+            {% if not loop.first %}and {% endif %}leftovers.{{ key }} = remainders.{{ key }}
+        {%- endfor %}
 
 ),
 
@@ -267,6 +336,7 @@ select
     scoped.month,
     scoped.provider,
     scoped.model,
+    scoped.model_family,
     scoped.operation,
     scoped.service_tier,
     scoped.workspace,

@@ -5,7 +5,7 @@ with bills as (
         provider,
         sum(amount_usd) as billed_cost_usd,
         count(*) as bill_lines
-    from {{ ref('stg_billing__costs') }}
+    from {{ ref('int_billing_lines') }}
     group by day, provider
 
 ),

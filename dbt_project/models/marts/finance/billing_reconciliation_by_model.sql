@@ -9,7 +9,7 @@
 with bill_lines as (
 
     select day, provider, model as bill_model, sum(amount_usd) as billed_cost_usd
-    from {{ ref('stg_billing__costs') }}
+    from {{ ref('int_billing_lines') }}
     where model is not null
     group by day, provider, model
 

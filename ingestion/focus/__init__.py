@@ -1,0 +1,1 @@
+"""FOCUS cost exports: the clouds' billed model spend (columns, services, loading)."""
