@@ -13,8 +13,9 @@ services such as speech or vision) is not LLM spend and is not loaded.
   Garden, which Google bills under Vertex AI SKUs such as `Claude 3.5 Sonnet Input Tokens`) and
   of the `Gemini API` (Generative Language API) billed to a project.
 - azure.ai.openai: Microsoft rows of Azure OpenAI: ServiceName `Azure OpenAI` /
-  `Azure OpenAI Service`, or a Cognitive Services row whose meter subcategory
-  (`x_SkuMeterSubcategory`) or meter says OpenAI.
+  `Azure OpenAI Service`, or an AI and Machine Learning row whose meter subcategory
+  (`x_SkuMeterSubcategory`) or meter says OpenAI (older exports name the service Cognitive
+  Services).
 """
 
 from ingestion.json_sql import sql_str
@@ -40,6 +41,7 @@ def provider_sql() -> str:
     focus_provider = "lower(coalesce(focus_provider, ''))"
     service = "lower(coalesce(service_name, ''))"
     code = "lower(coalesce(service_code, ''))"
+    category = "lower(coalesce(service_category, ''))"
     meter = "lower(coalesce(sku_meter_subcategory, '') || ' ' || coalesce(sku_meter, ''))"
     return f"""case
         when ({focus_provider} in ('aws', 'amazon web services') or starts_with({focus_provider}, 'aws'))
@@ -50,6 +52,7 @@ def provider_sql() -> str:
              and {_in(service, VERTEX_SERVICES)}
             then {sql_str(VERTEX)}
         when (starts_with({focus_provider}, 'microsoft') or starts_with({focus_provider}, 'azure'))
-             and ({_in(service, AZURE_OPENAI_SERVICES)} or contains({meter}, 'openai'))
+             and ({_in(service, AZURE_OPENAI_SERVICES)}
+                  or (contains({meter}, 'openai') and {category} in ('', 'ai and machine learning')))
             then {sql_str(AZURE_OPENAI)}
     end"""

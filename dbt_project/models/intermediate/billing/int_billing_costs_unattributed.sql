@@ -26,7 +26,8 @@ with bill_lines as (
         count(*) as bill_lines
     from {{ ref('int_billing_lines') }}
     where {{ day_in_window('day', incremental) }}
-    group by provider, day, scope_id, scope_key, coalesce(model, model_family, '(unattributed)'), workspace_tag,
+    group by
+        provider, day, scope_id, scope_key, coalesce(model, model_family, '(unattributed)'), workspace_tag,
         feature_tag
 
 ),
@@ -36,6 +37,14 @@ scopes_with_calls as (
     select distinct provider, day, scope_key
     from {{ ref('int_calls_attributed') }}
     where {{ day_in_window('day', incremental) }}
+
+),
+
+tagged_lines as (
+
+    select distinct provider, day, scope_key, workspace_tag, feature_tag
+    from bill_lines
+    where workspace_tag is not null or feature_tag is not null
 
 ),
 
@@ -49,11 +58,7 @@ tagged_lines_with_calls as (
         tagged.scope_key,
         tagged.workspace_tag,
         tagged.feature_tag
-    from (
-        select distinct provider, day, scope_key, workspace_tag, feature_tag
-        from bill_lines
-        where workspace_tag is not null or feature_tag is not null
-    ) as tagged
+    from tagged_lines as tagged
     inner join {{ ref('int_calls_attributed') }} as calls
         on calls.provider = tagged.provider
             and calls.day = tagged.day

@@ -40,6 +40,12 @@ call_models as (
 
 ),
 
+families as (
+
+    select distinct provider, model_family from {{ ref('focus_models') }}
+
+),
+
 call_families as (
 
     -- The model family of a cloud call (seed focus_models): the longest family name its model
@@ -53,7 +59,7 @@ call_families as (
             order by length(families.model_family) desc, families.model_family
         ) as family_rank
     from call_models
-    inner join (select distinct provider, model_family from {{ ref('focus_models') }}) as families
+    inner join families
         on families.provider = call_models.provider
             and {{ dbt.position('families.model_family', 'lower(call_models.model)') }} > 0
 
@@ -90,7 +96,8 @@ bill_lines as (
         sum(amount_usd) as amount_usd
     from {{ ref('int_billing_lines') }}
     where {{ day_in_window('day', incremental) }}
-    group by provider, day, scope_key, model, model_family, coalesce(workspace_tag, '(any)'),
+    group by
+        provider, day, scope_key, model, model_family, coalesce(workspace_tag, '(any)'),
         coalesce(feature_tag, '(any)')
 
 ),
@@ -193,7 +200,7 @@ memberships as (
             scoped.call_id,
             scoped.estimated_cost_usd,
             {%- for key in group_keys %}
-            allocation_groups.{{ key }},
+                allocation_groups.{{ key }},
             {%- endfor %}
             allocation_groups.amount_usd
         from scoped
@@ -202,11 +209,15 @@ memberships as (
                 and allocation_groups.day = scoped.day
                 and allocation_groups.scope_key = scoped.scope_key
                 and allocation_groups.target_model = {{ target_model }}
-                and (allocation_groups.workspace_filter = '(any)' or allocation_groups.workspace_filter = scoped.workspace)
+                and (
+                    allocation_groups.workspace_filter = '(any)'
+                    or allocation_groups.workspace_filter = scoped.workspace
+                )
                 and (allocation_groups.feature_filter = '(any)' or allocation_groups.feature_filter = scoped.feature)
     {%- endfor %}
 
 ),
+
 weighted as (
 
     select
@@ -254,7 +265,7 @@ shares as (
     inner join group_weights
         on
         {%- for key in group_keys %}
-            {% if not loop.first %}and {% endif %}group_weights.{{ key }} = weighted.{{ key }}
+                {% if not loop.first %}and {% endif %}group_weights.{{ key }} = weighted.{{ key }}
         {%- endfor %}
 
 ),
@@ -302,16 +313,16 @@ ranked as (
         leftovers.leftover_micros,
         row_number() over (
             partition by
-            {%- for key in group_keys %}
-                remainders.{{ key }}{% if not loop.last %},{% endif %}
-            {%- endfor %}
+                {%- for key in group_keys %}
+                    remainders.{{ key }}{% if not loop.last %},{% endif %}
+                {%- endfor %}
             order by remainders.remainder desc, remainders.call_id asc
         ) as remainder_rank
     from remainders
     inner join leftovers
         on
         {%- for key in group_keys %}
-            {% if not loop.first %}and {% endif %}leftovers.{{ key }} = remainders.{{ key }}
+                {% if not loop.first %}and {% endif %}leftovers.{{ key }} = remainders.{{ key }}
         {%- endfor %}
 
 ),
