@@ -7,12 +7,14 @@ provider, restatements, exchange rates, tags and unattributed cloud spend.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import run_costline
 from dbt_fixtures import call, insert_rows, run_dbt
 from focus_files import (
     AWS_ACCOUNT,
@@ -352,3 +354,73 @@ def test_a_folder_reload_names_every_day_of_the_restated_period(paths):
         assert rows(
             con, "select min(min_event_day), max(max_event_day) from raw.source_files where load_id = 'l2'"
         ) == [(date(2026, 11, 1), date(2026, 11, 8))]
+
+
+@pytest.mark.pipeline
+def test_costline_run_bills_cloud_calls_and_takes_a_restated_month(paths):
+    """The real CLI: the FOCUS source runs in the daily job, the gate passes, a re-delivery a few
+    days later restates an earlier day of the month in the published mart."""
+    telemetry = paths.telemetry_dir / "2026-11-02"
+    telemetry.mkdir(parents=True)
+    model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    records = [
+        {"call_id": f"c{i}", "request_id": f"r{i}", "started_at": f"2026-11-02T1{i}:00:00Z", "provider": "aws.bedrock",
+         "model": model, "input_tokens": 1000 * (i + 1), "output_tokens": 100, "workspace": "support",
+         "feature": "triage", "project_id": AWS_ACCOUNT}
+        for i in range(3)
+    ]  # fmt: skip
+    (telemetry / "calls.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (paths.input_dir / "workspaces.csv").write_text(
+        f"provider,project_id,workspace\naws.bedrock,{AWS_ACCOUNT},support\n"
+    )
+    write_parquet(
+        focus_dir(paths, "2026-11-03") / "part-00001.parquet",
+        [
+            aws_row("2026-11-01", "3.25", service=CLAUDE, usage_type=CLAUDE_IN),
+            aws_row("2026-11-02", "1.50", service=CLAUDE, usage_type=CLAUDE_IN),
+            aws_row("2026-11-02", "0.2500001", service=CLAUDE, usage_type=CLAUDE_OUT),
+        ],
+        AWS_ALL,
+    )
+    run_costline(
+        "run", "--date", "2026-11-02", input_dir=paths.input_dir, warehouse_dir=paths.warehouse_dir, check=True
+    )
+
+    def mart_bedrock() -> dict:
+        with duckdb.connect(str(paths.mart_db), read_only=True) as con:
+            return dict(
+                con.execute(
+                    "select day, sum(cost_usd) from daily_spend where provider = 'aws.bedrock' group by 1"
+                ).fetchall()
+            )
+
+    assert mart_bedrock() == {date(2026, 11, 1): Decimal("3.250000"), date(2026, 11, 2): Decimal("1.750000")}
+
+    # AWS re-delivers November: Nov 2 restated. The run of Nov 6 rebuilds Nov 1-6.
+    (paths.telemetry_dir / "2026-11-06").mkdir()
+    write_parquet(
+        focus_dir(paths, "2026-11-06") / "part-00001.parquet",
+        [
+            aws_row("2026-11-01", "3.25", service=CLAUDE, usage_type=CLAUDE_IN),
+            aws_row("2026-11-02", "1.10", service=CLAUDE, usage_type=CLAUDE_IN),
+            aws_row("2026-11-05", "0.40", service=CLAUDE, usage_type=CLAUDE_IN),
+        ],
+        AWS_ALL,
+    )
+    run_costline(
+        "run", "--date", "2026-11-06", input_dir=paths.input_dir, warehouse_dir=paths.warehouse_dir, check=True
+    )
+    assert mart_bedrock() == {
+        date(2026, 11, 1): Decimal("3.250000"),
+        date(2026, 11, 2): Decimal("1.100000"),
+        date(2026, 11, 5): Decimal("0.400000"),
+    }
+    with duckdb.connect(str(paths.mart_db), read_only=True) as con:
+        calls_cost = con.execute(
+            "select sum(cost_usd) from daily_spend where day = '2026-11-02' and feature = 'triage'"
+        ).fetchone()[0]
+        billed = con.execute(
+            "select billed_cost_usd, mart_cost_usd from billing_reconciliation where day = '2026-11-02'"
+        ).fetchone()
+    assert calls_cost == Decimal("1.100000")  # all of Nov 2 went to the three calls
+    assert billed == (Decimal("1.100000"), Decimal("1.100000"))
