@@ -30,6 +30,10 @@ select (select count(*) from raw.telemetry_calls),
        (select count(distinct source_file) from raw.source_files),
        (select count(*) from raw.billing_costs)
 """
+# Cloud bills (FOCUS exports); a warehouse written before they existed has no such table.
+FOCUS_ROWS_SQL = """
+select count(*) from raw.focus_costs
+"""
 
 # Per input (telemetry files, litellm, langfuse, outcomes, ...): the ledger's totals.
 BY_INPUT_SQL = """
@@ -54,12 +58,16 @@ def _print_loaded(paths: Paths, console: Console) -> None:
         with duckdb.connect(str(paths.warehouse_db), read_only=True) as con:
             calls, first, last, quarantined, files, bill_rows = con.execute(LOADED_SQL).fetchone()
             by_input = con.execute(BY_INPUT_SQL).fetchall()
+            has_focus = con.execute(
+                "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'focus_costs'"
+            ).fetchone()[0]
+            focus_rows = con.execute(FOCUS_ROWS_SQL).fetchone()[0] if has_focus else 0
     except duckdb.IOException:
         console.print("  the warehouse is busy (a run is in progress); try again when it finishes")
         return
     console.print(f"  calls loaded: {count(calls)} from {count(files)} files, days {first} .. {last}")
     console.print(f"  quarantined records: {count(quarantined)} (see raw.quarantine for file, line and reason)")
-    console.print(f"  billing rows: {count(bill_rows)}")
+    console.print(f"  billing rows: {count(bill_rows)} from provider APIs, {count(focus_rows)} from FOCUS exports")
     if by_input:
         # The ledger per input: read = accepted + quarantined + duplicates, source by source.
         table = Table("input", "files", "read", "accepted", "quarantined", "duplicates", box=None, padding=(0, 1))

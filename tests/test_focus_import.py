@@ -424,3 +424,5 @@ def test_costline_run_bills_cloud_calls_and_takes_a_restated_month(paths):
         ).fetchone()
     assert calls_cost == Decimal("1.100000")  # all of Nov 2 went to the three calls
     assert billed == (Decimal("1.100000"), Decimal("1.100000"))
+    status = run_costline("status", input_dir=paths.input_dir, warehouse_dir=paths.warehouse_dir, check=True)
+    assert "6 from FOCUS exports" in status.stdout  # 3 rows in each of the two deliveries
