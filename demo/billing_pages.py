@@ -94,7 +94,7 @@ _AUTO = object()
 
 
 @dataclass
-class _Line:
+class BillLine:
     """Tokens and billed dollars of one (day, provider, scope, model)."""
 
     requests: int = 0
@@ -119,11 +119,11 @@ def write_demo_billing_pages(
     `restated_day` defaults to the second day of the range; None writes no restatement.
     Providers other than OpenAI and Anthropic have no billing API here and are ignored.
     """
-    lines: dict[str, dict[date, dict[tuple[str | None, str], _Line]]] = defaultdict(lambda: defaultdict(dict))
+    lines: dict[str, dict[date, dict[tuple[str | None, str], BillLine]]] = defaultdict(lambda: defaultdict(dict))
     for row in usage:
         if row.provider not in BILLED_PROVIDERS:
             continue
-        line = lines[row.provider][row.day].setdefault((row.scope_id, row.model), _Line())
+        line = lines[row.provider][row.day].setdefault((row.scope_id, row.model), BillLine())
         line.requests += row.requests
         line.input_tokens += row.input_tokens
         line.output_tokens += row.output_tokens
@@ -143,7 +143,7 @@ def write_demo_billing_pages(
                 continue
             for day in days:
                 factor = Decimal(90 + (day.toordinal() * 37) % 21) / 100  # 0.90..1.10, steady per day
-                per_day[day][(scope.scope_id, scope.model)] = _Line(
+                per_day[day][(scope.scope_id, scope.model)] = BillLine(
                     requests=int(scope.requests * factor),
                     input_tokens=int(scope.input_tokens * factor),
                     output_tokens=int(scope.output_tokens * factor),
@@ -183,7 +183,7 @@ def _write_openai(folder: Path, window: list[date], per_day, *, preliminary: boo
                 "project_id": scope,
             }
             for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
-            for kind, amount in _split(line, preliminary and day == window[-1])
+            for kind, amount in split_billed(line, preliminary and day == window[-1])
         ]
 
     def usage(day: date) -> list[dict]:
@@ -239,7 +239,7 @@ def _write_anthropic(folder: Path, window: list[date], per_day, *, preliminary: 
                 "token_type": _ANTHROPIC_LINES[kind][1],
             }
             for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
-            for kind, amount in _split(line, preliminary and day == window[-1])
+            for kind, amount in split_billed(line, preliminary and day == window[-1])
         ]
 
     def usage(day: date) -> list[dict]:
@@ -281,7 +281,7 @@ def _write_chain(folder: Path, endpoint: str, window: list[date], results, bucke
     return len(window)
 
 
-def _split(line: _Line, preliminary: bool) -> list[tuple[str, Decimal]]:
+def split_billed(line: BillLine, preliminary: bool) -> list[tuple[str, Decimal]]:
     """The billed amount over its token kinds by weight; the last kind takes the remainder."""
     total = line.billed_usd if not preliminary else (line.billed_usd * _PRELIMINARY_SHARE).quantize(MICRO)
     counts = {

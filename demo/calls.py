@@ -183,7 +183,9 @@ def _expand_attempts(rng: np.random.Generator, requests: pd.DataFrame) -> pd.Dat
     project_id[optional] = None
 
     call_prefix = np.where(
-        provider == sc.ANTHROPIC, "msg_", np.where(req["operation"].to_numpy() == "embeddings", "emb-", "chatcmpl-")
+        np.isin(provider, sc.CLAUDE_PROVIDERS),
+        "msg_",
+        np.where(req["operation"].to_numpy() == "embeddings", "emb-", "chatcmpl-"),
     )
     return pd.DataFrame(
         {
@@ -231,7 +233,7 @@ def _cache_tokens(
     write = np.zeros(n, dtype=np.int64)
     u = rng.random(n)
     share = rng.uniform(0.4, 0.85, n)
-    anthropic = (provider == sc.ANTHROPIC) & (input_tokens > 0)
+    anthropic = np.isin(provider, sc.CLAUDE_PROVIDERS) & (input_tokens > 0)
     # Anthropic: most calls read a cached system prompt, some write a fresh cache entry.
     reads = anthropic & (u < 0.7)
     writes = anthropic & (u >= 0.7) & (u < 0.9)

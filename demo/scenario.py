@@ -12,13 +12,25 @@ from datetime import date, datetime, time, timedelta
 
 OPENAI = "openai"
 ANTHROPIC = "anthropic"
+# Claude on AWS Bedrock, invoiced by AWS (its FOCUS export), not by Anthropic.
+BEDROCK = "aws.bedrock"
 
 GPT_4O = "gpt-4o-2024-08-06"
 GPT_4O_MINI = "gpt-4o-mini-2024-07-18"
 EMBEDDING = "text-embedding-3-small"
 SONNET = "claude-sonnet-4-20250514"
 HAIKU = "claude-3-5-haiku-20241022"
-PROVIDER_OF = {GPT_4O: OPENAI, GPT_4O_MINI: OPENAI, EMBEDDING: OPENAI, SONNET: ANTHROPIC, HAIKU: ANTHROPIC}
+BEDROCK_SONNET = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+PROVIDER_OF = {
+    GPT_4O: OPENAI,
+    GPT_4O_MINI: OPENAI,
+    EMBEDDING: OPENAI,
+    SONNET: ANTHROPIC,
+    HAIKU: ANTHROPIC,
+    BEDROCK_SONNET: BEDROCK,
+}
+# Providers whose Claude models read and write the prompt cache.
+CLAUDE_PROVIDERS = (ANTHROPIC, BEDROCK)
 
 
 @dataclass(frozen=True)
@@ -135,13 +147,14 @@ FEATURES: tuple[Feature, ...] = (
         "research",
         0.06,
         "chat",
-        {GPT_4O: 0.5, SONNET: 0.5},
+        # research runs its Claude evals on AWS Bedrock, in its own AWS account.
+        {GPT_4O: 0.5, BEDROCK_SONNET: 0.5},
         2600,
         450,
         3000,
         "eval",
         1.0,
-        {GPT_4O: 0.8, SONNET: 0.84},
+        {GPT_4O: 0.8, BEDROCK_SONNET: 0.84},
         "v2",
     ),
 )
@@ -155,7 +168,7 @@ PROJECT_IDS: dict[tuple[str, str], str] = {
     (OPENAI, "research"): "proj_Rs9eA1rCh6TgB4kVz2Mx7QwF",
     (ANTHROPIC, "support"): "wrkspc_01JH8QK2M4N6P8R0T2V4X6Z8",
     (ANTHROPIC, "platform"): "wrkspc_01JH8QK9B1D3F5H7K9M1P3R5",
-    (ANTHROPIC, "research"): "wrkspc_01JH8QKC5E7G9J1L3N5Q7S9U",
+    (BEDROCK, "research"): "210987654321",  # the AWS account (FOCUS SubAccountId)
 }
 # Growth's analysts call the API from notebooks under their own project and send no telemetry:
 # billed spend that can only be attributed through workspaces.csv.

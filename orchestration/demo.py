@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from demo.billing_pages import write_demo_billing_pages
+from demo.focus_exports import write_demo_focus_exports
 from demo.inputs import generate_demo_inputs
 from ingestion.settings import Paths
 
@@ -41,10 +42,12 @@ def generate_demo(paths: Paths, first: date, last: date, calls_per_day: int) -> 
     )
     summary = generate_demo_inputs(paths.input_dir, end=last, days=days, calls_per_day=calls_per_day)
     pages = write_demo_billing_pages(paths.billing_dir, summary.usage)
+    focus = write_demo_focus_exports(paths.billing_dir, summary.usage)
     log.info(
-        "demo inputs: %d calls, %d requests in %d files, %d billing pages",
+        "demo inputs: %d calls, %d requests in %d files, %d billing pages, %d FOCUS deliveries",
         summary.calls,
         summary.requests,
         summary.files,
         pages,
+        focus,
     )

@@ -223,11 +223,12 @@ def test_workspaces_features_providers_models_and_cache(demo):
     assert scalar(con, "select count(distinct workspace) from calls") >= 3
     assert scalar(con, "select count(distinct feature) from calls") >= 5
     models = con.execute("select distinct provider, model from calls").fetchall()
-    assert {p for p, _ in models} == {"openai", "anthropic"}
+    assert {p for p, _ in models} == {"openai", "anthropic", "aws.bedrock"}
     assert all(rate_on(p, m, date(2026, 11, 1)) for p, m in models), "demo models are on the rate card"
     cache = con.execute("""select provider, count(*) filter (cache_read_input_tokens > 0),
                                   count(*) filter (cache_creation_input_tokens > 0), count(*)
-                           from calls where input_tokens > 0 group by 1 order by 1""").fetchall()
+                           from calls where input_tokens > 0 and provider <> 'aws.bedrock'
+                           group by 1 order by 1""").fetchall()
     (_, a_read, a_write, a_all), (_, o_read, o_write, _) = cache
     assert a_read > 0.5 * a_all and a_write > 0.1 * a_all
     assert o_read > 0 and o_write == 0  # OpenAI bills no cache writes
@@ -240,7 +241,9 @@ def test_project_ids_map_to_workspaces_and_one_project_has_no_telemetry(demo):
         "select distinct provider, project_id, workspace from calls where project_id is not null"
     ).fetchall()
     assert all(mapping[(p, pid)] == w for p, pid, w in seen)
-    assert all(pid.startswith("proj_" if p == "openai" else "wrkspc_") for p, pid, _ in seen)
+    prefixes = {"openai": "proj_", "anthropic": "wrkspc_", "aws.bedrock": ""}
+    assert all(pid.startswith(prefixes[p]) for p, pid, _ in seen)
+    assert all(pid.isdigit() and len(pid) == 12 for p, pid, _ in seen if p == "aws.bedrock")  # an AWS account
     untracked = [(p, pid) for (p, pid) in mapping if (p, pid, mapping[(p, pid)]) not in seen]
     assert untracked == [("openai", summary.untracked_scope)]
     assert any(u.scope_id == summary.untracked_scope for u in summary.usage)

@@ -85,6 +85,43 @@ def test_demo_bill_reconciles_to_the_cent(demo_mart):
     for day, provider, billed, attributed in rows:
         assert billed == attributed, (day, provider)
     assert unattributed > 0
+    # research's Claude calls on Bedrock are billed by AWS's FOCUS export, every closed day.
+    assert {d for d, p, _, _ in rows if p == "aws.bedrock"} == {d for d, p, _, _ in rows if p == "openai"}
+
+
+def test_demo_cloud_bill_is_the_focus_export_to_the_cent(demo_mart):
+    """The demo writes AWS's month-to-date deliveries; the latest per month is the bill."""
+    focus = demo_mart["input_dir"] / "billing" / "focus"
+    deliveries = sorted(focus.iterdir())
+    assert len(deliveries) >= 29  # one a day
+    with duckdb.connect() as con:
+        latest = {}
+        for folder in deliveries:
+            for (month,) in con.execute(
+                "select distinct strftime(BillingPeriodStart, '%Y-%m') from read_parquet(?)",
+                [str(folder / "*.parquet")],
+            ).fetchall():
+                latest[month] = folder
+        billed = {}
+        for month, folder in latest.items():
+            billed.update(
+                con.execute(
+                    "select cast(ChargePeriodStart as date), sum(cast(BilledCost as decimal(18, 6))) "
+                    "from read_parquet(?) where strftime(BillingPeriodStart, '%Y-%m') = ? group by 1",
+                    [str(folder / "*.parquet"), month],
+                ).fetchall()
+            )
+    with duckdb.connect(str(demo_mart["mart_db"]), read_only=True) as con:
+        mart = dict(
+            con.execute(
+                "select day, sum(cost_usd) from daily_spend where provider = 'aws.bedrock' group by 1"
+            ).fetchall()
+        )
+        research = con.execute(
+            "select sum(cost_usd) from daily_spend where provider = 'aws.bedrock' and workspace <> 'research'"
+        ).fetchone()[0]
+    assert mart and mart == billed
+    assert not research  # the account and the tag both say research
 
 
 def test_prompt_text_never_reaches_the_warehouse(demo_mart):

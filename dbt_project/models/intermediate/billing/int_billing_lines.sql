@@ -5,7 +5,11 @@
   once (a row of $0.0000004 still counts), after the exchange rate for exports not billed in
   USD. A FOCUS line names a model family (seed focus_models) rather than a model, and may name
   the workspace and feature its tags give.
+  The day still running is never billed (as the provider API sources never fetch it): a
+  cloud's rows for it are incomplete, so its cost stays the estimate until the day is over.
 -#}
+{%- set open_day = costline_open_bound('day') %}
+
 with api_lines as (
 
     select
@@ -30,7 +34,12 @@ with api_lines as (
 focus_rows as (
 
     select * from {{ ref('stg_billing__focus_costs') }}
-    where is_model_spend and usd_per_unit is not null
+    where
+        is_model_spend
+        and usd_per_unit is not null
+        {%- if open_day %}
+            and day < {{ costline_date_literal(open_day) }}
+        {%- endif %}
 
 ),
 
