@@ -79,7 +79,12 @@ def published(tmp_path_factory) -> Paths:
     load_scenario(db_path)
     _load_cloud_calls(db_path)
     run_dbt(["build", "--exclude", "test_type:unit"], paths.warehouse_dir, root / "dbt")
-    tables = [name for (name,) in query(db_path, "select table_name from information_schema.tables where table_schema = 'marts' order by 1")]
+    tables = [
+        name
+        for (name,) in query(
+            db_path, "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        )
+    ]
     assert FOCUS_TABLE in tables
     publish_mart(paths, tables, run_id="focus-test")
     return paths
@@ -152,7 +157,17 @@ def test_providers_services_and_publishers_come_from_the_seed(published):
         ("acme.llm", "tiny-1", "acme.llm", "acme.llm", "acme.llm", "acme.llm", "acme.llm", None, *ai),
         ("aws.bedrock", "amazon.nova-pro-v1:0", "AWS", "AWS", "Amazon Bedrock", "AWS", "aws.bedrock", "acct-prod", *ai),
         ("aws.bedrock", BEDROCK_CLAUDE, "AWS", "AWS", "Amazon Bedrock", "Anthropic", "aws.bedrock", "acct-prod", *ai),
-        ("azure.ai.openai", "gpt-4o", "Microsoft", "Microsoft", "Azure OpenAI Service", "OpenAI", "azure.ai.openai", None, *ai),
+        (
+            "azure.ai.openai",
+            "gpt-4o",
+            "Microsoft",
+            "Microsoft",
+            "Azure OpenAI Service",
+            "OpenAI",
+            "azure.ai.openai",
+            None,
+            *ai,
+        ),
         (
             "gcp.vertex_ai",
             "gemini-2.5-flash",
@@ -206,9 +221,10 @@ def test_mart_focus_holds_the_table_as_parquet_and_csv_in_the_published_version(
         columns = [name for name, *_ in con.execute("describe focus_costs").fetchall()]
         assert [r[0] for r in con.execute(f"describe select * from '{parquet}'").fetchall()] == columns
         assert con.execute(f"select * from '{parquet}' except select * from focus_costs").fetchall() == []
-        assert con.execute(f"select count(*) from '{parquet}'").fetchone() == con.execute(
-            "select count(*) from focus_costs"
-        ).fetchone()
+        assert (
+            con.execute(f"select count(*) from '{parquet}'").fetchone()
+            == con.execute("select count(*) from focus_costs").fetchone()
+        )
     schema = pq.read_schema(parquet)
     assert schema.field("BilledCost").type == pa.decimal128(18, 6)
     assert schema.field("ConsumedQuantity").type == pa.decimal128(38, 6)
@@ -283,7 +299,10 @@ def test_the_bi_example_joins_costline_with_a_company_focus_dataset(published, t
         )
     sql = (
         _bi_example_sql()
-        .replace("data/warehouse/mart/focus/focus_costs.parquet", str(published.mart_parquet_dir / FOCUS_DIR / f"{FOCUS_TABLE}.parquet"))
+        .replace(
+            "data/warehouse/mart/focus/focus_costs.parquet",
+            str(published.mart_parquet_dir / FOCUS_DIR / f"{FOCUS_TABLE}.parquet"),
+        )
         .replace("company_focus/*.parquet", str(company_dir / "*.parquet"))
     )
     with duckdb.connect() as con:
@@ -304,4 +323,3 @@ def test_the_bi_example_joins_costline_with_a_company_focus_dataset(published, t
     assert {team: cost for (month, team, category), cost in by_team.items() if category != "Compute"} == expected_ai
     # Every cent of both sides is counted once: costline's non-Bedrock money plus the company's.
     assert sum(by_team.values()) == sum(expected_ai.values()) + Decimal("9")
-
