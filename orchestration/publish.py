@@ -1,8 +1,9 @@
 """Publishing the mart: write aside, then rename, so readers never see half a mart.
 
 `mart.duckdb` is built under a temporary name and moved over the old file with one rename.
-The Parquet files go to a fresh versioned directory and the `mart` symlink is swapped to it
-with one rename. A reader that has the old file open keeps reading the old, complete version.
+The Parquet files (and the FOCUS export under `focus/`) go to a fresh versioned directory and
+the `mart` symlink is swapped to it with one rename. A reader that has the old file open keeps
+reading the old, complete version.
 
 The two renames are two steps: a process killed between them leaves `mart.duckdb` one
 publication ahead of `mart/` (each complete on its own). Both carry `mart_publication` (a
@@ -32,6 +33,13 @@ from reporting.publication import PUBLICATION_TABLE
 log = logging.getLogger("costline.publish")
 
 PUBLISHED_MART = dg.AssetKey(["published_mart"])
+# The FOCUS 1.2 export: focus_costs again under mart/focus/, as Parquet and as CSV, for FinOps
+# tools that load a FOCUS dataset from a folder. Inside the versioned directory, so it is
+# swapped with the rest of the mart in the same rename.
+FOCUS_TABLE = "focus_costs"
+FOCUS_DIR = "focus"
+# FOCUS's DateTime format (ISO 8601 in UTC, a literal Z); the mart's times are UTC already.
+FOCUS_CSV_TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
                 con.execute(f'create table main."{table}" as select * from warehouse.{source_schema}."{table}"')
                 con.execute(f'copy main."{table}" to {_sql_path(parquet_dir / f"{table}.parquet")} (format parquet)')
                 rows[table] = con.execute(f'select count(*) from main."{table}"').fetchone()[0]
+            if FOCUS_TABLE in tables:
+                _write_focus_files(con, parquet_dir / FOCUS_DIR)
             partial_day = _partial_day(con, tables)
             con.execute(
                 f"""create table main.{PUBLICATION_TABLE} as
@@ -95,6 +105,22 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
     _prune_old_versions(paths.warehouse_dir, keep={parquet_dir.name, previous})
     log.info("published %d tables (%d rows) to %s", len(tables), sum(rows.values()), paths.mart_db)
     return Publication(paths.mart_db, paths.mart_parquet_dir, rows, published_at)
+
+
+def _write_focus_files(con: duckdb.DuckDBPyConnection, focus_dir: Path) -> None:
+    """mart/focus/focus_costs.parquet and .csv: the FOCUS columns as the mart has them.
+
+    The CSV writes times as FOCUS's `YYYY-MM-DDTHH:MM:SSZ` and NULL as an empty field. CSV has
+    no types: a reader infers them, so an id made of digits only (an AWS account as
+    SubAccountId) reads back as a number there; the Parquet file keeps every type.
+    """
+    focus_dir.mkdir(mode=0o700)
+    source = f'main."{FOCUS_TABLE}"'
+    con.execute(f"copy {source} to {_sql_path(focus_dir / f'{FOCUS_TABLE}.parquet')} (format parquet)")
+    con.execute(
+        f"copy {source} to {_sql_path(focus_dir / f'{FOCUS_TABLE}.csv')} "
+        f"(format csv, header true, timestampformat '{FOCUS_CSV_TIMESTAMP}')"
+    )
 
 
 def _partial_day(con: duckdb.DuckDBPyConnection, tables: list[str]):

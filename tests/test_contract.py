@@ -17,7 +17,8 @@ import duckdb
 import pytest
 
 CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "CONTRACT.md"
-_ROW = re.compile(r"^\|\s*([a-z_][a-z0-9_]*)\s*\|\s*([A-Z][A-Z0-9_]*(?:\(\d+,\s*\d+\))?)\s*\|")
+# Column names are snake_case, or FOCUS's CamelCase in focus_costs (x_ for costline's own).
+_ROW = re.compile(r"^\|\s*([A-Za-z_][A-Za-z0-9_]*)\s*\|\s*([A-Z][A-Z0-9_]*(?:\(\d+,\s*\d+\))?)\s*\|")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def parse_contract(text: str) -> dict[str, TableSpec]:
             for line in body.splitlines()
             if (m := _ROW.match(line)) and m.group(1) != "column"
         )
-        tables[name.strip()] = TableSpec(name.strip(), tuple(re.findall(r"`([a-z_]+)`", grain.group(1))), columns)
+        tables[name.strip()] = TableSpec(name.strip(), tuple(re.findall(r"`([A-Za-z_]+)`", grain.group(1))), columns)
     return tables
 
 
@@ -102,6 +103,16 @@ TOTALS = {
         select 'workspace_summary', workspace, null from workspace_summary w
         full join (select workspace, sum(cost_usd) cost from daily_spend group by all) d using (workspace)
         where w.cost_usd is distinct from d.cost""",
+    "focus_costs carries daily_spend's money per day and provider": """
+        select day, provider from (
+            select cast("ChargePeriodStart" as date) as day, x_Provider as provider, sum("BilledCost") as billed,
+                   sum("ListCost") as list, sum(x_ApiCalls) as calls, sum(x_InputTokens) as tokens
+            from focus_costs group by all) f
+        full join (select day, provider, sum(cost_usd) as cost, sum(estimated_cost_usd + unattributed_cost_usd) as list,
+                          sum(api_calls) as calls, sum(input_tokens) as tokens from daily_spend group by all) d
+          using (day, provider)
+        where f.billed is distinct from d.cost or f.list is distinct from d.list
+           or f.calls is distinct from d.calls or f.tokens is distinct from d.tokens""",
 }
 
 

@@ -29,6 +29,7 @@ MARTS = [
     "marts.prompt_versions",
     "marts.deployment_impact",
     "marts.executive_summary",
+    "marts.focus_costs",
 ]
 
 
@@ -568,6 +569,12 @@ def test_windowed_rerun_replaces_only_its_days_and_is_idempotent(built, tmp_path
         "intermediate.int_spend_hourly",
     ]:
         assert query(db_path, f"select count(*) from {table} where day = ?", [D3]) == [(0,)], table
+    # focus_costs follows the window too: day 3 emptied, day 2 re-summed, day 1 untouched.
+    assert query(
+        db_path,
+        'select cast("ChargePeriodStart" as date), sum("BilledCost") from marts.focus_costs group by 1 order by 1',
+    ) == query(db_path, "select day, sum(cost_usd) from marts.daily_spend group by 1 order by 1")
+    assert query(db_path, 'select count(*) from marts.focus_costs where "ChargePeriodStart" = ?', [D3]) == [(0,)]
 
     before = snapshot(db_path, MARTS)
     run_dbt(["build"], warehouse_dir, tmp_path / "dbt", dbt_vars=window)

@@ -100,7 +100,8 @@ def table_mismatches(duck: duckdb.DuckDBPyConnection, pg_con, schema: str, table
             [schema, table],
         ).fetchall()
     ]
-    select = f"select {', '.join(columns)} from {schema}.{table}"
+    # Quoted: focus_costs' FOCUS names are CamelCase, which Postgres folds unless quoted.
+    select = f"select {', '.join(chr(34) + name + chr(34) for name in columns)} from {schema}.{table}"
 
     def ordered(rows):
         return sorted(rows, key=lambda row: tuple((v is None, "" if _float_column(v) else str(v)) for v in row))

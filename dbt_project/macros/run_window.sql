@@ -154,9 +154,18 @@
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}
-        {%- set where = modules.re.sub('costline_in_run_window\\(\\s*([\\w.]+)\\s*\\)',
-                                       costline_in_run_window('\\1'), where) -%}
-        {%- set where = modules.re.sub('costline_started_in_run_window\\(\\s*([\\w.]+)\\s*\\)',
+        {#- A column name with capitals (focus_costs' FOCUS names) is quoted for the adapter:
+            it is case-sensitive outside DuckDB. -#}
+        {%- set state = namespace(where=where) -%}
+        {%- for name in modules.re.findall('in_run_window\\(\\s*([A-Za-z_]\\w*)\\s*\\)', where) | unique -%}
+            {%- if name != name | lower -%}
+                {%- set state.where = modules.re.sub('(in_run_window\\(\\s*)' ~ name ~ '(\\s*\\))',
+                                                     '\\g<1>' ~ adapter.quote(name) ~ '\\g<2>', state.where) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set where = modules.re.sub('costline_in_run_window\\(\\s*([\\w."`]+)\\s*\\)',
+                                       costline_in_run_window('\\1'), state.where) -%}
+        {%- set where = modules.re.sub('costline_started_in_run_window\\(\\s*([\\w."`]+)\\s*\\)',
                                        costline_started_in_run_window('\\1'), where) -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}
     {%- endif -%}
