@@ -37,9 +37,7 @@ focus_rows as (
     where
         is_model_spend
         and usd_per_unit is not null
-        {%- if open_day %}
-            and day < {{ costline_date_literal(open_day) }}
-        {%- endif %}
+        and day < {{ costline_date_literal(open_day or '9999-12-31') }}
 
 ),
 
