@@ -8,7 +8,8 @@ arguments give byte-identical files.
 
 The story (all dates relative to the window; see `demo/scenario.py`):
 - four workspaces (support, growth, platform, research), seven features, OpenAI and Anthropic
-  models, cache reads and writes on Anthropic calls (and OpenAI's automatic cache reads), office-
+  models, and Claude on AWS Bedrock for research's evals (billed by AWS's FOCUS export,
+  `demo/focus_exports.py`), cache reads and writes on Claude calls (and OpenAI's automatic cache reads), office-
   hours traffic peaking in the UTC afternoon and quiet weekends;
 - ~2% of requests retried after a rate limit or timeout (some twice), ~0.5% failing for good;
 - day 12, 10:00 UTC: reply-drafting ships prompt v2 (a deployments.csv row), +40% tokens per
