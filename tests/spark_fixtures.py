@@ -18,7 +18,6 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
-
 from dbt_fixtures import DBT_PROJECT_DIR
 
 
