@@ -65,6 +65,13 @@
     columns existed get their values once (they are days that had ended), so a BI filter
     `where not is_partial` never drops history. A no-op on every later run. -#}
 {% macro costline_fill_intraday_columns(cost_column='cost_usd', billed_column='billed_cost_usd') -%}
+    {{ return(adapter.dispatch('costline_fill_intraday_columns', 'costline')(cost_column, billed_column)) }}
+{%- endmacro %}
+{#- Spark has no UPDATE on Parquet tables, and a Spark warehouse never held those marts
+    without the two columns: nothing to fill. -#}
+{% macro spark__costline_fill_intraday_columns(cost_column='cost_usd', billed_column='billed_cost_usd') -%}
+{%- endmacro %}
+{% macro default__costline_fill_intraday_columns(cost_column='cost_usd', billed_column='billed_cost_usd') -%}
     {%- if is_incremental() -%}
         update {{ this }}
         set is_partial = false, cost_basis = {{ costline_cost_basis(cost_column, billed_column) }}

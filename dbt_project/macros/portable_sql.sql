@@ -103,3 +103,81 @@
 {% macro costline_fraction(num, den) -%}
     cast({{ num }} as {{ costline_type_double() }}) / nullif(cast({{ den }} as {{ costline_type_double() }}), 0)
 {%- endmacro %}
+
+{#-
+  Spark (dbt-spark, Spark 4, ANSI mode off as dbt-spark forces it). Each macro below exists
+  because the ANSI default gives a different number on Spark with no error (docs/SPARK.md);
+  tests/test_spark.py runs each on Spark and DuckDB and compares.
+-#}
+
+{#- `double precision` is not a Spark type. -#}
+{% macro spark__costline_type_double() -%}
+    double
+{%- endmacro %}
+
+{% macro spark__costline_type_wide_int() -%}
+    decimal(38, 0)
+{%- endmacro %}
+
+{#- Exact integer quotients on decimal(38, 0): Spark's div() returns BIGINT and wraps past
+    2^63 (a micro-dollar amount times a token weight gets there). num - pmod(num, den) is a
+    multiple of den, so the decimal division is exact: floor division for den > 0. With `%`
+    (the sign of num) instead of pmod it truncates toward zero. -#}
+{% macro costline_spark_exact_div(num, den, remainder) -%}
+    cast(
+        (cast({{ num }} as decimal(38, 0)) - {{ remainder }}(cast({{ num }} as decimal(38, 0)), cast({{ den }} as decimal(38, 0))))
+        / cast({{ den }} as decimal(38, 0))
+    as decimal(38, 0))
+{%- endmacro %}
+
+{% macro spark__costline_floor_div(num, den) -%}
+    {{ costline_spark_exact_div(num, den, 'pmod') }}
+{%- endmacro %}
+
+{#- Half away from zero on whole micro-dollars, as on DuckDB: Spark would divide the decimal
+    at 12 digits, round there and again at 6 (a double rounding). -#}
+{% macro spark__costline_money_ratio(money_expr, count_expr) -%}
+    case when ({{ count_expr }}) <> 0 then
+        {{ costline_from_micros(costline_spark_exact_div(
+            "(" ~ costline_to_micros(money_expr) ~ " * 2 + sign(" ~ costline_to_micros(money_expr) ~ ") * abs(cast(" ~ count_expr ~ " as decimal(38, 0))))",
+            "(2 * cast(" ~ count_expr ~ " as decimal(38, 0)))",
+            'mod')) }}
+    end
+{%- endmacro %}
+
+{#- median and percentile_* return DOUBLE on Spark. Exact: the middle value(s) of the sorted
+    list, their mean truncated toward zero to `scale` as DuckDB's median of a DECIMAL does.
+    element_at past the end (no rows) is NULL, as the median of nothing. -#}
+{% macro spark__costline_median(expr, scale=none) -%}
+    {%- set sorted -%} array_sort(collect_list({{ expr }})) {%- endset -%}
+    {%- set middle_mean -%}
+        ((element_at({{ sorted }}, cast(floor((size({{ sorted }}) + 1) / 2) as int))
+          + element_at({{ sorted }}, cast(floor(size({{ sorted }}) / 2) + 1 as int))) / 2)
+    {%- endset -%}
+    case when size({{ sorted }}) > 0 then
+    {%- if scale is none %}
+        {{ middle_mean }}
+    {%- else %}
+        case when {{ middle_mean }} >= 0 then floor({{ middle_mean }}, {{ scale | int }})
+            else ceil({{ middle_mean }}, {{ scale | int }}) end
+    {%- endif %}
+    end
+{%- endmacro %}
+
+{#- dbt-spark's dateadd does not bracket `interval` (dbt-adapters#1554: '-1 * a - b' became
+    '-1 * a - b * 3600', so the interval was wrong with no error) and goes through Unix seconds,
+    dropping fractions of a second. timestampadd is exact to the microsecond. -#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    {%- set units = {'millisecond': 'millisecond', 'microsecond': 'microsecond', 'second': 'second',
+                     'minute': 'minute', 'hour': 'hour', 'day': 'day', 'week': 'week',
+                     'month': 'month', 'quarter': 'quarter', 'year': 'year'} -%}
+    {%- if datepart not in units -%}
+        {{ exceptions.raise_compiler_error("dateadd: datepart '" ~ datepart ~ "' is not supported on Spark") }}
+    {%- endif -%}
+    timestampadd({{ units[datepart] }}, cast(({{ interval }}) as bigint), cast({{ from_date_or_timestamp }} as timestamp))
+{%- endmacro %}
+
+{#- dbt-spark's safe_cast is a plain cast: NULL on a bad value only while ANSI mode is off. -#}
+{% macro spark__safe_cast(field, type) -%}
+    try_cast({{ field }} as {{ type }})
+{%- endmacro %}

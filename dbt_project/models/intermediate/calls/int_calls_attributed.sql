@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        partition_by=costline_partition_by('day'),
         pre_hook="{{ costline_delete_window('day') }}"
     )
 }}
