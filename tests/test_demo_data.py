@@ -196,7 +196,8 @@ def scalar(con, sql, *params):
 
 def test_generation_is_fast_and_the_summary_matches_the_files(demo):
     input_dir, summary, con, elapsed = demo
-    assert elapsed < 10, f"generation took {elapsed:.1f} s"
+    # A sanity bound only (the figure is bench/run.py's): a shared CI machine varies 2x.
+    assert elapsed < 30, f"generation took {elapsed:.1f} s"
     assert (summary.start, summary.end) == (END - timedelta(days=DAYS - 1), END)
     assert summary.calls == scalar(con, "select count(*) from calls") > 100_000
     assert summary.requests == scalar(con, "select count(distinct request_id) from calls")

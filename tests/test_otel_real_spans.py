@@ -205,7 +205,11 @@ def ingested(span_python, tmp_path_factory) -> Ingested:  # noqa: F811 - the fix
             )
             held = rows(con, "select source_file, source_line, record_key, reason from raw.quarantine")
     run_dbt(
-        ["build", "--select", "+int_calls_priced", "+untagged_spend_daily"], paths.warehouse_db.parent, work / "dbt"
+        # Cautious: a test that also reads a model outside the selection (focus_costs against
+        # daily_spend) is left out rather than run against a table this build did not make.
+        ["build", "--select", "+int_calls_priced", "+untagged_spend_daily", "--indirect-selection", "cautious"],
+        paths.warehouse_db.parent,
+        work / "dbt",
     )
     with connect(paths.warehouse_db, read_only=True) as con:
         priced = dict(rows(con, "select call_id, estimated_cost_usd from intermediate.int_calls_priced"))
