@@ -12,13 +12,21 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from demo.billing_pages import write_demo_billing_pages
+from demo.inputs import generate_demo_inputs
+from ingestion.billing import load_billing
+from ingestion.settings import Paths
+from ingestion.sources.model_prices import refresh_model_prices
+from ingestion.sources.outcome_files import load_outcomes_folder
+from ingestion.sources.reference_files import load_reference_inputs
+from ingestion.sources.telemetry_files import load_telemetry_folder
 from ingestion.warehouse import RAW_TABLES, connect
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -235,3 +243,24 @@ def snapshot(db_path: Path, tables: Iterable[str]) -> dict[str, list[tuple]]:
             rows = con.execute(f"select * from {table}").fetchall()
             result[table] = sorted(rows, key=lambda row: tuple("" if value is None else str(value) for value in row))
     return result
+
+
+def load_demo_raw(root: Path, end: date, days: int, calls_per_day: int = 300):
+    """A small demo's inputs loaded into raw.* by the real ingestion code (no Dagster), for
+    the tests that build the dbt project on a second engine from the same raw layer."""
+    paths = Paths(root / "input", root / "warehouse")
+    summary = generate_demo_inputs(paths.input_dir, end=end, days=days, calls_per_day=calls_per_day)
+    write_demo_billing_pages(paths.billing_dir, summary.usage)
+    paths.ensure_warehouse_dir()
+    with connect(paths.warehouse_db) as con:
+        for folder in sorted(paths.telemetry_dir.iterdir()):
+            load_telemetry_folder(con, paths, date.fromisoformat(folder.name), "test")
+        for folder in sorted(paths.outcomes_dir.iterdir()):
+            load_outcomes_folder(con, paths, date.fromisoformat(folder.name), "test")
+        load_reference_inputs(con, paths, "test")
+        refresh_model_prices(con, load_id="test")
+        for provider in ("openai", "anthropic"):
+            load_billing(
+                con, paths, provider, summary.start - timedelta(days=1), summary.end, api_key=None, load_id="test"
+            )
+    return paths

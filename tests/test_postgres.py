@@ -23,19 +23,12 @@ except ImportError:
     if os.environ.get("CI"):
         raise  # CI installs the `postgres` extra and must run these tests
     pytest.skip("the optional extra `postgres` (psycopg, dbt-postgres) is not installed", allow_module_level=True)
-from dbt_fixtures import run_dbt  # noqa: E402
+from dbt_fixtures import load_demo_raw, run_dbt  # noqa: E402
 from postgres_fixtures import SERVER_URL_ENV, pg_database, pg_server  # noqa: E402, F401
 from psycopg.conninfo import conninfo_to_dict  # noqa: E402
 
-from demo.billing_pages import write_demo_billing_pages  # noqa: E402
-from demo.inputs import generate_demo_inputs  # noqa: E402
-from ingestion.billing import load_billing  # noqa: E402
 from ingestion.settings import Paths  # noqa: E402
-from ingestion.sources.model_prices import refresh_model_prices  # noqa: E402
-from ingestion.sources.outcome_files import load_outcomes_folder  # noqa: E402
-from ingestion.sources.reference_files import load_reference_inputs  # noqa: E402
-from ingestion.sources.telemetry_files import load_telemetry_folder  # noqa: E402
-from ingestion.warehouse import RAW_TABLES, connect  # noqa: E402
+from ingestion.warehouse import RAW_TABLES  # noqa: E402
 from orchestration.postgres_publish import MART_SCHEMA, PUBLICATION_TABLE, copy_tables, publish_mart_to_postgres  # noqa: E402
 
 DEMO_END = date(2026, 3, 4)  # ten days across a month end: budgets and month labels both move
@@ -64,22 +57,7 @@ def _dbt_env(url: str) -> dict[str, str]:
 def demo_raw(tmp_path_factory) -> Paths:
     """A small demo's inputs loaded into raw.* by the real ingestion code (no Dagster)."""
     root = tmp_path_factory.mktemp("pg_demo")
-    paths = Paths(root / "input", root / "warehouse")
-    summary = generate_demo_inputs(paths.input_dir, end=DEMO_END, days=DEMO_DAYS, calls_per_day=300)
-    write_demo_billing_pages(paths.billing_dir, summary.usage)
-    paths.ensure_warehouse_dir()
-    with connect(paths.warehouse_db) as con:
-        for folder in sorted(paths.telemetry_dir.iterdir()):
-            load_telemetry_folder(con, paths, date.fromisoformat(folder.name), "test")
-        for folder in sorted(paths.outcomes_dir.iterdir()):
-            load_outcomes_folder(con, paths, date.fromisoformat(folder.name), "test")
-        load_reference_inputs(con, paths, "test")
-        refresh_model_prices(con, load_id="test")
-        for provider in ("openai", "anthropic"):
-            load_billing(
-                con, paths, provider, summary.start - timedelta(days=1), summary.end, api_key=None, load_id="test"
-            )
-    return paths
+    return load_demo_raw(root, DEMO_END, DEMO_DAYS)
 
 
 def _float_column(value) -> bool:

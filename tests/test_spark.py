@@ -8,23 +8,16 @@ differences they guard.
 
 import math
 import re
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_fixtures import DBT_PROJECT_DIR, run_dbt
+from dbt_fixtures import DBT_PROJECT_DIR, load_demo_raw, run_dbt
 from spark_fixtures import require_spark, spark_env, spark_session
 
-from demo.billing_pages import write_demo_billing_pages
-from demo.inputs import generate_demo_inputs
-from ingestion.billing import load_billing
 from ingestion.settings import Paths
-from ingestion.sources.model_prices import refresh_model_prices
-from ingestion.sources.outcome_files import load_outcomes_folder
-from ingestion.sources.reference_files import load_reference_inputs
-from ingestion.sources.telemetry_files import load_telemetry_folder
 from ingestion.warehouse import connect
 from orchestration.spark_raw import export_raw_tables, spark_raw_dir
 
@@ -59,21 +52,8 @@ def demo_raw(tmp_path_factory) -> Paths:
     """A small demo's inputs loaded into raw.* by the real ingestion code, exported for Spark."""
     require_spark()
     root = tmp_path_factory.mktemp("spark_demo")
-    paths = Paths(root / "input", root / "warehouse")
-    summary = generate_demo_inputs(paths.input_dir, end=DEMO_END, days=DEMO_DAYS, calls_per_day=300)
-    write_demo_billing_pages(paths.billing_dir, summary.usage)
-    paths.ensure_warehouse_dir()
+    paths = load_demo_raw(root, DEMO_END, DEMO_DAYS)
     with connect(paths.warehouse_db) as con:
-        for folder in sorted(paths.telemetry_dir.iterdir()):
-            load_telemetry_folder(con, paths, date.fromisoformat(folder.name), "test")
-        for folder in sorted(paths.outcomes_dir.iterdir()):
-            load_outcomes_folder(con, paths, date.fromisoformat(folder.name), "test")
-        load_reference_inputs(con, paths, "test")
-        refresh_model_prices(con, load_id="test")
-        for provider in ("openai", "anthropic"):
-            load_billing(
-                con, paths, provider, summary.start - timedelta(days=1), summary.end, api_key=None, load_id="test"
-            )
         export_raw_tables(con, spark_raw_dir(paths.warehouse_dir))
     return paths
 
