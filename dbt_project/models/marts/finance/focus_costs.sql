@@ -17,6 +17,9 @@
   Incremental like the tables it reads: the run window's days are replaced.
 -#}
 {%- set incremental = is_incremental() -%}
+{%- set measures = ['api_calls', 'input_tokens', 'output_tokens', 'cache_read_input_tokens',
+    'cache_creation_input_tokens', 'reasoning_output_tokens', 'list_cost_usd', 'billed_cost_usd',
+    'from_bill_usd'] %}
 
 with calls as (
 
@@ -92,15 +95,7 @@ charges as (
         workspace,
         feature,
         prompt_version,
-        sum(api_calls) as api_calls,
-        sum(input_tokens) as input_tokens,
-        sum(output_tokens) as output_tokens,
-        sum(cache_read_input_tokens) as cache_read_input_tokens,
-        sum(cache_creation_input_tokens) as cache_creation_input_tokens,
-        sum(reasoning_output_tokens) as reasoning_output_tokens,
-        sum(list_cost_usd) as list_cost_usd,
-        sum(billed_cost_usd) as billed_cost_usd,
-        sum(from_bill_usd) as from_bill_usd
+        {{ costline_sum_columns(measures) }}
     from (
         select * from call_charges
         union all
