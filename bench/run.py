@@ -6,6 +6,7 @@
     python -m bench.run --suite year         # only P2-P4 (the 365-day backfill and what follows)
     python -m bench.run --suite hourly       # the hourly run on 30 and 365 days of history
     python -m bench.run --suite small        # the small workloads: the demo, a 31-day backfill, its re-run
+    python -m bench.run --suite spark        # the demo month and a daily run, on DuckDB and on local Spark
     python -m bench.run --scale 0.1          # everything ten times smaller, for a quick look
 
 Inputs are generated with DuckDB (bench/generate.py) under --work (default bench/out/work).
@@ -205,6 +206,57 @@ SMALL_TARGETS_S = {
 }
 
 
+SPARK_DEMO_END = date(2026, 3, 4)
+
+
+def bench_spark(work: Path, calls_per_day: int) -> list[dict]:
+    """The same demo month on each engine (COSTLINE_ENGINE), one after the other: the demo
+    (generate, backfill 31 days, report) and then the daily job for its last day again with one
+    late file (the window plus the re-opened day). Needs the `spark` extra and Java 17."""
+    rows = []
+    for engine in ("duckdb", "spark"):
+        inputs, warehouse = work / f"spark-bench-{engine}-in", work / f"spark-bench-{engine}-wh"
+        for folder in (inputs, warehouse):
+            shutil.rmtree(folder, ignore_errors=True)
+        env = {"COSTLINE_ENGINE": engine, "COSTLINE_NOW": f"{SPARK_DEMO_END + timedelta(days=1)}T06:00:00Z"}
+        demo = costline(
+            "demo",
+            "--days",
+            "31",
+            "--end",
+            SPARK_DEMO_END.isoformat(),
+            "--calls-per-day",
+            str(calls_per_day),
+            input_dir=inputs,
+            warehouse_dir=warehouse,
+            extra_env=env,
+        )
+        rows.append({"name": f"demo month on {engine} (31 days @{calls_per_day}/day)", **demo})
+        late = inputs / "telemetry" / SPARK_DEMO_END.isoformat() / "late.jsonl"
+        late.write_text(
+            json.dumps(
+                {
+                    "call_id": "bench-late-1",
+                    "request_id": "bench-late-1",
+                    "started_at": f"{SPARK_DEMO_END - timedelta(days=1)}T23:59:00Z",
+                    "provider": "openai",
+                    "model": "gpt-4o-mini",
+                    "input_tokens": 1000,
+                    "output_tokens": 100,
+                }
+            )
+            + "\n"
+        )
+        daily = costline(
+            "run", "--date", SPARK_DEMO_END.isoformat(), input_dir=inputs, warehouse_dir=warehouse, extra_env=env
+        )
+        rows.append({"name": f"daily run on {engine} (2-day window)", **daily})
+    for kind in ("demo month", "daily run"):
+        duck, spark = (next(r for r in rows if r["name"].startswith(f"{kind} on {e}")) for e in ("duckdb", "spark"))
+        rows.append({"name": f"{kind}: spark / duckdb", "ratio": round(spark["wall_s"] / duck["wall_s"], 2)})
+    return rows
+
+
 def bench_bi_queries(mart_db: Path) -> list[dict]:
     """A typical dashboard query per mart table: one month, grouped."""
     queries = {
@@ -279,7 +331,7 @@ def print_table(rows: list[dict]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--suite", choices=["backbone", "day", "year", "scale", "hourly", "small", "all"], default="backbone"
+        "--suite", choices=["backbone", "day", "year", "scale", "hourly", "small", "spark", "all"], default="backbone"
     )
     parser.add_argument(
         "--hourly-days", default="30,365", help="history lengths for the hourly suite (the first is the reference)"
@@ -313,6 +365,9 @@ def main() -> int:
             )
     if args.suite in ("small", "all"):
         for row in bench_small(work, n(2_000)):
+            show(row)
+    if args.suite == "spark":  # not in "all": it needs the spark extra and Java
+        for row in bench_spark(work, max(100, int(300 * args.scale))):
             show(row)
     if args.suite in ("backbone", "all"):
         show(bench_day(work, n(1_000_000), "jsonl", "1M-call day (jsonl)"))

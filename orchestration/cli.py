@@ -147,6 +147,12 @@ def _run(paths: Paths, start: date, end: date, wait: float, hourly: bool = False
                 log.warning("could not record the run (%s): the next run will not be skipped", error)
 
     from orchestration.runner import WarehouseBusy, run_days
+    from orchestration.spark_engine import EngineError, dbt_engine
+
+    try:
+        dbt_engine()
+    except EngineError as error:
+        _fail(str(error))
 
     log.info(
         "running %s%s%s (inputs %s, warehouse %s)",

@@ -14,18 +14,20 @@ from orchestration.publish import build_published_mart
 from orchestration.quality import quality_checks
 from orchestration.resources import CostlinePaths, WarehouseLock
 from orchestration.sources import source_assets, writers_by_table
+from orchestration.spark_engine import dbt_engine
 from orchestration.transform import build_dbt_assets, dbt_resource, mart_model_names, prepare_dbt_manifest
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    manifest = prepare_dbt_manifest()
+    engine = dbt_engine()
+    manifest = prepare_dbt_manifest(engine)
     paths = CostlinePaths()
     mart_tables = mart_model_names(manifest)
     return dg.Definitions(
         assets=[
             *source_assets,
-            build_dbt_assets(manifest, writers_by_table()),
+            build_dbt_assets(manifest, writers_by_table(), engine),
             build_published_mart(mart_tables),
             build_postgres_mart(mart_tables),
             *delivery_assets,

@@ -21,6 +21,7 @@ from ingestion.clock import open_day, open_hour, utc_now
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import CostlinePaths, WarehouseLock
 from orchestration.run_window import event_days_loaded_by, rebuild_window
+from orchestration.spark_engine import SPARK_TARGET, EngineError, SparkBuild
 
 log = logging.getLogger("costline.transform")
 
@@ -40,15 +41,25 @@ OPEN_DAY_ENV, OPEN_HOUR_ENV = "COSTLINE_OPEN_DAY", "COSTLINE_OPEN_HOUR"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
-def prepare_dbt_manifest(force: bool = False) -> Path:
-    """Build target/manifest.json (a named step: `costline` calls it before loading definitions).
+def engine_target_path(engine: str) -> Path:
+    """The project's target folder for an engine's parse (relative to the project): DuckDB's is
+    dbt's own `target/`, another engine's `target/<engine>/`. Their manifests differ: a test of a
+    quoted column hashes to another unique id on Spark (backticks), and dagster-dbt looks up
+    every result of the build in the manifest it was given."""
+    return Path(dbt_project.target_path) if engine == "duckdb" else Path(dbt_project.target_path) / engine
+
+
+def prepare_dbt_manifest(engine: str = "duckdb", force: bool = False) -> Path:
+    """Build the engine's manifest.json (a named step: `costline` calls it before loading definitions).
 
     Re-parses when any project file is newer than the manifest, so edits by the data team are
     picked up by the next `costline run` without a separate command.
     """
-    manifest = dbt_project.manifest_path
+    target_path = engine_target_path(engine)
+    manifest = Path(dbt_project.project_dir) / target_path / "manifest.json"
     if force or not manifest.exists() or _newest_project_file() > manifest.stat().st_mtime:
-        dbt_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+        args = ["parse", "--quiet"] if engine == "duckdb" else ["parse", "--quiet", "--target", engine]
+        dbt_resource().cli(args, target_path=target_path).wait()
     return manifest
 
 
@@ -139,8 +150,9 @@ def dbt_source_tables(manifest_path: Path) -> set[str]:
     return {source_table(props) for props in manifest["sources"].values()}
 
 
-def dbt_build_args() -> list[str]:
-    return ["build", "--exclude", DBT_EXCLUDE]
+def dbt_build_args(engine: str = "duckdb") -> list[str]:
+    args = ["build", "--exclude", DBT_EXCLUDE]
+    return [*args, "--target", SPARK_TARGET] if engine == SPARK_TARGET else args
 
 
 def window_environment(start: date, end: date) -> dict[str, str]:
@@ -177,7 +189,11 @@ def mart_model_names(manifest_path: Path) -> list[str]:
     )
 
 
-def build_dbt_assets(manifest_path: Path, writers_by_table: Mapping[str, Sequence[dg.AssetKey]]) -> dg.AssetsDefinition:
+def build_dbt_assets(
+    manifest_path: Path, writers_by_table: Mapping[str, Sequence[dg.AssetKey]], engine: str = "duckdb"
+) -> dg.AssetsDefinition:
+    """The dbt build as one partitioned multi-asset, on the engine its manifest was parsed for
+    (`COSTLINE_ENGINE` when the definitions loaded: a code location serves one engine)."""
     translator = CostlineDbtTranslator(
         writers_by_table, settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     )
@@ -196,28 +212,42 @@ def build_dbt_assets(manifest_path: Path, writers_by_table: Mapping[str, Sequenc
         paths = costline.paths()
         partition_days = window_days(context.partition_time_window)
         start, end = rebuild_window(partition_days, event_days_loaded_by(context.run_id, paths.warehouse_db))
-        log.info("dbt build for %s .. %s (models, tests, contracts)", start, end)
+        log.info("dbt build on %s for %s .. %s (models, tests, contracts)", engine, start, end)
         started = time.monotonic()
         # The dbt subprocess inherits the environment: its profile reads the warehouse from it.
-        # One target folder per warehouse, kept, so dbt's partial parse carries over.
-        target = seeded_target_dir(paths.dbt_target_dir)
+        # One target folder per warehouse and engine, kept, so dbt's partial parse carries over.
+        target = seeded_target_dir(
+            paths.dbt_target_dir if engine == "duckdb" else paths.dbt_target_dir / engine, engine_target_path(engine)
+        )
         build_env = {
             "COSTLINE_WAREHOUSE_DIR": str(paths.warehouse_dir),
             **window_environment(start, end),
             **open_environment(utc_now()),
         }
+        spark = SparkBuild.for_marts(paths, mart_model_names(manifest_path)) if engine == SPARK_TARGET else None
+        if spark:
+            exported = spark.prepare()
+            log.info("raw.* exported for Spark: %d tables, %d rows", len(exported), sum(exported.values()))
+            build_env.update(spark.environment())
         with environment(build_env):
-            yield from dbt.cli(dbt_build_args(), context=context, target_path=target).stream()
+            yield from dbt.cli(dbt_build_args(engine), context=context, target_path=target).stream()
+        if spark:
+            try:
+                rows = spark.import_handoff()
+            except EngineError as error:
+                raise dg.Failure(description=str(error), allow_retries=False) from None
+            log.info("%d tables taken back from Spark into warehouse.duckdb (%d rows)", len(rows), sum(rows.values()))
         log.info("dbt build done in %.0fs", time.monotonic() - started)
 
     return costline_dbt_models
 
 
-def seeded_target_dir(target: Path) -> Path:
-    """The warehouse's dbt target folder, owner-only, with the project's partial parse state
-    copied in on first use (dagster-dbt would copy it too, but with the source's 0644 mode)."""
+def seeded_target_dir(target: Path, project_target: Path | None = None) -> Path:
+    """The warehouse's dbt target folder, owner-only, with the partial parse state of the
+    project's `project_target` (default dbt's `target/`) copied in on first use (dagster-dbt
+    would copy it too, but with the source's 0644 mode)."""
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
-    seed = Path(dbt_project.project_dir) / dbt_project.target_path / PARTIAL_PARSE_FILE
+    seed = Path(dbt_project.project_dir) / (project_target or dbt_project.target_path) / PARTIAL_PARSE_FILE
     destination = target / PARTIAL_PARSE_FILE
     if seed.exists() and not destination.exists():
         shutil.copyfile(seed, destination)

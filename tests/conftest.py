@@ -61,3 +61,22 @@ def demo_mart(tmp_path_factory) -> dict:
         "result": result,
         "mart_db": warehouse_dir / "mart.duckdb",
     }
+
+
+# The longest test files, longest first (measured with --durations on the 2-core CI machine).
+# xdist's --dist loadfile hands files to workers in collection order: starting these first
+# keeps one of them from being the last file still running while the other worker idles.
+SLOWEST_FIRST = (
+    "test_spark.py",
+    "test_intraday.py",
+    "test_reliability_crashes.py",
+    "test_reliability_daemon.py",
+    "test_reliability_idempotency.py",
+    "test_focus_import.py",
+    "test_pipeline.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept otherwise

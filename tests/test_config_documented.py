@@ -19,6 +19,8 @@ INTERNAL = {
     "COSTLINE_OPEN_HOUR": "the hour still running, orchestration hands to dbt (macros/intraday.sql)",
     "COSTLINE_OPEN_": "the prefix intraday.sql builds those two names from",
     "COSTLINE_": "the prefix of every setting: all of them are hashed into the re-run fingerprint (run_fingerprint.py)",
+    "COSTLINE_SPARK_HANDOFF_DIR": "where a Spark build writes the tables costline takes back (orchestration/spark_engine.py)",
+    "COSTLINE_SPARK_HANDOFF_TABLES": "which tables a Spark build hands back (orchestration/spark_engine.py)",
     "COSTLINE_TEST_PAUSE_AT": "fault injection for the crash tests only (ingestion/settings.py)",
     "COSTLINE_TEST_PAUSE_SIGNAL": "fault injection for the crash tests only (ingestion/settings.py)",
 }

@@ -1,10 +1,10 @@
-{#- On Spark the table is rebuilt whole for now: its window pre-hook deletes rows by a quoted
-    timestamp column, which Spark's Parquet tables (no DELETE, day partitions) cannot do yet
-    (docs/SPARK.md). -#}
+{#- Day-partitioned on Spark by its day column (FOCUS has no `day`), whose window partitions the
+    pre-hook drops there (docs/SPARK.md); elsewhere the pre-hook deletes the window's rows. -#}
 {{
     config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
-        pre_hook=([] if target.type == 'spark' else ["{{ costline_delete_window(adapter.quote('ChargePeriodStart')) }}"])
+        materialized='incremental',
+        partition_by=costline_partition_by(adapter.quote('ChargePeriodStart')),
+        pre_hook=["{{ costline_delete_window(adapter.quote('ChargePeriodStart')) }}"]
     )
 }}
 {#-
