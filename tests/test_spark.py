@@ -22,11 +22,15 @@ from dbt_fixtures import DBT_PROJECT_DIR, run_dbt
 from spark_fixtures import require_spark, spark_env, spark_session
 
 from ingestion.settings import Paths
+from orchestration.run_window import event_days_loaded_by, rebuild_window
 from orchestration.spark_engine import ENGINE_ENV, GATE_INTERMEDIATE_TABLES, EngineError, dbt_engine
 
 DEMO_END = date(2026, 3, 4)  # a month of demo across a month end, as tests/test_postgres.py
 DEMO_DAYS = 31
 NOW = "2026-03-05T06:00:00Z"  # both engines' runs at the same moment: the same open day
+# A day before the last day's month: the month-to-date FOCUS delivery of each run re-states
+# March, so the window of a run of DEMO_END starts on 2026-03-01 and this day stays outside it.
+OLD_DAY = date(2026, 2, 27)
 COMPARED_SCHEMAS = ("intermediate", "marts")
 
 
@@ -248,9 +252,9 @@ def partition_files(paths: Paths) -> dict[tuple[str, str], frozenset[str]]:
 
 def _late_inputs(duck_paths: Paths, runs: dict[str, Paths]) -> dict[str, object]:
     """Late data delivered on the last day, the same on both engines: a call of the day
-    before, resolutions of four of that day's requests, and a retry of a request three days
-    back (inside the look-back, outside the window: its day is re-opened, not rebuilt)."""
-    last, yesterday, old_day = DEMO_END, DEMO_END - timedelta(days=1), DEMO_END - timedelta(days=3)
+    before, resolutions of four of that day's requests, and a retry of a request of the
+    previous month (inside the look-back, outside the window: its day is re-opened, not rebuilt)."""
+    last, yesterday, old_day = DEMO_END, DEMO_END - timedelta(days=1), OLD_DAY
     with duckdb.connect(str(duck_paths.warehouse_db), read_only=True) as duck:
         unlabelled = [
             r
@@ -345,22 +349,28 @@ def test_daily_job_on_spark_publishes_what_duckdb_publishes(tmp_path_factory):
     assert cost > 0 and calls >= DEMO_DAYS * 250 and days == DEMO_DAYS  # not two empty builds
 
     # The windowed run: only the window's and the re-opened day's partitions are rewritten.
-    yesterday, old_day = DEMO_END - timedelta(days=1), DEMO_END - timedelta(days=3)
+    yesterday, old_day = DEMO_END - timedelta(days=1), OLD_DAY
     labelled_before = _labelled(spark_paths, yesterday)
     before = partition_files(spark_paths)
     late = _late_inputs(duck_paths, runs)
     _both(runs, "run", "--date", DEMO_END.isoformat())
     after = partition_files(spark_paths)
     rebuilt_days = {key[1][:10] for key, names in after.items() if before.get(key) != names}
-    # The window (the partition day and the late call's day) and the days of the earlier
-    # requests the window's inputs re-open (the retry's, and those of the demo's own outcomes
-    # recorded in the window), as DuckDB found them.
+    # The run's window, as the orchestrator computed it (its day and every day its inputs
+    # touched: the late call's, and the month the FOCUS delivery re-states), and the days of
+    # the earlier requests the window's inputs re-open (the retry's, and those of the demo's
+    # own outcomes recorded in the window), as DuckDB found them.
+    with duckdb.connect(str(spark_paths.mart_db), read_only=True) as mart:
+        (run_id,) = mart.execute("select run_id from mart_publication").fetchone()
+    first, last = rebuild_window([DEMO_END], event_days_loaded_by(run_id, spark_paths.warehouse_db))
+    window = {str(first + timedelta(days=n)) for n in range((last - first).days + 1)}
     with duckdb.connect(str(duck_paths.warehouse_db), read_only=True) as duck:
         reopened_days = {
-            str(d) for (d,) in duck.execute("select distinct previous_day from intermediate.int_requests_reopened")
+            str(d)
+            for (d,) in duck.execute("select distinct previous_day from intermediate.int_requests_reopened").fetchall()
         }
-    assert str(old_day) in reopened_days
-    late_days = {str(DEMO_END), str(yesterday), *reopened_days}
+    assert str(yesterday) in window and str(old_day) not in window and str(old_day) in reopened_days
+    late_days = window | reopened_days
     assert rebuilt_days == late_days, f"day partitions rewritten: {sorted(rebuilt_days)}, expected {sorted(late_days)}"
     kept = [key for key in before if key[1][:10] not in late_days]
     assert len(kept) > 100 and all(after.get(key) == before[key] for key in kept)
