@@ -1,5 +1,5 @@
-{#- Day-partitioned on Spark by its day column (FOCUS has no `day`), whose window partitions the
-    pre-hook drops there (docs/SPARK.md); elsewhere the pre-hook deletes the window's rows. -#}
+{#- On Spark partitioned by ChargePeriodStart (a UTC midnight: FOCUS has no `day` column), whose
+    window partitions the pre-hook drops there (docs/SPARK.md); elsewhere it deletes the rows. -#}
 {{
     config(
         materialized='incremental',
