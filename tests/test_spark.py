@@ -2,7 +2,7 @@
 
 Spark runs in session mode (dbt-spark, pyspark in local[2]), reading raw.* exported from the
 DuckDB warehouse as Parquet (orchestration/spark_engine.py). Tests marked `spark` skip locally
-without pyspark/dbt-spark or Java and fail under CI. docs/SPARK.md lists the
+without pyspark/dbt-spark or Java and fail with COSTLINE_REQUIRE_SPARK=1. docs/SPARK.md lists the
 differences they guard.
 """
 
