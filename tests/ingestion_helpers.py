@@ -50,6 +50,21 @@ def call(call_id: str = "call-1", **overrides: Any) -> dict:
     return {k: v for k, v in record.items() if v is not None}
 
 
+def late_call(call_id: str, request_id: str, started_at: str) -> dict:
+    """A gpt-4o-mini call of feature `late-feature` ($0.00021 at list price) delivered after its day."""
+    return {
+        "call_id": call_id,
+        "request_id": request_id,
+        "started_at": started_at,
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "input_tokens": 1000,
+        "output_tokens": 100,
+        "workspace": "support",
+        "feature": "late-feature",
+    }
+
+
 def telemetry_folder(paths: Paths, day: date = DAY) -> Path:
     folder = paths.telemetry_dir / day.isoformat()
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 from conftest import REPO, run_costline
 from filelock import FileLock
+from ingestion_helpers import late_call
 
 from demo.telemetry_files import CANARY_PREFIX
 
@@ -160,20 +161,7 @@ def test_rerunning_a_day_gives_the_same_mart(demo_copy):
 def test_late_records_count_on_their_own_day(demo_copy):
     late_folder = demo_copy["input_dir"] / "telemetry" / "2026-10-31"
     late_folder.mkdir(parents=True)
-    records = [
-        {
-            "call_id": f"late-{n}",
-            "request_id": f"late-req-{n}",
-            "started_at": "2026-10-30T23:59:00Z",
-            "provider": "openai",
-            "model": "gpt-4o-mini",
-            "input_tokens": 1000,
-            "output_tokens": 100,
-            "workspace": "support",
-            "feature": "late-feature",
-        }
-        for n in range(5)
-    ]
+    records = [late_call(f"late-{n}", f"late-req-{n}", "2026-10-30T23:59:00Z") for n in range(5)]
     (late_folder / "late.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     run_costline(
         "run",

@@ -19,6 +19,7 @@ import duckdb
 import pytest
 from conftest import COSTLINE, REPO, run_costline
 from dbt_fixtures import DBT_PROJECT_DIR, run_dbt
+from ingestion_helpers import late_call
 from spark_fixtures import require_spark, spark_env, spark_session
 
 from ingestion.settings import Paths
@@ -272,17 +273,7 @@ def _late_inputs(duck_paths: Paths, runs: dict[str, Paths]) -> dict[str, object]
         ).fetchone()
     assert len(unlabelled) == 4 and old
     calls = [
-        {
-            "call_id": "late-call-1",
-            "request_id": "late-request-1",
-            "started_at": f"{yesterday}T23:59:00Z",
-            "provider": "openai",
-            "model": "gpt-4o-mini",
-            "input_tokens": 1000,
-            "output_tokens": 100,
-            "workspace": "support",
-            "feature": "late-feature",
-        },
+        late_call("late-call-1", "late-request-1", f"{yesterday}T23:59:00Z"),
         {
             "call_id": "late-retry-1",
             "request_id": old[0],
