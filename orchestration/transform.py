@@ -49,6 +49,11 @@ def engine_target_path(engine: str) -> Path:
     return Path(dbt_project.target_path) if engine == "duckdb" else Path(dbt_project.target_path) / engine
 
 
+def target_args(engine: str) -> list[str]:
+    """dbt's `--target` for an engine: none for DuckDB, the profile's default."""
+    return [] if engine == "duckdb" else ["--target", engine]
+
+
 def prepare_dbt_manifest(engine: str = "duckdb", force: bool = False) -> Path:
     """Build the engine's manifest.json (a named step: `costline` calls it before loading definitions).
 
@@ -58,8 +63,7 @@ def prepare_dbt_manifest(engine: str = "duckdb", force: bool = False) -> Path:
     target_path = engine_target_path(engine)
     manifest = Path(dbt_project.project_dir) / target_path / "manifest.json"
     if force or not manifest.exists() or _newest_project_file() > manifest.stat().st_mtime:
-        args = ["parse", "--quiet"] if engine == "duckdb" else ["parse", "--quiet", "--target", engine]
-        dbt_resource().cli(args, target_path=target_path).wait()
+        dbt_resource().cli(["parse", "--quiet", *target_args(engine)], target_path=target_path).wait()
     return manifest
 
 
@@ -151,8 +155,7 @@ def dbt_source_tables(manifest_path: Path) -> set[str]:
 
 
 def dbt_build_args(engine: str = "duckdb") -> list[str]:
-    args = ["build", "--exclude", DBT_EXCLUDE]
-    return [*args, "--target", SPARK_TARGET] if engine == SPARK_TARGET else args
+    return ["build", "--exclude", DBT_EXCLUDE, *target_args(engine)]
 
 
 def window_environment(start: date, end: date) -> dict[str, str]:
