@@ -11,6 +11,7 @@ import math
 import os
 import re
 import subprocess
+import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +52,20 @@ def test_contract_types_come_from_the_type_vars():
     assert not offenders, "use \"{{ var('costline_string_type')[target.type] }}\" / costline_float_type:\n" + "\n".join(
         offenders
     )
+
+
+def test_the_gate_validates_in_a_process_without_a_main_file():
+    # Dagster's run workers start with a __main__ that has no file, as `python -c` does. With
+    # pyspark installed but not its Connect dependencies, GX's import of pyspark.sql.connect
+    # made pyspark take that for a doctest run and sys.exit(0) mid-check (docs/SPARK.md).
+    script = (
+        "from orchestration.quality import Expectation, validate_frame\n"
+        "import pandas as pd\n"
+        "check = Expectation('ExpectColumnValuesToBeBetween', {'column': 'usd', 'min_value': 0})\n"
+        "print('validated', validate_frame('probe', pd.DataFrame({'usd': [1, -2]}), [check]).success)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "validated False"), done.stderr[-2000:]
 
 
 # --- the demo on both engines ---------------------------------------------------------------
