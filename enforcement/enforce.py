@@ -183,6 +183,11 @@ def _enforce_locked(con, statuses, teams, settings: EnforceSettings, run_id, now
         )
         if gateway == NONE:
             result, outcome = CallResult(True, 0), ("dry_run" if settings.mode == DRY_RUN else "no_gateway")
+            if action == BLOCK:
+                summary.problems.append(
+                    f"workspace {workspace} is over its hard limit but has no gateway target: map it to a "
+                    "LiteLLM team (workspaces.csv, provider litellm) or set COSTLINE_ENFORCE_WEBHOOK_URL"
+                )
         elif settings.mode == DRY_RUN:
             result, outcome = CallResult(True, 0), "dry_run"
         else:

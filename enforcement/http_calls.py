@@ -59,7 +59,11 @@ def post(url: str, data: bytes, headers: dict[str, str], policy: RetryPolicy, se
         attempts += 1
         try:
             response = session.post(
-                url, data=data, headers=headers, timeout=(policy.connect_timeout_s, policy.read_timeout_s)
+                url,
+                data=data,
+                headers=headers,
+                allow_redirects=False,
+                timeout=(policy.connect_timeout_s, policy.read_timeout_s),
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _Transient(type(exc).__name__) from None
@@ -74,8 +78,7 @@ def post(url: str, data: bytes, headers: dict[str, str], policy: RetryPolicy, se
     try:
         with requests.Session() as session:
             session.headers["User-Agent"] = USER_AGENT
-            # A redirect would carry the key elsewhere; a gateway that moved is a config error.
-            session.max_redirects = 0
+            # A redirect would carry the key elsewhere: a 3xx is a failed call (a config error).
             for retrying in Retrying(
                 retry=retry_if_exception_type(_Transient),
                 wait=wait,

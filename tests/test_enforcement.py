@@ -261,3 +261,12 @@ def test_settings_never_show_secrets_and_bad_values_fall_back(monkeypatch):
     assert parsed.retry.max_attempts == 4
     assert len(parsed.problems) == 3
     assert ADMIN_KEY not in repr(parsed) and ADMIN_KEY not in " ".join(parsed.problems)
+
+
+def test_a_redirect_is_a_failed_call_and_the_key_does_not_follow_it(httpserver):
+    httpserver.expect_request("/team/block", method="POST").respond_with_data(
+        "", status=307, headers={"Location": httpserver.url_for("/elsewhere/team/block")}
+    )
+    moved = send(call(), settings(httpserver), NOW)
+    assert (moved.ok, moved.status_code, moved.attempts) == (False, 307, 1)
+    assert [request.path for request, _ in httpserver.log] == ["/team/block"]
