@@ -148,6 +148,11 @@ def test_a_hard_limit_blocks_at_the_gateway_once_and_lifts_when_raised_or_the_mo
         "Could not block workspace support at webhook (support)",
     ]
     assert {a["facts"]["workspace"]: a["facts"]["decision_id"] for a in alerts()} == failed
+    status = run_costline("status", input_dir=input_dir, warehouse_dir=warehouse, env={"COSTLINE_ENFORCE": "on"})
+    outputs.append(status.stdout + status.stderr)
+    assert "enforcement COSTLINE_ENFORCE=on" in status.stdout
+    assert "blocked    litellm/team-search (workspace search, 2026-10)" in status.stdout
+    assert f"failing    block webhook/search: tried again next run (decision {failed['search']})" in status.stdout
 
     # 3. The webhook is back: the same decisions go through; LiteLLM is not called again.
     receiver.fail_with = None
