@@ -15,7 +15,9 @@ One row per decision carried out (or tried) on one gateway target, in `entry_id`
 What is in place is derived from the log alone: per (gateway, target), the action of the
 newest `sent` or `no_gateway` row (with COSTLINE_ENFORCE=on) or of the newest `sent`,
 `no_gateway` or `dry_run` row (dry-run). No row means never blocked. A decision equal to
-what is in place writes nothing, so a re-run sends nothing again.
+what is in place writes nothing, so a re-run sends nothing again. A process killed between a
+gateway's answer and the row's insert sends that call again next run (blocking a blocked team
+changes nothing): at least once in that window, exactly once otherwise.
 """
 
 from collections.abc import Iterator

@@ -190,4 +190,6 @@ def test_a_hard_limit_blocks_at_the_gateway_once_and_lifts_when_raised_or_the_mo
     needles = [ADMIN_KEY.encode(), WEBHOOK_SECRET.encode(), b"CANARY-enforce"]
     assert not [n for n in needles for out in outputs if n.decode() in out]
     files = [p for p in warehouse.rglob("*") if p.is_file() and not p.is_symlink()]
+    for own in (warehouse / "enforcement.duckdb", warehouse / ".enforcement.lock"):
+        assert own.stat().st_mode & 0o077 == 0, f"{own} is readable by others"
     assert not [f"{p}: {n}" for p in files for n in needles if n in p.read_bytes()]
