@@ -37,7 +37,8 @@ costline_daily_job = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
-    description="Load the day's inputs, build the dbt models, run the quality gate, publish the mart.",
+    description="Load the day's inputs, build the dbt models, run the quality gate, publish the mart, "
+    "enforce hard limits at the gateway, deliver alerts and the report.",
 )
 
 costline_hourly_job = dg.define_asset_job(
@@ -46,7 +47,7 @@ costline_hourly_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     description="Today so far: the files that arrived since the last run, the day rebuilt, the gate, "
-    "the mart published with today marked partial, and the intraday alerts.",
+    "the mart published with today marked partial, hard limits enforced, and the intraday alerts.",
 )
 
 

@@ -9,6 +9,7 @@ from orchestration.automation import (
     costline_hourly_schedule,
 )
 from orchestration.delivery import delivery_assets, delivery_sensors
+from orchestration.enforcement import build_gateway_enforcement
 from orchestration.postgres_publish import build_postgres_mart
 from orchestration.publish import build_published_mart
 from orchestration.quality import quality_checks
@@ -30,6 +31,7 @@ def defs() -> dg.Definitions:
             build_dbt_assets(manifest, writers_by_table(), engine),
             build_published_mart(mart_tables),
             build_postgres_mart(mart_tables),
+            build_gateway_enforcement(mart_tables),
             *delivery_assets,
         ],
         asset_checks=quality_checks,

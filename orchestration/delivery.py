@@ -1,6 +1,7 @@
 """Getting the published mart to people: alerts and the stakeholder report, as Dagster pieces.
 
-- `alerts_sent`: after `published_mart`, budget and anomaly alerts to the webhook (or the log).
+- `alerts_sent`: after `published_mart` and `gateway_enforcement`, budget, anomaly and failed
+  enforcement alerts to the webhook (or the log).
 - `stakeholder_report`: after `published_mart`, `$COSTLINE_WAREHOUSE_DIR/report.html`.
 - `run_failure_alert_sensor`: a failed daily run (blocking check or step) alerts, for runs the
   daemon launched (`dagster dev`). The CLI and the sensor both read the run's RunSummary
@@ -20,6 +21,7 @@ import dagster as dg
 
 from ingestion.settings import Paths
 from orchestration.automation import DAILY_JOB, HOURLY_JOB, costline_daily_job, costline_hourly_job
+from orchestration.enforcement import GATEWAY_ENFORCEMENT
 from orchestration.partitions import daily_partitions
 from orchestration.publish import PUBLISHED_MART
 from orchestration.resources import CostlinePaths
@@ -59,7 +61,8 @@ def _summary_metadata(summary: AlertSummary, settings: AlertSettings) -> dict:
 
 @dg.asset(
     key=["alerts_sent"],
-    deps=[PUBLISHED_MART],
+    # After enforcement: a gateway call that failed is in the mart's enforcement_log by then.
+    deps=[PUBLISHED_MART, GATEWAY_ENFORCEMENT],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="delivery",

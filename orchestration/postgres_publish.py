@@ -26,8 +26,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from enforcement import log as enforcement_log
 from ingestion.settings import Paths
 from ingestion.warehouse import RAW_SCHEMA, RAW_TABLES
+from orchestration.enforcement import GATEWAY_ENFORCEMENT
 from orchestration.partitions import daily_partitions
 from orchestration.publish import PUBLISHED_MART
 from orchestration.resources import CostlinePaths
@@ -254,7 +256,8 @@ def build_postgres_mart(mart_tables: list[str]) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=["postgres_mart"],
-        deps=[PUBLISHED_MART],
+        # After enforcement, which publishes again when it logged a decision.
+        deps=[PUBLISHED_MART, GATEWAY_ENFORCEMENT],
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="publish",
@@ -268,7 +271,9 @@ def build_postgres_mart(mart_tables: list[str]) -> dg.AssetsDefinition:
         if url is None:
             context.log.info(f"{PUBLISH_URL_ENV} is not set: Postgres publishing is off")
             return
-        publication = publish_mart_to_postgres(costline.paths().mart_db, url, mart_tables, context.run_id)
+        publication = publish_mart_to_postgres(
+            costline.paths().mart_db, url, [*mart_tables, enforcement_log.TABLE], context.run_id
+        )
         yield dg.MaterializeResult(
             metadata={
                 "schema": publication.schema,

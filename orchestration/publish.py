@@ -24,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from enforcement import log as enforcement_log
 from ingestion.settings import Paths, pause_for_test
 from orchestration.partitions import daily_partitions
 from orchestration.resources import CostlinePaths, WarehouseLock
@@ -74,6 +75,7 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
                 con.execute(f'create table main."{table}" as select * from warehouse.{source_schema}."{table}"')
                 con.execute(f'copy main."{table}" to {_sql_path(parquet_dir / f"{table}.parquet")} (format parquet)')
                 rows[table] = con.execute(f'select count(*) from main."{table}"').fetchone()[0]
+            rows[enforcement_log.TABLE] = _copy_enforcement_log(con, paths, parquet_dir)
             if FOCUS_TABLE in tables:
                 _write_focus_files(con, parquet_dir / FOCUS_DIR)
             partial_day = _partial_day(con, tables)
@@ -82,7 +84,13 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
                 select cast(? as timestamp) as published_at, cast(? as varchar) as run_id,
                        cast(? as varchar) as tables, cast(? as date) as partial_day,
                        cast(? as boolean) as is_partial""",
-                [published_at.replace(tzinfo=None), run_id, ",".join(tables), partial_day, partial_day is not None],
+                [
+                    published_at.replace(tzinfo=None),
+                    run_id,
+                    ",".join([*tables, enforcement_log.TABLE]),
+                    partial_day,
+                    partial_day is not None,
+                ],
             )
             con.execute(
                 f"copy main.{PUBLICATION_TABLE} to "
@@ -105,6 +113,24 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
     _prune_old_versions(paths.warehouse_dir, keep={parquet_dir.name, previous})
     log.info("published %d tables (%d rows) to %s", len(tables), sum(rows.values()), paths.mart_db)
     return Publication(paths.mart_db, paths.mart_parquet_dir, rows, published_at)
+
+
+def _copy_enforcement_log(con: duckdb.DuckDBPyConnection, paths: Paths, parquet_dir: Path) -> int:
+    """`enforcement_log` from the enforcement's own store (enforcement/log.py), or empty.
+
+    Not a dbt model: the log is written after publication, by the gateway calls, so the
+    enforcement step publishes again when it wrote rows (orchestration/enforcement.py)."""
+    table = enforcement_log.TABLE
+    store = enforcement_log.store_path(paths.warehouse_dir)
+    con.execute(f"create table main.{table} ({enforcement_log.COLUMNS})")
+    if store.exists():
+        con.execute(f"attach {_sql_path(store)} as enforcement (read_only)")
+        try:
+            con.execute(f"insert into main.{table} select * from enforcement.main.{table} order by entry_id")
+        finally:
+            con.execute("detach enforcement")
+    con.execute(f"copy main.{table} to {_sql_path(parquet_dir / f'{table}.parquet')} (format parquet)")
+    return con.execute(f"select count(*) from main.{table}").fetchone()[0]
 
 
 def _write_focus_files(con: duckdb.DuckDBPyConnection, focus_dir: Path) -> None:

@@ -6,7 +6,7 @@ The fingerprint is a sha256 of everything the run's result depends on:
 - the window (first day, last day, job) and the input dir;
 - every input file the run could read: relative path, size and mtime_ns of every file under the
   input dir except the day folders (`telemetry/<day>/`, `outcomes/<day>/`) outside the window;
-- costline's code and dbt project: the contents of every *.py of ingestion/, orchestration/,
+- costline's code and dbt project: the contents of every *.py of ingestion/, orchestration/, enforcement/,
   reporting/ and demo/, pyproject.toml, every file of dbt_project/ (but target/, logs/,
   dbt_packages/ and dotfiles), plus the Python version and the versions of the packages a run uses;
 - every COSTLINE_* variable and every non-COSTLINE variable a source reads (the providers' admin
@@ -47,7 +47,7 @@ from ingestion.settings import INPUT_DIR_ENV, WAREHOUSE_DIR_ENV, Paths
 from ingestion.sources.litellm_spend_logs import DATABASE_URL_ENV as LITELLM_DATABASE_URL_ENV
 
 REPO = Path(__file__).resolve().parents[1]
-CODE_DIRS = ("ingestion", "orchestration", "reporting", "demo")
+CODE_DIRS = ("ingestion", "orchestration", "reporting", "enforcement", "demo")
 DBT_PROJECT = "dbt_project"
 DBT_SKIPPED = frozenset({"target", "logs", "dbt_packages", "__pycache__"})
 # Installed code a run's result depends on besides costline's own.

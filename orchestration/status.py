@@ -13,6 +13,8 @@ from filelock import Timeout
 from rich.console import Console
 from rich.table import Table
 
+from enforcement import log as enforcement_log
+from enforcement.settings import EnforceSettings
 from ingestion.settings import Paths
 from orchestration.locks import warehouse_lock
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
@@ -48,6 +50,7 @@ def print_status(paths: Paths, console: Console | None = None) -> None:
     _print_loaded(paths, console)
     _print_runs(paths, console)
     _print_mart(paths, console)
+    _print_enforcement(paths, console)
 
 
 def _print_loaded(paths: Paths, console: Console) -> None:
@@ -137,6 +140,42 @@ def _print_mart(paths: Paths, console: Console) -> None:
             f"run {run_id[:8]} (a publish was interrupted between its two renames); each is "
             f"complete, and the next successful run publishes both again"
         )
+
+
+def _target_key(placed: enforcement_log.InPlace) -> tuple[str, str]:
+    return placed.gateway, placed.target
+
+
+def _print_enforcement(paths: Paths, console: Console) -> None:
+    """What the published enforcement_log says is blocked now, and what keeps failing."""
+    if not paths.mart_db.exists():
+        return
+    mode = EnforceSettings.from_env().mode
+    with duckdb.connect(str(paths.mart_db), read_only=True) as con:
+        present = con.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [enforcement_log.TABLE]
+        ).fetchone()[0]
+        if not present:
+            return
+
+        blocked = sorted(
+            (t for t in enforcement_log.in_place(con, "on").values() if t.action == "block"), key=_target_key
+        )
+        would = sorted(
+            (t for t in enforcement_log.in_place(con, "dry-run").values() if t.action == "block"), key=_target_key
+        )
+        failing = enforcement_log.pending(con)
+    console.print(f"[bold]enforcement[/bold] COSTLINE_ENFORCE={mode}")
+    for target in blocked:
+        console.print(f"  blocked    {target.gateway}/{target.target} (workspace {target.workspace}, {target.month})")
+    for target in (t for t in would if t not in blocked):
+        console.print(f"  dry-run    {target.gateway}/{target.target} would be blocked (workspace {target.workspace})")
+    for (gateway, target), retry in sorted(failing.items()):
+        console.print(
+            f"  failing    {retry.action} {gateway}/{target}: tried again next run (decision {retry.decision_id})"
+        )
+    if not (blocked or would or failing):
+        console.print("  nothing blocked")
 
 
 def _parquet_publication_run(paths: Paths) -> str | None:

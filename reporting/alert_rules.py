@@ -11,6 +11,12 @@ run, while it is still inside the lookback window) is recognised and not sent tw
 | cost_spike        | anomaly|cost_spike|<workspace>|<feature>|<episode_started_at> | cost_anomalies, cost_spike_requests |
 | retry_rate, token_inflation | anomaly|<kind>|<workspace>|<feature>|<detected_at> | cost_anomalies |
 | gate_failure, run_failure | run_failure|<run_id>                      | the failed run               |
+| enforcement_failed | enforcement_failed|<decision_id>                 | enforcement_log              |
+
+A gateway call that failed (after its retries) alerts once per decision: the next runs retry
+it under the same decision_id, so a gateway down for a day is one alert, not one per run. Only
+a decision whose newest row is still `failed` alerts (one that went through on a retry before
+delivery ran is not news).
 
 A cost spike alerts once per episode: consecutive spike hours of a workspace are one episode
 (cost_anomalies.episode_started_at, its first hour), so a loop that spikes every hour until it
@@ -62,6 +68,8 @@ HINTS = {
     "error types and the client's retry settings.",
     "token_inflation": "Usually a prompt change: a longer system prompt, more retrieved context or a "
     "higher max_tokens; compare prompt_versions before and after.",
+    "enforcement_failed": "costline tries the call again on every run until the gateway accepts it; check "
+    "the gateway's URL, its admin key and that the team exists (enforcement_log has each attempt).",
     "budget": "Check cost_anomalies and model_comparison for this workspace: fixing loops and retries "
     "and moving to cheaper models are the usual levers.",
 }
@@ -134,8 +142,10 @@ def mart_alerts(
         return []
     at_risk_pct = rule_threshold(con, "budget_at_risk_pct")
     since = latest - timedelta(days=lookback_days - 1)
-    alerts = _budget_alerts(con, since, thresholds or thresholds_from_env(at_risk_pct), at_risk_pct) + _anomaly_alerts(
-        con, since
+    alerts = (
+        _budget_alerts(con, since, thresholds or thresholds_from_env(at_risk_pct), at_risk_pct)
+        + _anomaly_alerts(con, since)
+        + _enforcement_alerts(con, since)
     )
     return sorted(alerts, key=lambda a: (SEVERITY_ORDER[a.severity], a.key))
 
@@ -352,6 +362,51 @@ def _anomaly_numbers(kind: str, observed, baseline, increase) -> str:
     if kind == "token_inflation":
         return f"{count(observed)} tokens per request vs {count(baseline)}{change}."
     return f"observed {count(observed)} vs baseline {count(baseline)}{change}."
+
+
+ENFORCEMENT_FAILED_SQL = """
+select decision_id, workspace, gateway, target, action, reason, attempts, http_status, error, logged_at, month
+from enforcement_log
+where cast(logged_at as date) >= ?
+qualify row_number() over (partition by decision_id order by entry_id desc) = 1 and result = 'failed'
+order by decision_id
+"""
+
+
+def _enforcement_alerts(con: duckdb.DuckDBPyConnection, since) -> list[Alert]:
+    """Gateway calls that failed (enforcement_log); a mart from before the table has none."""
+    present = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'enforcement_log'"
+    ).fetchone()[0]
+    if not present:
+        return []
+    alerts = []
+    for decision, workspace, gateway, target, action, reason, attempts, status, error, at, month in con.execute(
+        ENFORCEMENT_FAILED_SQL, [since]
+    ).fetchall():
+        alerts.append(
+            Alert(
+                key=alert_key("enforcement_failed", decision),
+                kind="enforcement_failed",
+                severity="critical",
+                title=f"Could not {action} workspace {workspace} at {gateway} ({target})",
+                text=f"{error or 'no answer'} ({count(attempts)} attempts, {at:%Y-%m-%d %H:%M} UTC). Why: {reason}.",
+                hint=HINTS["enforcement_failed"],
+                facts={
+                    "decision_id": decision,
+                    "workspace": workspace,
+                    "gateway": gateway,
+                    "target": target,
+                    "action": action,
+                    "month": month,
+                    "http_status": status,
+                    "attempts": attempts,
+                    "error": error,
+                    "logged_at": at.isoformat(),
+                },
+            )
+        )
+    return alerts
 
 
 def run_failure_alert(summary: RunSummary, publication: str) -> Alert:

@@ -17,6 +17,7 @@ import pytest
 from mart_fixture import HOSTILE_WORKSPACE, build_mart_fixture, insert_anomalies
 from werkzeug import Response
 
+from enforcement import log as enforcement_log
 from reporting.alert_log import store_path
 from reporting.alert_rules import HINTS, alert_key
 from reporting.alerts import AlertSettings, alert_run_failure, send_alerts
@@ -556,3 +557,32 @@ def test_delivery_assets_materialize_after_publish(mart, monkeypatch, caplog):
     assert metadata["alerts_sent"]["logged"].value == len(_expected_keys(mart))
     assert metadata["alerts_sent"]["webhook"].value == "not configured (alerts logged only)"
     assert report_path(mart.paths).stat().st_size == metadata["stakeholder_report"]["bytes"].value
+
+
+def test_a_failed_gateway_call_alerts_once_per_decision_until_it_goes_through(mart, httpserver):
+    """enforcement_log rows (enforcement/log.py's columns): decision 3 failed twice, decision 5
+    failed then went through on a retry. Only decision 3 alerts, once across runs."""
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    rows = [
+        (1, "2026-10-20 10:05:00", 3, "webhook", "search", "block", "failed", "HTTP 500: upstream down"),
+        (2, "2026-10-20 11:05:00", 3, "webhook", "search", "block", "failed", "HTTP 503"),
+        (3, "2026-10-20 10:05:00", 5, "litellm", "team-search", "block", "failed", "HTTP 500"),
+        (4, "2026-10-20 11:05:00", 5, "litellm", "team-search", "block", "sent", None),
+    ]
+    with duckdb.connect(str(mart.paths.mart_db)) as con:
+        con.execute(f"create table enforcement_log ({enforcement_log.COLUMNS})")
+        con.executemany(
+            "insert into enforcement_log values (?, ?, 'run', ?, '2026-10', 'search', ?, ?, ?, 'hard_limit_reached', "
+            "'month-to-date spend $60.00 reached the hard limit $50.00', 'on', ?, 3, 500, ?, 60, 50)",
+            [list(r) for r in rows],
+        )
+    _send(mart, httpserver.url_for("/hook"), generic_json=True)
+    failed = [a for body in _posted(httpserver) for a in body["alerts"] if a["kind"] == "enforcement_failed"]
+    assert [(a["key"], a["severity"], a["title"]) for a in failed] == [
+        (alert_key("enforcement_failed", 3), "critical", "Could not block workspace search at webhook (search)")
+    ]
+    assert failed[0]["text"].startswith("HTTP 503 (3 attempts, 2026-10-20 11:05 UTC). Why: month-to-date spend")
+    assert failed[0]["hint"] == HINTS["enforcement_failed"]
+    seen = len(httpserver.log)
+    _send(mart, httpserver.url_for("/hook"), run_id="run-2", generic_json=True)
+    assert [a["kind"] for body in _posted(httpserver)[seen:] for a in body["alerts"]] == []

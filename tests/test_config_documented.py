@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CODE = ("ingestion", "orchestration", "reporting")
+CODE = ("ingestion", "orchestration", "reporting", "enforcement")
 NAME = re.compile(r"^(COSTLINE|OPENAI|ANTHROPIC|DAGSTER)_[A-Z0-9_]*$")
 DBT_ENV_VAR = re.compile(r"env_var\(\s*'([A-Z][A-Z0-9_]*)'")
 # Read by the code but not settings: costline sets them itself for a child process.

@@ -103,6 +103,11 @@ TOTALS = {
         select 'workspace_summary', workspace, null from workspace_summary w
         full join (select workspace, sum(cost_usd) cost from daily_spend group by all) d using (workspace)
         where w.cost_usd is distinct from d.cost""",
+    "hard_limit_status is budget_month_status of its month and workspace": """
+        select h.month, h.workspace from hard_limit_status h
+        left join budget_month_status b using (month, workspace)
+        where b.spend_to_date_usd is distinct from h.spend_to_date_usd
+           or b.monthly_budget_usd is distinct from h.hard_limit_usd or not b.hard_limit""",
     "focus_costs carries daily_spend's money per day and provider": """
         select day, provider from (
             select cast("ChargePeriodStart" as date) as day, x_Provider as provider, sum("BilledCost") as billed,

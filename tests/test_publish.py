@@ -15,7 +15,8 @@ def test_publish_writes_duckdb_and_parquet_with_exact_types(tmp_path):
     paths = Paths(tmp_path / "in", tmp_path / "wh")
     two_table_warehouse(paths, "12.345678")
     publication = publish_mart(paths, ["daily_spend", "hourly_spend"], run_id="run-1")
-    assert publication.rows == {"daily_spend": 1, "hourly_spend": 1}
+    # enforcement_log is always published, empty until enforcement has logged something.
+    assert publication.rows == {"daily_spend": 1, "hourly_spend": 1, "enforcement_log": 0}
     with duckdb.connect(str(paths.mart_db), read_only=True) as con:
         value, dtype = con.execute("select cost_usd, typeof(cost_usd) from daily_spend").fetchone()
         assert value == Decimal("12.345678") and dtype == "DECIMAL(18,6)"
