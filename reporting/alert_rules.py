@@ -157,7 +157,8 @@ with thresholds as (
     select unnest(cast(? as decimal(9, 4)[])) as threshold
 )
 select b.workspace, b.month, b.as_of_day, b.monthly_budget_usd, b.spend_to_date_usd, b.consumed_pct,
-       b.expected_pct, b.projected_month_end_usd, b.status,
+       b.expected_pct, b.projected_month_end_usd, b.status, b.forecast_method, b.forecast_month_end_usd,
+       b.forecast_low_usd, b.forecast_high_usd,
        list(t.threshold order by t.threshold) filter (where t.threshold is not null) as crossed
 from budget_month_status b
 left join thresholds t on b.spend_to_date_usd >= t.threshold * b.monthly_budget_usd
@@ -172,7 +173,9 @@ def _budget_alerts(
 ) -> list[Alert]:
     rows = con.execute(BUDGET_SQL, [[str(t) for t in thresholds], since]).fetchall()
     alerts = []
-    for workspace, month, day, budget, spend, consumed, expected, projected, status, crossed in rows:
+    for row in rows:
+        workspace, month, day, budget, spend, consumed, expected, projected, status = row[:9]
+        method, forecast, low, high, crossed = row[9:]
         facts = {
             "workspace": workspace,
             "month": month,
@@ -182,11 +185,20 @@ def _budget_alerts(
             "consumed_pct": consumed,
             "expected_pct": expected,
             "projected_month_end_usd": str(projected),
+            "forecast_method": method,
+            "forecast_month_end_usd": str(forecast),
             "status": status,
         }
+        outlook = f"projected {usd(projected)} at month end."
+        if method == "weekday_trend":
+            facts |= {"forecast_low_usd": str(low), "forecast_high_usd": str(high)}
+            outlook = (
+                f"forecast {usd(forecast)} at month end ({usd(low)} to {usd(high)}, by weekday and trend; "
+                f"{usd(projected)} at the average daily pace)."
+            )
         numbers = (
             f"{usd(spend)} of {usd(budget)} spent by {day.isoformat()} ({pct(consumed)}; "
-            f"{pct(expected)} of the month elapsed), projected {usd(projected)} at month end."
+            f"{pct(expected)} of the month elapsed), {outlook}"
         )
         status_keys = {s: alert_key("budget_status", workspace, month, s) for s in ("at_risk", "exceeded")}
         # A threshold of 100% or more already says "exceeded": one message, not two.

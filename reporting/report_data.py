@@ -79,7 +79,8 @@ class ReportData:
     anomalies: list[tuple] = field(
         default_factory=list
     )  # detected_at, kind, ws, feature, observed, baseline, increase, detail
-    budgets: list[tuple] = field(default_factory=list)  # ws, day, budget, spend, consumed, expected, projected, status
+    # ws, day, budget, spend, consumed, expected, projected, status, forecast, forecast low, forecast high
+    budgets: list[tuple] = field(default_factory=list)
 
 
 SUMMARY_SQL = """
@@ -181,14 +182,25 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None, t
             [month, top_anomalies],
         ).fetchall(),
         budgets=con.execute(
-            """
+            f"""
             select workspace, as_of_day, monthly_budget_usd, spend_to_date_usd, consumed_pct, expected_pct,
-                   projected_month_end_usd, status
+                   projected_month_end_usd, status, {_budget_forecast_columns(con)}
             from budget_month_status where month = ?
             order by consumed_pct desc nulls last, workspace""",
             params,
         ).fetchall(),
     )
+
+
+def _budget_forecast_columns(con: duckdb.DuckDBPyConnection) -> str:
+    """The month-end forecast and its interval; a mart from before forecasts existed has none."""
+    has_forecast = con.execute(
+        "select count(*) from information_schema.columns "
+        "where table_name = 'budget_month_status' and column_name = 'forecast_month_end_usd'"
+    ).fetchone()[0]
+    if has_forecast:
+        return "forecast_month_end_usd, forecast_low_usd, forecast_high_usd"
+    return "projected_month_end_usd, null, null"
 
 
 def _first_hour_of_episode(con: duckdb.DuckDBPyConnection) -> str:

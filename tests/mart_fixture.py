@@ -375,7 +375,11 @@ select day, workspace, month, monthly_budget_usd, false as hard_limit,
        case when spend_to_date_usd >= monthly_budget_usd then 'exceeded'
             when (spend_to_date_usd >= 0.85 * monthly_budget_usd and day_of_month <= 20)
               or spend_to_date_usd / day_of_month * days_in_month > monthly_budget_usd then 'at_risk'
-            else 'ok' end as status
+            else 'ok' end as status,
+       'linear' as forecast_method,
+       cast(spend_to_date_usd / day_of_month * days_in_month as decimal(18, 6)) as forecast_month_end_usd,
+       cast(null as decimal(18, 6)) as forecast_low_usd,
+       cast(null as decimal(18, 6)) as forecast_high_usd
 from burned
 """
 
@@ -479,7 +483,8 @@ from spend s
 REPORTING_TABLES = """
 create table budget_month_status as
 select month, workspace, day as as_of_day, monthly_budget_usd, hard_limit, spend_to_date_usd, consumed_pct,
-       expected_pct, projected_month_end_usd, status
+       expected_pct, projected_month_end_usd, status, forecast_method, forecast_month_end_usd, forecast_low_usd,
+       forecast_high_usd
 from budget_burn qualify row_number() over (partition by workspace, month order by day desc) = 1;
 create table month_to_date as
 with loaded as (select month, min(day) f, max(day) l from daily_spend group by month)

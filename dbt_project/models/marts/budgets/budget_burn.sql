@@ -87,6 +87,12 @@ spine as (
 
 ),
 
+forecasts as (
+
+    select * from {{ ref('int_budget_forecasts') }}
+
+),
+
 burn as (
 
     select
@@ -103,11 +109,18 @@ burn as (
             partition by spine.workspace, spine.month
             order by spine.day
             rows between unbounded preceding and current row
-        ) as spend_to_date_usd
+        ) as spend_to_date_usd,
+        forecasts.forecast_method,
+        forecasts.forecast_month_end_usd,
+        forecasts.forecast_low_usd,
+        forecasts.forecast_high_usd
     from spine
     left join daily
         on daily.workspace = spine.workspace
             and daily.day = spine.day
+    left join forecasts
+        on forecasts.workspace = spine.workspace
+            and forecasts.day = spine.day
 
 )
 
@@ -135,9 +148,22 @@ select
                 and spend_to_date_usd >= monthly_budget_usd * cast({{ var('budget_at_risk_pct') }} as decimal(9, 6))
                 and spend_to_date_usd > 0
                 then 'at_risk'
-            when spend_to_date_usd * days_in_month > monthly_budget_usd * day_of_month then 'at_risk'
+            when forecast_method = 'weekday_trend' and forecast_month_end_usd > monthly_budget_usd then 'at_risk'
+            when coalesce(forecast_method, 'linear') = 'linear'
+                and spend_to_date_usd * days_in_month > monthly_budget_usd * day_of_month
+                then 'at_risk'
             else 'ok'
         end
         as {{ dbt.type_string() }}
-    ) as status
+    ) as status,
+    -- The forecast (doc: forecast_rule); with too little history it is the linear projection.
+    cast(coalesce(forecast_method, 'linear') as {{ dbt.type_string() }}) as forecast_method,
+    cast(
+        coalesce(
+            forecast_month_end_usd,
+            {{ costline_money_ratio('spend_to_date_usd * days_in_month', 'day_of_month') }}
+        ) as decimal(18, 6)
+    ) as forecast_month_end_usd,
+    cast(forecast_low_usd as decimal(18, 6)) as forecast_low_usd,
+    cast(forecast_high_usd as decimal(18, 6)) as forecast_high_usd
 from burn

@@ -21,6 +21,10 @@ select
     cast(consumed_pct as {{ costline_type_double() }}) as consumed_pct,
     cast(expected_pct as {{ costline_type_double() }}) as expected_pct,
     cast(projected_month_end_usd as decimal(18, 6)) as projected_month_end_usd,
-    cast(status as {{ dbt.type_string() }}) as status
+    cast(status as {{ dbt.type_string() }}) as status,
+    cast(forecast_method as {{ dbt.type_string() }}) as forecast_method,
+    cast(forecast_month_end_usd as decimal(18, 6)) as forecast_month_end_usd,
+    cast(forecast_low_usd as decimal(18, 6)) as forecast_low_usd,
+    cast(forecast_high_usd as decimal(18, 6)) as forecast_high_usd
 from ranked
 where newest = 1
