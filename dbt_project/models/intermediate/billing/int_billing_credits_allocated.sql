@@ -107,7 +107,7 @@ credit_groups as (
 
 memberships as (
 
-    -- Equi-joins, one per kind of target (a scope, or '(all)' scopes), rather than an OR join.
+        -- Equi-joins, one per kind of target (a scope, or '(all)' scopes), rather than an OR join.
     {%- for scope_match in ['usage_members.scope_key', "'(all)'"] %}
         {%- if not loop.first %}
 
@@ -126,7 +126,10 @@ memberships as (
             on credit_groups.provider = usage_members.provider
                 and credit_groups.day = usage_members.day
                 and credit_groups.target_scope = {{ scope_match }}
-                and (credit_groups.workspace_filter = '(any)' or credit_groups.workspace_filter = usage_members.workspace)
+                and (
+                    credit_groups.workspace_filter = '(any)'
+                    or credit_groups.workspace_filter = usage_members.workspace
+                )
                 and (credit_groups.feature_filter = '(any)' or credit_groups.feature_filter = usage_members.feature)
     {%- endfor %}
 
@@ -162,7 +165,7 @@ shares as (
     inner join group_weights
         on
         {%- for key in group_keys %}
-            {% if not loop.first %}and {% endif %}group_weights.{{ key }} = memberships.{{ key }}
+                {% if not loop.first %}and {% endif %}group_weights.{{ key }} = memberships.{{ key }}
         {%- endfor %}
 
 ),

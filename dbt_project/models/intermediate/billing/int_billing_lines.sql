@@ -49,19 +49,19 @@ credit_api_texts as (
 api_lines as (
 
     select
-        provider,
-        day,
-        scope_id,
-        scope_key,
-        model,
+        costs.provider,
+        costs.day,
+        costs.scope_id,
+        costs.scope_key,
+        costs.model,
         cast(null as {{ dbt.type_string() }}) as model_family,
         cast(null as {{ dbt.type_string() }}) as workspace_tag,
         cast(null as {{ dbt.type_string() }}) as feature_tag,
-        line_item,
+        costs.line_item,
         'USD' as billing_currency,
-        cast(amount_usd as decimal(18, 6)) as billed_amount,
-        cast(amount_usd as decimal(18, 6)) as amount_usd,
-        cast(amount_usd as decimal(18, 6)) as effective_cost_usd,
+        cast(costs.amount_usd as decimal(18, 6)) as billed_amount,
+        cast(costs.amount_usd as decimal(18, 6)) as amount_usd,
+        cast(costs.amount_usd as decimal(18, 6)) as effective_cost_usd,
         'api' as bill_source,
         (costs.amount_usd < 0 and negative_is_credit.applies) or credit_api_texts.line_text is not null as is_credit
     from {{ ref('stg_billing__costs') }} as costs
