@@ -216,7 +216,9 @@ def test_a_credit_larger_than_the_day_publishes_and_reconciles_to_the_cent(demo_
         ).fetchone()
     assert usage_before < 500
     folder = demo_copy["input_dir"] / "billing" / "openai" / "2026-10-21"
-    page = _credit_page(datetime(2026, 10, 20, tzinfo=UTC), -500.0, "credit adjustment", "proj_Kx3mP9qRt2VbN7wLs4Hd8FjA")
+    page = _credit_page(
+        datetime(2026, 10, 20, tzinfo=UTC), -500.0, "credit adjustment", "proj_Kx3mP9qRt2VbN7wLs4Hd8FjA"
+    )
     (folder / "costs-zz-credit.json").write_text(json.dumps(page))
 
     run_costline(
