@@ -106,3 +106,24 @@ def test_summary_and_attribution_show_credits_and_net(built):
         ("team-a", Decimal("20.000000"), Decimal("-250.000000"), Decimal("-230.000000")),
         ("team-b", Decimal("20.000000"), Decimal("-250.000000"), Decimal("-230.000000")),
     ]
+
+
+def test_rows_built_before_credits_existed_get_zero_credits_not_null(tmp_path_factory):
+    """An upgraded warehouse: daily_spend and hourly_spend gain the columns, the days the run does
+    not rebuild get credits 0 and their cost as net (a backfill restates them)."""
+    warehouse_dir = tmp_path_factory.mktemp("upgraded")
+    db_path = create_warehouse(warehouse_dir)
+    with connect(db_path) as con:
+        insert_rows(con, "telemetry_calls", [call("u1", "ru1", f"{DAY}T10:00:00", cost_usd="1.50")])
+    work = tmp_path_factory.mktemp("dbt-upgraded")
+    run_dbt(["build", "--exclude", "test_type:unit"], warehouse_dir, work)
+    with connect(db_path) as con:
+        for table in ("marts.daily_spend", "marts.hourly_spend"):
+            con.execute(f"alter table {table} drop column net_cost_usd")
+            con.execute(f"alter table {table} drop column credits_usd")
+    window = {"costline_start_day": "2025-03-05", "costline_end_day": "2025-03-05"}
+    run_dbt(["build", "--exclude", "test_type:unit"], warehouse_dir, work, dbt_vars=window)
+    for table in ("marts.daily_spend", "marts.hourly_spend"):
+        assert query(db_path, f"select cost_usd, credits_usd, net_cost_usd from {table}") == [
+            (Decimal("1.500000"), Decimal("0"), Decimal("1.500000"))
+        ], table

@@ -3,7 +3,7 @@
         materialized='incremental',
         partition_by=costline_partition_by('day'),
         pre_hook="{{ costline_delete_window('day', include_reopened=true) }}",
-        post_hook="{{ costline_fill_intraday_columns() }}"
+        post_hook=["{{ costline_fill_intraday_columns() }}", "{{ costline_fill_credit_columns() }}"]
     )
 }}
 -- depends_on: {{ ref('int_requests_reopened') }}
