@@ -157,8 +157,16 @@ def _expand_attempts(rng: np.random.Generator, requests: pd.DataFrame) -> pd.Dat
     output_tokens = req["output_tokens"].to_numpy().copy()
     # The stuck agent re-sends a growing transcript on every turn.
     input_tokens[loop] += 2_600 * (attempt[loop] - 1) + rng.integers(0, 1_500, size=int(loop.sum()))
+    provider = req["model"].map(sc.PROVIDER_OF).to_numpy()
+    # What the provider served: a timeout on the provider APIs ran to the end after the client
+    # gave up (scenario.BILLED_ERROR_TYPE); every other failed call served nothing.
+    billed_error = (error_type == sc.BILLED_ERROR_TYPE) & np.isin(provider, sc.TIMEOUT_BILLED_PROVIDERS)
+    served_input_tokens = np.where(billed_error, input_tokens, 0)
+    served_output_tokens = np.where(billed_error, output_tokens, 0)
     input_tokens[error] = 0
     output_tokens[error] = 0
+    served_input_tokens = np.where(error, served_input_tokens, input_tokens)
+    served_output_tokens = np.where(error, served_output_tokens, output_tokens)
 
     duration = req["duration_ms"].to_numpy().copy()
     duration[error_type == "rate_limit"] = rng.uniform(20, 200, size=int((error_type == "rate_limit").sum()))
@@ -174,7 +182,6 @@ def _expand_attempts(rng: np.random.Generator, requests: pd.DataFrame) -> pd.Dat
     offset_ms = np.round(before - before[first[owner]]).astype(np.int64)
     started = req["started_at"].to_numpy() + offset_ms.astype("timedelta64[ms]")
 
-    provider = req["model"].map(sc.PROVIDER_OF).to_numpy()
     cache_read, cache_creation = _cache_tokens(rng, provider, req["operation"].to_numpy(), input_tokens, loop)
     workspace = req["workspace"].to_numpy()
     project_id = mapped_project_ids(provider, workspace)
@@ -211,6 +218,10 @@ def _expand_attempts(rng: np.random.Generator, requests: pd.DataFrame) -> pd.Dat
             "project_id": project_id,
             "tags": _tags(rng, req["feature"].to_numpy(), len(requests), owner),
             "loop": loop,
+            # Not telemetry: what the provider bills (demo/usage.py), beside what was reported.
+            "billed_error": billed_error,
+            "served_input_tokens": served_input_tokens.astype(np.int64),
+            "served_output_tokens": served_output_tokens.astype(np.int64),
         }
     )
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from demo import scenario as sc
-from demo.billing_pages import MICRO, BillLine, DailyUsage, split_billed
+from demo.billing_pages import DEFAULT_MARKUP, MICRO, BillLine, DailyUsage, split_billed
 
 PRODUCT = {sc.BEDROCK_SONNET: "Claude Sonnet 4 (Amazon Bedrock Edition)"}
 USAGE_TYPES = {
@@ -49,7 +49,7 @@ def _month_end(day: date) -> date:
 
 
 def write_demo_focus_exports(
-    billing_dir: Path, usage: Iterable[DailyUsage], *, markup: Decimal = Decimal("1.02")
+    billing_dir: Path, usage: Iterable[DailyUsage], *, markup: Decimal = DEFAULT_MARKUP
 ) -> int:
     """One delivery per day of Bedrock usage (the month to date); returns the files written."""
     lines: dict[date, dict[tuple[str, str], BillLine]] = defaultdict(dict)

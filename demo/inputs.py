@@ -30,9 +30,11 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from demo import calls as demo_calls
 from demo import outcomes as demo_outcomes
@@ -65,6 +67,8 @@ class DemoSummary:
     exhausted_workspace: str = ""
     budget_month: str = ""
     untracked_scope: str = ""  # billed project with no telemetry
+    # (day, provider, line item, amount): credit lines the demo's bills carry (billing_pages.py)
+    credits: tuple[tuple[date, str, str, Decimal], ...] = ()
     canaries: tuple[str, ...] = ()  # prompt content written to raw files only
 
 
@@ -88,7 +92,7 @@ def generate_demo_inputs(
     window_end = np.datetime64(timeline.end + timedelta(days=1), "ms")
     outcomes = demo_outcomes.generate(rng, requests, window_end)
 
-    drop = write_telemetry(rng, calls, timeline, input_dir / "telemetry")
+    drop = write_telemetry(rng, reported_calls(calls), timeline, input_dir / "telemetry")
     outcome_files, malformed_outcomes = demo_outcomes.write_outcomes(outcomes, timeline, input_dir / "outcomes")
     usage = daily_usage(calls, untracked_project_usage(rng, timeline))
     reference = [
@@ -114,8 +118,26 @@ def generate_demo_inputs(
         exhausted_workspace=sc.EXHAUSTED_WORKSPACE,
         budget_month=timeline.budget_month,
         untracked_scope=sc.UNTRACKED_PROJECT[1],
+        credits=_credits(timeline),
         canaries=tuple(drop.canaries),
     )
+
+
+def _credits(timeline: sc.Timeline) -> tuple[tuple[date, str, str, Decimal], ...]:
+    day = timeline.end - timedelta(days=sc.PROMOTIONAL_CREDIT_DAYS_BEFORE_END)
+    if day < timeline.start:
+        return ()
+    provider, line_item, amount = sc.PROMOTIONAL_CREDIT
+    return ((day, provider, line_item, amount),)
+
+
+def reported_calls(calls: pd.DataFrame) -> pd.DataFrame:
+    """The calls as telemetry reports them: one feature's tracing drops the prompt-cache
+    breakdown (scenario.CACHE_BREAKDOWN_UNREPORTED_FEATURE; its input total stays whole)."""
+    reported = calls.copy()
+    unreported = reported["feature"] == sc.CACHE_BREAKDOWN_UNREPORTED_FEATURE
+    reported.loc[unreported, ["cache_read_input_tokens", "cache_creation_input_tokens"]] = 0
+    return reported
 
 
 def _prepare(input_dir: Path, overwrite: bool) -> None:

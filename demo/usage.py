@@ -21,7 +21,8 @@ _SUMS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_crea
 class DailyUsage:
     """What a provider would bill: one row per UTC day, provider, billing scope and model.
 
-    `requests` counts the calls the provider served (status ok; failed calls carry no tokens).
+    `requests` counts the calls the provider served (status ok, and the timeouts it served to the
+    end; other failed calls carry no tokens).
     `list_cost_usd` is the rate card's charge summed over the calls: tokens x the rate in force
     that day, cache reads and writes at their own rates, long-context calls at the tier rates;
     exact, then rounded once to 6 decimal places (DECIMAL(18, 6)).
@@ -48,10 +49,14 @@ def billing_scope(calls: pd.DataFrame) -> np.ndarray:
 
 def daily_usage(calls: pd.DataFrame, untracked: pd.DataFrame) -> tuple[DailyUsage, ...]:
     """Aggregate unique calls (and the untracked project's usage) to provider billing rows."""
+    # The provider bills what it served: a billed timeout's tokens too (scenario.BILLED_ERROR_TYPE),
+    # and every call's true cache breakdown, whatever telemetry reported.
     frame = calls.assign(
         day=calls["started_at"].dt.date,
         scope_id=billing_scope(calls),
-        served=(calls["status"] == "ok").astype(np.int64),
+        served=((calls["status"] == "ok") | calls["billed_error"]).astype(np.int64),
+        input_tokens=calls["served_input_tokens"],
+        output_tokens=calls["served_output_tokens"],
     )[["day", "provider", "scope_id", "model", "served", *_SUMS]]
     frame = pd.concat([frame, untracked], ignore_index=True)
 

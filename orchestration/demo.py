@@ -41,7 +41,7 @@ def generate_demo(paths: Paths, first: date, last: date, calls_per_day: int) -> 
         paths.input_dir,
     )
     summary = generate_demo_inputs(paths.input_dir, end=last, days=days, calls_per_day=calls_per_day)
-    pages = write_demo_billing_pages(paths.billing_dir, summary.usage)
+    pages = write_demo_billing_pages(paths.billing_dir, summary.usage, credits=summary.credits)
     focus = write_demo_focus_exports(paths.billing_dir, summary.usage)
     log.info(
         "demo inputs: %d calls, %d requests in %d files, %d billing pages, %d FOCUS deliveries",

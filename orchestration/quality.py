@@ -3,7 +3,9 @@
 Each check has one owner. Row rules (not null, non-negative money, unique grain, accepted
 values) are dbt tests next to the models; a failing one fails the dbt step, so nothing after
 it is published. This gate owns what no single model can see: the file ledger and the
-cross-table reconciliations (daily = hourly = the attributed calls; cost = the bill).
+cross-table reconciliations (daily = hourly = the attributed calls; cost = the bill). Usage
+and credits are checked apart: usage cost (never negative) equals the bill's usage lines and
+credits equal its credit lines, so a legitimate credit, however large, never blocks.
 
 Each check queries a narrow, aggregated frame for the days this run rebuilt (never the whole
 history, never the full call table in pandas) and validates it with GX. Blocking checks stop
@@ -27,6 +29,7 @@ from orchestration.run_window import event_days_loaded_by, rebuild_window
 LEDGER_BALANCED = "telemetry_ledger_balanced"
 COST_TOTALS_RECONCILE = "cost_totals_reconcile"
 BILL_EQUALS_COST = "cost_equals_bill"
+CREDITS_EQUAL_BILL = "credits_equal_bill"
 CALLS_PRICED = "every_call_priced"
 
 DAILY_SPEND = dg.AssetKey(["marts", "daily_spend"])
@@ -146,7 +149,14 @@ def telemetry_ledger_balanced(
             BILL_EQUALS_COST,
             asset=DAILY_SPEND,
             blocking=True,
-            description="Per billed day and provider: sum(cost_usd) equals the bill exactly.",
+            description="Per billed day and provider: sum(cost_usd) equals the bill's usage lines exactly.",
+        ),
+        dg.AssetCheckSpec(
+            CREDITS_EQUAL_BILL,
+            asset=DAILY_SPEND,
+            blocking=True,
+            description="Per billed day and provider: sum(credits_usd) equals the bill's credit lines "
+            "exactly (credits spread apart from usage; a negative net is legitimate).",
         ),
         dg.AssetCheckSpec(
             CALLS_PRICED,
@@ -166,23 +176,29 @@ def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths, 
     totals = _frame(
         paths.warehouse_db,
         """
-        with d as (select day, sum(cost_usd) as c, sum(api_calls) as calls, sum(requests) as requests
+        with d as (select day, sum(cost_usd) as c, sum(api_calls) as calls, sum(requests) as requests,
+                          sum(credits_usd) as credits
                    from marts.daily_spend where day between ? and ? group by 1),
              h as (select cast(hour as date) as day, sum(cost_usd) as c, sum(api_calls) as calls,
-                          sum(requests) as requests
+                          sum(requests) as requests, sum(credits_usd) as credits
                    from marts.hourly_spend where cast(hour as date) between ? and ? group by 1),
              calls as (select day, sum(cost_usd) as c from intermediate.int_calls_attributed
                        where day between ? and ? group by 1),
              unattributed as (select day, sum(cost_usd) as c from intermediate.int_billing_costs_unattributed
-                              where day between ? and ? group by 1)
+                              where day between ? and ? group by 1),
+             credits as (select day, sum(credits_usd) as c from intermediate.int_billing_credits_allocated
+                         where day between ? and ? group by 1)
         select day,
                coalesce(d.c, 0) - coalesce(h.c, 0) as daily_minus_hourly,
                coalesce(d.c, 0) - coalesce(calls.c, 0) - coalesce(unattributed.c, 0) as daily_minus_calls,
                coalesce(d.calls, 0) - coalesce(h.calls, 0) as daily_minus_hourly_calls,
-               coalesce(d.requests, 0) - coalesce(h.requests, 0) as daily_minus_hourly_requests
+               coalesce(d.requests, 0) - coalesce(h.requests, 0) as daily_minus_hourly_requests,
+               coalesce(d.credits, 0) - coalesce(h.credits, 0) as daily_minus_hourly_credits,
+               coalesce(d.credits, 0) - coalesce(credits.c, 0) as daily_minus_allocated_credits
         from d full join h using (day) full join calls using (day) full join unattributed using (day)
+             full join credits using (day)
         """,
-        params * 4,
+        params * 5,
     )
     yield _check(
         COST_TOTALS_RECONCILE,
@@ -195,17 +211,26 @@ def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths, 
                 "daily_minus_calls",
                 "daily_minus_hourly_calls",
                 "daily_minus_hourly_requests",
+                "daily_minus_hourly_credits",
+                "daily_minus_allocated_credits",
             )
         ],
     )
 
+    # Usage and credits apart, from one frame: each bill line is one or the other
+    # (int_billing_lines.is_credit), so together they account for the whole invoice.
     billed = _frame(
         paths.warehouse_db,
         """
-        select b.day, b.provider, b.billed - coalesce(d.c, 0) as bill_minus_cost
-        from (select day, provider, sum(amount_usd) as billed from intermediate.int_billing_lines
+        select b.day, b.provider,
+               b.usage - coalesce(d.c, 0) as bill_minus_cost,
+               b.credits - coalesce(d.credits, 0) as credit_lines_minus_credits
+        from (select day, provider,
+                     sum(case when is_credit then 0 else amount_usd end) as usage,
+                     sum(case when is_credit then amount_usd else 0 end) as credits
+              from intermediate.int_billing_lines
               where day between ? and ? group by 1, 2) b
-        left join (select day, provider, sum(cost_usd) as c from marts.daily_spend
+        left join (select day, provider, sum(cost_usd) as c, sum(credits_usd) as credits from marts.daily_spend
                    where day between ? and ? group by 1, 2) d using (day, provider)""",
         params * 2,
     )
@@ -214,6 +239,16 @@ def spend_gate(context: dg.AssetCheckExecutionContext, costline: CostlinePaths, 
         billed,
         window,
         [Expectation("ExpectColumnValuesToBeBetween", dict(column="bill_minus_cost", min_value=0, max_value=0))],
+    )
+    yield _check(
+        CREDITS_EQUAL_BILL,
+        billed,
+        window,
+        [
+            Expectation(
+                "ExpectColumnValuesToBeBetween", dict(column="credit_lines_minus_credits", min_value=0, max_value=0)
+            )
+        ],
     )
 
     unpriced = _frame(

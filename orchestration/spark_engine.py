@@ -34,7 +34,12 @@ HANDOFF_DIR_ENV = "COSTLINE_SPARK_HANDOFF_DIR"
 HANDOFF_TABLES_ENV = "COSTLINE_SPARK_HANDOFF_TABLES"
 # The intermediate tables orchestration/quality.py sums next to the marts (the spend gate);
 # tests/test_spark.py holds this list equal to what quality.py reads.
-GATE_INTERMEDIATE_TABLES = ("int_billing_costs_unattributed", "int_billing_lines", "int_calls_attributed")
+GATE_INTERMEDIATE_TABLES = (
+    "int_billing_costs_unattributed",
+    "int_billing_credits_allocated",
+    "int_billing_lines",
+    "int_calls_attributed",
+)
 
 
 class EngineError(ValueError):

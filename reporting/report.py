@@ -231,6 +231,12 @@ def headline_sentence(data: ReportData) -> str:
         text += "."
     if s.savings_opportunity_usd:
         text += f" Switching to cheaper models of equal quality would have saved {usd(s.savings_opportunity_usd)}."
+    if s.credits_usd:
+        # Spend is usage; credits are money the providers gave back, netted on the bill only.
+        text += (
+            f" Provider credits of {usd(abs(s.credits_usd)) if s.credits_usd < 0 else usd(s.credits_usd)}"
+            f" {'bring' if s.credits_usd < 0 else 'raise'} the net bill to {usd(s.net_spend_usd)}."
+        )
     return text
 
 

@@ -1,4 +1,4 @@
-"""The report's six plotly charts, each rendered to an HTML fragment (plotly.js is added once).
+"""The report's seven plotly charts, each rendered to an HTML fragment (plotly.js is added once).
 
 Plotly reads a subset of HTML in labels (`<b>`, `<a>`, `<br>`), so every text from data goes
 in entity-escaped; plotly turns the entities back into the literal characters when it draws.
@@ -14,7 +14,8 @@ from decimal import Decimal
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from reporting.report_data import ReportData
+from reporting.formatting import usd
+from reporting.report_data import GAP_CAUSES, ReportData
 from reporting.success_names import success_name
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -72,6 +73,12 @@ def build_charts(data: ReportData) -> list[Chart]:
             "Billed vs estimated",
             _billed_vs_estimated(data),
             "Provider bills against costline's estimate from token prices; a gap means unpriced or untracked usage.",
+        ),
+        _chart(
+            "gap_waterfall",
+            "Why the bill differs from the estimate",
+            _gap_waterfall(data),
+            _gap_caption(data),
         ),
     ]
 
@@ -307,6 +314,50 @@ def _billed_vs_estimated(data: ReportData) -> go.Figure:
         xaxis=dict(range=_month_range(data), type="date"),
     )
     return figure
+
+
+def _gap_totals(data: ReportData) -> tuple[Decimal, list[Decimal], Decimal]:
+    """The month's estimate, each cause and the net bill over every provider, summed exactly."""
+    estimated = sum((row[1] for row in data.gap), Decimal(0))
+    causes = [sum((row[2 + i] for row in data.gap), Decimal(0)) for i in range(len(GAP_CAUSES))]
+    billed = sum((row[2 + len(GAP_CAUSES)] for row in data.gap), Decimal(0))
+    return estimated, causes, billed
+
+
+def _gap_waterfall(data: ReportData) -> go.Figure:
+    """billing_gap_explained as a waterfall: the estimate, each measured cause, the residual, the bill."""
+    figure = go.Figure()
+    if not data.gap:
+        return _empty(figure, "No provider bills loaded this month:<br>nothing to explain yet")
+    estimated, causes, billed = _gap_totals(data)
+    labels = ["Estimate", *(label for _, label in GAP_CAUSES), "Net bill"]
+    figure.add_trace(
+        go.Waterfall(
+            x=[t(label) for label in labels],
+            y=[float(estimated), *(float(c) for c in causes), float(billed)],
+            measure=["absolute", *("relative" for _ in causes), "total"],
+            text=[usd(estimated), *(usd(c) for c in causes), usd(billed)],
+            textposition="outside",
+            hovertemplate="%{x}: %{text}<extra></extra>",
+            connector=dict(line=dict(color="#94a3b8", width=1)),
+            increasing=dict(marker=dict(color=COLORS[4])),
+            decreasing=dict(marker=dict(color=COLORS[2])),
+            totals=dict(marker=dict(color=COLORS[0])),
+        )
+    )
+    figure.update_layout(yaxis=dict(title="USD this month", tickprefix="$"), showlegend=False)
+    return figure
+
+
+def _gap_caption(data: ReportData) -> str:
+    if not data.gap:
+        return "The gap between the bill and the estimate, split into measured causes, once bills are loaded."
+    residual = 2 + len(GAP_CAUSES) - 1  # the last cause of a row is the residual
+    residuals = ", ".join(f"{row[0]} {usd(row[residual])}" for row in data.gap)
+    return (
+        "From the estimate to the net bill: each bar is a cause measured from the bills, usage reports and "
+        f"telemetry; the residual is what none explains ({residuals})."
+    )
 
 
 def _short(text: str, limit: int = 24) -> str:

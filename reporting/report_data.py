@@ -53,6 +53,22 @@ class Summary:
     projected_over_budget_usd: Decimal | None
     ahead_of_budget_pace: bool
     retry_waste_high: bool
+    # The month's credits and net bill (doc credit_rule); None from a mart published before
+    # credits were their own line.
+    credits_usd: Decimal | None = None
+    net_spend_usd: Decimal | None = None
+
+
+# billing_gap_explained's causes, in waterfall order: (column, label).
+GAP_CAUSES = (
+    ("unmonitored_scopes_usd", "Billed scopes without telemetry"),
+    ("unpriced_calls_usd", "Calls of unpriced models"),
+    ("error_calls_billed_usd", "Error calls billed"),
+    ("cache_tokens_unreported_usd", "Cache tokens not reported"),
+    ("tier_unreported_usd", "Service tier not reported"),
+    ("credits_adjustments_usd", "Credits and adjustments"),
+    ("residual_usd", "Residual"),
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,8 @@ class ReportData:
     success_trend: list[tuple] = field(default_factory=list)  # day, feature, cost_per_success
     comparison: list[tuple] = field(default_factory=list)  # feature, model, calls, success_rate, cps, alt, savings
     billing: list[tuple] = field(default_factory=list)  # day, provider, billed, estimated
+    # provider, estimated, the GAP_CAUSES in order, billed, residual_pct: the month's gap explained
+    gap: list[tuple] = field(default_factory=list)
     anomalies: list[tuple] = field(
         default_factory=list
     )  # detected_at, kind, ws, feature, observed, baseline, increase, detail
@@ -86,9 +104,18 @@ class ReportData:
 SUMMARY_SQL = """
 select e.spend_usd, e.budget_usd, e.consumed_pct, e.projected_month_end_usd, e.avg_cost_per_request_usd,
        e.cost_per_success_usd, e.retry_cost_usd, e.retry_cost_share, e.anomalies, e.savings_opportunity_usd,
-       m.month_elapsed_pct, m.projected_over_budget_usd, m.ahead_of_budget_pace, m.retry_waste_high
+       m.month_elapsed_pct, m.projected_over_budget_usd, m.ahead_of_budget_pace, m.retry_waste_high{credits}
 from executive_summary e join month_to_date m on m.month = e.month
 where e.month = ?
+"""
+
+# The month's gap per provider, summed from billing_gap_explained (money exact); the residual
+# share is computed by the mart per day, so the month's is the same ratio of the sums.
+GAP_SQL = f"""
+select provider, sum(estimated_cost_usd), {", ".join(f"sum({column})" for column, _ in GAP_CAUSES)},
+       sum(billed_cost_usd)
+from billing_gap_explained where strftime(day, '%Y-%m') = ?
+group by provider order by provider
 """
 
 
@@ -110,7 +137,9 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None, t
         from month_to_date where month = ?""",
         params,
     ).fetchone()
-    summary = Summary(*con.execute(SUMMARY_SQL, params).fetchone())
+    has_credits = _has_column(con, "executive_summary", "credits_usd")
+    summary_sql = SUMMARY_SQL.format(credits=", e.credits_usd, e.net_spend_usd" if has_credits else "")
+    summary = Summary(*con.execute(summary_sql, params).fetchone())
     publication = latest_publication(con)
     return ReportData(
         month=month,
@@ -174,6 +203,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None, t
             where strftime(day, '%Y-%m') = ? order by provider, day""",
             params,
         ).fetchall(),
+        gap=con.execute(GAP_SQL, params).fetchall() if _has_table(con, "billing_gap_explained") else [],
         anomalies=con.execute(
             f"""
             select detected_at, kind, workspace, feature, observed, baseline, increase_pct, detail
@@ -211,6 +241,20 @@ def _first_hour_of_episode(con: duckdb.DuckDBPyConnection) -> str:
         "where table_name = 'cost_anomalies' and column_name = 'episode_started_at'"
     ).fetchone()[0]
     return "detected_at = coalesce(episode_started_at, detected_at)" if has_episodes else "true"
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.columns where table_name = ? and column_name = ?", [table, column]
+        ).fetchone()[0]
+    )
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        con.execute("select count(*) from information_schema.tables where table_name = ?", [table]).fetchone()[0]
+    )
 
 
 def _require_reporting_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -250,7 +250,7 @@ def load_demo_raw(root: Path, end: date, days: int, calls_per_day: int = 300):
     the tests that build the dbt project on a second engine from the same raw layer."""
     paths = Paths(root / "input", root / "warehouse")
     summary = generate_demo_inputs(paths.input_dir, end=end, days=days, calls_per_day=calls_per_day)
-    write_demo_billing_pages(paths.billing_dir, summary.usage)
+    write_demo_billing_pages(paths.billing_dir, summary.usage, credits=summary.credits)
     paths.ensure_warehouse_dir()
     with connect(paths.warehouse_db) as con:
         for folder in sorted(paths.telemetry_dir.iterdir()):

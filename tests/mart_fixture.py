@@ -168,6 +168,7 @@ def build_mart_fixture(
             [list(r) for r in SPIKE_REQUESTS],
         )
         con.execute(BILLING_RECONCILIATION)
+        con.execute(BILLING_GAP)
         con.execute(MODEL_COMPARISON)
         con.execute(PROMPT_VERSIONS)
         con.execute(DEPLOYMENT_TABLE)
@@ -473,8 +474,30 @@ select s.month, cast(s.spend_usd as decimal(18, 6)) as spend_usd,
        (select count(*) from cost_anomalies a where strftime(a.detected_at, '%Y-%m') = s.month) as anomalies,
        (select cast(coalesce(sum(potential_savings_usd), 0) as decimal(18, 6)) from model_comparison c
          where c.month = s.month)
-         as savings_opportunity_usd
+         as savings_opportunity_usd,
+       cast(-25 as decimal(18, 6)) as credits_usd,
+       cast(s.spend_usd - 25 as decimal(18, 6)) as net_spend_usd
 from spend s
+"""
+
+# Each provider-day's gap split as the mart does (fixed causes, the rest residual).
+BILLING_GAP = """
+create table billing_gap_explained as
+with causes as (
+    select day, provider, cast(billed_cost_usd - 1 as decimal(18, 6)) as billed_cost_usd, estimated_cost_usd,
+           cast(0.50 as decimal(18, 6)) as unmonitored_scopes_usd, cast(0 as decimal(18, 6)) as unpriced_calls_usd,
+           cast(0.10 as decimal(18, 6)) as error_calls_billed_usd, cast(-1 as decimal(18, 6)) as credits_adjustments_usd,
+           cast(-0.05 as decimal(18, 6)) as cache_tokens_unreported_usd, cast(0 as decimal(18, 6)) as tier_unreported_usd
+    from billing_reconciliation
+)
+select day, provider, billed_cost_usd, estimated_cost_usd,
+       cast(billed_cost_usd - estimated_cost_usd as decimal(18, 6)) as gap_usd,
+       unmonitored_scopes_usd, unpriced_calls_usd, error_calls_billed_usd, credits_adjustments_usd,
+       cache_tokens_unreported_usd, tier_unreported_usd,
+       cast(0.50 + 0.10 - 1 - 0.05 as decimal(18, 6)) as explained_usd,
+       cast(billed_cost_usd - estimated_cost_usd - (0.50 + 0.10 - 1 - 0.05) as decimal(18, 6)) as residual_usd,
+       cast(null as double) as residual_pct
+from causes
 """
 
 

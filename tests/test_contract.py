@@ -66,6 +66,30 @@ TOTALS = {
         join (select day, provider, sum(cost_usd) cost, sum(billed_cost_usd) billed from daily_spend group by all) d
           using (day, provider)
         where r.billed_cost_usd is not null and (d.cost <> r.billed_cost_usd or d.billed <> r.billed_cost_usd)""",
+    "credits and the net bill per provider-day are daily_spend's": """
+        select r.day, r.provider from billing_reconciliation r
+        join (select day, provider, sum(credits_usd) credits, sum(net_cost_usd) net from daily_spend group by all) d
+          using (day, provider)
+        left join (select day, provider, sum(credits_usd) credits from hourly_spend group by all) h
+          using (day, provider)
+        where d.credits <> r.credits_usd or d.net <> r.net_billed_cost_usd
+           or r.billed_cost_usd + r.credits_usd <> r.net_billed_cost_usd or h.credits <> r.credits_usd""",
+    "monthly credits are daily_spend's": """
+        select e.month from executive_summary e
+        join (select month, sum(credits_usd) credits from daily_spend group by all) d using (month)
+        where e.credits_usd <> d.credits or e.net_spend_usd <> e.spend_usd + e.credits_usd
+        union all
+        select a.month from workspace_attribution a
+        join (select month, workspace, sum(credits_usd) credits from daily_spend group by all) d using (month, workspace)
+        where a.credits_usd <> d.credits""",
+    "billing_gap_explained adds up to the gap of the net bill": """
+        select g.day, g.provider from billing_gap_explained g
+        full join billing_reconciliation r using (day, provider)
+        where g.unmonitored_scopes_usd + g.unpriced_calls_usd + g.error_calls_billed_usd + g.credits_adjustments_usd
+              + g.cache_tokens_unreported_usd + g.tier_unreported_usd + g.residual_usd is distinct from g.gap_usd
+           or g.gap_usd is distinct from g.billed_cost_usd - g.estimated_cost_usd
+           or g.billed_cost_usd is distinct from r.net_billed_cost_usd
+           or g.estimated_cost_usd is distinct from r.estimated_cost_usd""",
     "workspace_kpis_daily is daily_spend per day and workspace": """
         select k.day, k.workspace from workspace_kpis_daily k
         full join (select day, workspace, sum(cost_usd) cost, sum(api_calls) calls from daily_spend group by all) d

@@ -11,7 +11,13 @@ import dagster as dg
 from ingestion.sources.registry import SOURCES
 from orchestration.automation import DAILY_JOB, HOURLY_JOB, costline_daily_schedule, costline_hourly_schedule
 from orchestration.definitions import defs
-from orchestration.quality import BILL_EQUALS_COST, CALLS_PRICED, COST_TOTALS_RECONCILE, LEDGER_BALANCED
+from orchestration.quality import (
+    BILL_EQUALS_COST,
+    CALLS_PRICED,
+    COST_TOTALS_RECONCILE,
+    CREDITS_EQUAL_BILL,
+    LEDGER_BALANCED,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -93,7 +99,7 @@ def test_schedules_ask_for_the_right_day_and_the_hourly_tick_stands_aside_for_a_
 
 def test_quality_gate_blocks_publish_but_unpriced_calls_only_warn():
     specs = {spec.name: spec for checks in defs().asset_checks for spec in checks.check_specs}
-    for name in (LEDGER_BALANCED, COST_TOTALS_RECONCILE, BILL_EQUALS_COST):
+    for name in (LEDGER_BALANCED, COST_TOTALS_RECONCILE, BILL_EQUALS_COST, CREDITS_EQUAL_BILL):
         assert specs[name].blocking, name
     assert not specs[CALLS_PRICED].blocking
 

@@ -24,6 +24,7 @@ CHART_IDS = {
     "cost_per_success",
     "model_comparison",
     "billed_vs_estimated",
+    "gap_waterfall",
 }
 
 
@@ -100,6 +101,29 @@ def test_every_section_is_present(report):
     assert report.count("Usually an agent stuck in a loop") == 1
     statuses = re.findall(r'data-workspace-status="([^"]+)"', report)
     assert sorted(statuses) == ["at_risk", "exceeded", "ok"]
+
+
+def test_credits_and_net_bill_get_a_sentence(report, mart):
+    with duckdb.connect(str(mart.paths.mart_db), read_only=True) as con:
+        net = con.execute("select net_spend_usd from executive_summary where month = ?", [mart.latest_month]).fetchone()
+    headline = html.unescape(re.search(r'<p class="lead" id="headline">(.*?)</p>', report, re.S).group(1))
+    assert f"Provider credits of $25.00 bring the net bill to ${net[0]:,.2f}." in headline
+
+
+def test_gap_waterfall_runs_from_the_estimate_through_each_cause_to_the_net_bill(report, mart):
+    with duckdb.connect(str(mart.paths.mart_db), read_only=True) as con:
+        estimated, residual, billed = con.execute(
+            "select sum(estimated_cost_usd), sum(residual_usd), sum(billed_cost_usd) from billing_gap_explained "
+            "where strftime(day, '%Y-%m') = ?",
+            [mart.latest_month],
+        ).fetchone()
+    figure = re.search(r'id="chart-gap_waterfall".*?</script>', report, re.S).group(0)
+    assert '"type":"waterfall"' in figure
+    for label in ("Estimate", "Billed scopes without telemetry", "Error calls billed", "Residual", "Net bill"):
+        assert label in figure
+    texts = re.search(r'"text":\[(.*?)\]', figure).group(1)
+    for amount in (estimated, residual, billed):
+        assert f"{'-' if amount < 0 else ''}${abs(amount):,.2f}" in texts
 
 
 def test_text_from_data_is_escaped(report):

@@ -22,7 +22,7 @@ from mart_fixture import HOSTILE_WORKSPACE, assert_headline_matches, build_mart_
 from reporting.report import write_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-CHART_COUNT = 6
+CHART_COUNT = 7
 WIDTH = 1280
 
 

@@ -26,7 +26,8 @@ with bill_lines as (
         sum(amount_usd) as amount_usd,
         count(*) as bill_lines
     from {{ ref('int_billing_lines') }}
-    where {{ day_in_window('day', incremental) }}
+    -- Usage lines: a credit with no usage to follow is placed by int_billing_credits_allocated.
+    where {{ day_in_window('day', incremental) }} and not is_credit
     group by
         provider, day, scope_id, scope_key, coalesce(model, model_family, '(unattributed)'), workspace_tag,
         feature_tag

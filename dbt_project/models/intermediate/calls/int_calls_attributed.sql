@@ -96,7 +96,9 @@ bill_lines as (
         coalesce(feature_tag, '(any)') as feature_filter,
         sum(amount_usd) as amount_usd
     from {{ ref('int_billing_lines') }}
-    where {{ day_in_window('day', incremental) }}
+    -- Usage only: credits are spread apart, as credits_usd (int_billing_credits_allocated), so
+    -- a call's cost_usd is its share of the usage bill and never negative (doc: credit_rule).
+    where {{ day_in_window('day', incremental) }} and not is_credit
     group by
         provider, day, scope_key, model, model_family, coalesce(workspace_tag, '(any)'),
         coalesce(feature_tag, '(any)')
@@ -105,7 +107,11 @@ bill_lines as (
 
 billed_days as (
 
-    select distinct provider, day from bill_lines
+    -- A provider-day with any loaded bill line, a credit included, is billed: its calls cost
+    -- what its usage lines say (0 with none).
+    select distinct provider, day
+    from {{ ref('int_billing_lines') }}
+    where {{ day_in_window('day', incremental) }}
 
 ),
 
@@ -271,69 +277,14 @@ shares as (
 
 ),
 
-floored as (
-
-    select
-        shares.*,
-        {{ costline_floor_div('amount_micros * weight', 'weight_total') }} as floor_micros
-    from shares
-
-),
-
-remainders as (
-
-    select
-        floored.*,
-        amount_micros * weight - floor_micros * weight_total as remainder
-    from floored
-
-),
-
-leftovers as (
-
-    select
-        provider,
-        day,
-        scope_key,
-        workspace_filter,
-        feature_filter,
-        target_model,
-        max(amount_micros) - sum(floor_micros) as leftover_micros
-    from remainders
-    group by {{ group_keys | join(', ') }}
-
-),
-
-ranked as (
-
-    -- Largest remainder: the micro-dollars flooring left over go one each to the calls with
-    -- the largest remainders (ties by call_id), so the group sums to its bill exactly.
-    select
-        remainders.call_id,
-        remainders.floor_micros,
-        leftovers.leftover_micros,
-        row_number() over (
-            partition by
-                {%- for key in group_keys %}
-                    remainders.{{ key }}{% if not loop.last %},{% endif %}
-                {%- endfor %}
-            order by remainders.remainder desc, remainders.call_id asc
-        ) as remainder_rank
-    from remainders
-    inner join leftovers
-        on
-        {%- for key in group_keys %}
-                {% if not loop.first %}and {% endif %}leftovers.{{ key }} = remainders.{{ key }}
-        {%- endfor %}
-
-),
+{{ costline_largest_remainder('shares', group_keys, 'call_id', 'bill_shares') }},
 
 allocated as (
 
     select
         call_id,
-        sum(floor_micros + case when remainder_rank <= leftover_micros then 1 else 0 end) as billed_micros
-    from ranked
+        sum(allocated_micros) as billed_micros
+    from bill_shares
     group by call_id
 
 )

@@ -9,7 +9,9 @@
   The aggregate every mart reads: per UTC hour, workspace, feature, provider, model and
   prompt version. Calls and cost count on their own hour; requests (and their outcomes) on
   the hour of their first attempt; billed money no call carries at 00:00 of its day under
-  feature '(unattributed)'. Rebuilds the window's days and the re-opened days.
+  feature '(unattributed)'; credits (credits_usd) on the hour and row of the usage they
+  follow, else as billed money no call carries. Rebuilds the window's days and the re-opened
+  days.
 -#}
 -- depends_on: {{ ref('int_requests_reopened') }}
 {%- set incremental = is_incremental() %}
@@ -31,6 +33,13 @@ requests as (
 unattributed as (
 
     select * from {{ ref('int_billing_costs_unattributed') }}
+    where {{ day_in_rebuild_set('day', incremental) }}
+
+),
+
+credits as (
+
+    select * from {{ ref('int_billing_credits_allocated') }}
     where {{ day_in_rebuild_set('day', incremental) }}
 
 ),
@@ -109,6 +118,25 @@ unattributed_rows as (
 
 ),
 
+credit_rows as (
+
+    select
+        hour,
+        day,
+        workspace,
+        feature,
+        provider,
+        model,
+        prompt_version,
+        {{ costline_spend_measure_values({
+            'credits_usd': 'sum(credits_usd)',
+        }) }},
+        cast(null as {{ dbt.type_timestamp() }}) as first_started_at
+    from credits
+    group by hour, day, workspace, feature, provider, model, prompt_version
+
+),
+
 unioned as (
 
     select * from call_rows
@@ -116,6 +144,8 @@ unioned as (
     select * from request_rows
     union all
     select * from unattributed_rows
+    union all
+    select * from credit_rows
 
 )
 
@@ -129,7 +159,7 @@ select
     model,
     prompt_version,
     {{ costline_cast_sums(costline_spend_counts(), 'bigint') }},
-    {{ costline_cast_sums(costline_spend_money(), 'decimal(18, 6)') }},
+    {{ costline_cast_sums(costline_spend_money() + costline_spend_credits(), 'decimal(18, 6)') }},
     min(first_started_at) as first_started_at
 from unioned
 group by hour, day, workspace, feature, provider, model, prompt_version

@@ -1,10 +1,15 @@
 with bills as (
 
+    -- The usage lines are the bill telemetry is compared with and attribution spreads as
+    -- cost_usd; credit lines (doc: credit_rule) are their own column, and the two add up to
+    -- the net bill.
     select
         day,
         provider,
-        sum(amount_usd) as billed_cost_usd,
-        count(*) as bill_lines
+        sum(case when is_credit then 0 else amount_usd end) as billed_cost_usd,
+        sum(case when is_credit then amount_usd else 0 end) as credits_usd,
+        count(*) as bill_lines,
+        sum(case when is_credit then 1 else 0 end) as credit_lines
     from {{ ref('int_billing_lines') }}
     group by day, provider
 
@@ -47,6 +52,8 @@ joined as (
         bills.provider,
         bills.billed_cost_usd,
         bills.bill_lines,
+        bills.credits_usd,
+        bills.credit_lines,
         coalesce(telemetry.estimated_cost_usd, 0) as estimated_cost_usd,
         coalesce(telemetry.mart_cost_usd, 0) as mart_cost_usd,
         coalesce(telemetry.unattributed_cost_usd, 0) as unattributed_cost_usd,
@@ -103,5 +110,8 @@ select
         or (telemetry_input_tokens + telemetry_output_tokens)
         >= (billed_input_tokens + billed_output_tokens) * {{ var('telemetry_coverage_warn_pct') }}
         as boolean
-    ) as telemetry_coverage_ok
+    ) as telemetry_coverage_ok,
+    cast(credits_usd as decimal(18, 6)) as credits_usd,
+    cast(billed_cost_usd + credits_usd as decimal(18, 6)) as net_billed_cost_usd,
+    cast(credit_lines as bigint) as credit_lines
 from joined

@@ -10,7 +10,8 @@ with bill_lines as (
 
     select day, provider, model as bill_model, sum(amount_usd) as billed_cost_usd
     from {{ ref('int_billing_lines') }}
-    where model is not null
+    -- Usage lines, as billing_reconciliation.billed_cost_usd (credits are no model's price).
+    where model is not null and not is_credit
     group by day, provider, model
 
 ),

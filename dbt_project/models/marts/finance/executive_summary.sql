@@ -10,6 +10,7 @@ with spend as (
         sum(successful_requests) as successful_requests,
         sum(labelled_requests) as labelled_requests,
         sum(retry_cost_usd) as retry_cost_usd,
+        sum(credits_usd) as credits_usd,
         max(day) as last_loaded_day
     from {{ ref('daily_spend') }}
     group by month
@@ -78,5 +79,8 @@ select
     cast(retry_cost_usd as decimal(18, 6)) as retry_cost_usd,
     {{ costline_fraction('retry_cost_usd', 'spend_usd') }} as retry_cost_share,
     cast(anomalies as bigint) as anomalies,
-    cast(savings_opportunity_usd as decimal(18, 6)) as savings_opportunity_usd
+    cast(savings_opportunity_usd as decimal(18, 6)) as savings_opportunity_usd,
+    -- spend_usd is usage; a credit (doc: credit_rule) lowers the net, not the spend or its budget.
+    cast(credits_usd as decimal(18, 6)) as credits_usd,
+    cast(spend_usd + credits_usd as decimal(18, 6)) as net_spend_usd
 from joined

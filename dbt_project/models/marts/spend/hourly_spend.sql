@@ -3,7 +3,7 @@
         materialized='incremental',
         partition_by=costline_partition_by('day'),
         pre_hook="{{ costline_delete_window('day', include_reopened=true) }}",
-        post_hook="{{ costline_fill_intraday_columns() }}"
+        post_hook=["{{ costline_fill_intraday_columns() }}", "{{ costline_fill_credit_columns() }}"]
     )
 }}
 -- depends_on: {{ ref('int_requests_reopened') }}
@@ -11,7 +11,7 @@
 {%- set counts = ['api_calls', 'requests', 'successful_requests', 'labelled_requests', 'error_calls',
     'retry_calls', 'input_tokens', 'output_tokens'] %}
 {%- set money = ['estimated_cost_usd', 'cost_usd', 'retry_cost_usd', 'billed_cost_usd'] %}
-{%- set measures = counts + money %}
+{%- set measures = counts + money + costline_spend_credits() %}
 
 with hourly as (
 
@@ -45,5 +45,7 @@ select
     {{ costline_cast_columns(counts, 'bigint') }},
     {{ costline_cast_columns(money, 'decimal(18, 6)') }},
     {{ costline_is_partial_day('day') }} as is_partial,
-    cast({{ costline_cost_basis('cost_usd', 'billed_cost_usd') }} as {{ dbt.type_string() }}) as cost_basis
+    cast({{ costline_cost_basis('cost_usd', 'billed_cost_usd') }} as {{ dbt.type_string() }}) as cost_basis,
+    cast(credits_usd as decimal(18, 6)) as credits_usd,
+    cast(cost_usd + credits_usd as decimal(18, 6)) as net_cost_usd
 from by_hour
