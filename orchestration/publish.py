@@ -67,6 +67,8 @@ def publish_mart(paths: Paths, tables: list[str], run_id: str, source_schema: st
     parquet_dir = paths.warehouse_dir / f"mart-{token}"
     parquet_dir.mkdir(mode=0o700)
     rows: dict[str, int] = {}
+    # enforcement_log comes from its own store below, never from the warehouse's marts.
+    tables = [table for table in tables if table != enforcement_log.TABLE]
     try:
         con = duckdb.connect(str(staging_db))
         try:
