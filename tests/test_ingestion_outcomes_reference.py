@@ -151,7 +151,11 @@ BAD_VALUES = [
     (outcome(kind="revenue", value=-5), "invalid_value", "revenue value must be a non-negative dollar amount"),
     (outcome(kind="revenue", value="lots"), "invalid_value", 'got "lots"'),
     (outcome(kind="revenue", value=12, value_usd=12), "invalid_value_usd", "carries its amount in value"),
-    (outcome(kind="thumbs", value="up", value_usd=3), "invalid_value_usd", 'resolution records only, got it on kind "thumbs"'),
+    (
+        outcome(kind="thumbs", value="up", value_usd=3),
+        "invalid_value_usd",
+        'resolution records only, got it on kind "thumbs"',
+    ),
     (outcome(kind="resolution", value="resolved", value_usd="-1.50"), "invalid_value_usd", 'got "-1.50"'),
     (outcome(kind="resolution", value="resolved", value_usd=True), "invalid_value_usd", "got true"),
 ]
