@@ -149,10 +149,10 @@ def test_report_command_writes_next_to_the_mart(mart):
 
 def test_value_section_shows_value_per_dollar_and_realised_next_to_potential(report):
     section = report.split('<section id="value">', 1)[1].split("</section>", 1)[0]
-    assert 'data-metric="value_per_dollar" data-value="2.505"' in section
+    assert 'data-figure="value_per_dollar" data-value="2.505"' in section
     assert "$2.50 of value generated per dollar spent" in section
-    assert 'data-metric="realised_savings_usd" data-value="11.350000">$11.35' in section
-    assert 'data-metric="potential_savings_usd" data-value="3.200000">$3.20' in section
+    assert 'data-figure="realised_savings_usd" data-value="11.350000">$11.35' in section
+    assert 'data-figure="potential_savings_usd" data-value="3.200000">$3.20' in section
     items = re.findall(r"<li data-saving=\"([^\"]+)\">(.*?)</li>", section, re.S)
     assert [(saving, html.unescape(text).split(" (")[0]) for saving, text in items] == [
         ("12.400000", "saved $12.40 by switching triage to gpt-4o-mini on the 12th"),
