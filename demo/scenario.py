@@ -199,8 +199,8 @@ PROMPT_CHANGE_SUCCESS_DELTA = -0.01
 MODEL_SWITCH_FEATURE, MODEL_SWITCH_FROM, MODEL_SWITCH_TO = "ticket-triage", GPT_4O, GPT_4O_MINI
 # What an outcome is worth: a resolved triage ticket saves an agent's minutes; some onboarding
 # emails convert, and billing sends the revenue as an outcome of the email's request.
-TRIAGE_RESOLUTION_VALUE_USD = "4.00"
-REVENUE_FEATURE, REVENUE_SHARE, REVENUE_RANGE_USD = "onboarding-emails", 0.03, (20, 240)
+TRIAGE_RESOLUTION_VALUE_USD = "0.50"
+REVENUE_FEATURE, REVENUE_SHARE, REVENUE_RANGE_USD = "onboarding-emails", 0.01, (10, 90)
 SPIKE_WORKSPACE, SPIKE_FEATURE, SPIKE_MODEL = "platform", "code-review-agent", SONNET
 SPIKE_HOURS = (14, 15, 16)
 EXHAUSTED_WORKSPACE = "growth"
