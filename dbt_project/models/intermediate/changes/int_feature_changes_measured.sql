@@ -91,7 +91,7 @@ bounds as (
     select
         changes.*,
         feature_spans.first_day,
-        feature_spans.last_day
+        {{ dbt.dateadd('day', 1, 'feature_spans.last_day') }} as day_after_last
     from changes
     inner join feature_spans
         on feature_spans.feature = changes.feature
@@ -107,7 +107,7 @@ windows as (
         least(
             {{ window_days }},
             {{ dbt.datediff('coalesce(previous_changed_day, first_day)', 'changed_day', 'day') }},
-            {{ dbt.datediff('changed_day', 'coalesce(next_changed_day, ' ~ dbt.dateadd('day', 1, 'last_day') ~ ')', 'day') }}
+            {{ dbt.datediff('changed_day', 'coalesce(next_changed_day, day_after_last)', 'day') }}
         ) as window_days
     from bounds
 
