@@ -72,6 +72,14 @@ def _day_requests(rng: np.random.Generator, timeline: sc.Timeline, day: date, ca
     started = np.datetime64(day, "ms") + ms.astype("timedelta64[ms]")
 
     feature = np.array([f.name for f in features], dtype=object)[fi]
+    before_switch = (
+        (feature == sc.MODEL_SWITCH_FEATURE)
+        & (model == sc.MODEL_SWITCH_TO)
+        & (started < np.datetime64(timeline.model_switch_at, "ms"))
+    )
+    model[before_switch] = sc.MODEL_SWITCH_FROM
+    switched_feature = next(f for f in features if f.name == sc.MODEL_SWITCH_FEATURE)
+    p_success[before_switch] = switched_feature.success[sc.MODEL_SWITCH_FROM]
     prompt_version = np.array([f.prompt_version for f in features], dtype=object)[fi]
     changed = (feature == sc.PROMPT_CHANGE_FEATURE) & (started >= np.datetime64(timeline.prompt_change_at, "ms"))
     prompt_version[changed] = "v2"

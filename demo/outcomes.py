@@ -12,7 +12,7 @@ import pandas as pd
 from demo import scenario as sc
 
 _FEATURES = {f.name: f for f in sc.FEATURES}
-SOURCES = {"resolution": "helpdesk", "thumbs": "feedback-widget", "eval": "eval-harness"}
+SOURCES = {"resolution": "helpdesk", "thumbs": "feedback-widget", "eval": "eval-harness", "revenue": "billing"}
 JUDGE_SOURCE = "llm-judge"
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -35,7 +35,9 @@ def generate(rng: np.random.Generator, requests: pd.DataFrame, window_end: np.da
     rid = requests["request_id"].to_numpy()
     parts: list[pd.DataFrame] = []
 
-    def add(mask: np.ndarray, kind_name: str, delay_ms: np.ndarray, value: np.ndarray, source: str) -> None:
+    def add(
+        mask: np.ndarray, kind_name: str, delay_ms: np.ndarray, value: np.ndarray, source: str, value_usd=None
+    ) -> None:
         parts.append(
             pd.DataFrame(
                 {
@@ -44,18 +46,33 @@ def generate(rng: np.random.Generator, requests: pd.DataFrame, window_end: np.da
                     "kind": kind_name,
                     "value": value,
                     "source": source,
+                    "value_usd": value_usd,
                 }
             )
         )
 
     resolution = covered & (kind == "resolution")
     k = int(resolution.sum())
+    # A resolved triage ticket carries what it saved (value_usd); other resolutions carry none.
+    valued = succeeded[resolution] & (feature[resolution] == sc.MODEL_SWITCH_FEATURE)
     add(
         resolution,
         "resolution",
         np.minimum(rng.exponential(2 * 3_600_000, k), 20 * 3_600_000),
         np.where(succeeded[resolution], "resolved", "unresolved").astype(object),
         SOURCES["resolution"],
+        np.where(valued, sc.TRIAGE_RESOLUTION_VALUE_USD, None).astype(object),
+    )
+    # Some successful onboarding emails convert: billing reports the revenue a day or two later.
+    revenue = (feature == sc.REVENUE_FEATURE) & succeeded & ~failed_call & (rng.random(n) < sc.REVENUE_SHARE)
+    k = int(revenue.sum())
+    low, high = sc.REVENUE_RANGE_USD
+    add(
+        revenue,
+        "revenue",
+        rng.uniform(3_600_000, 48 * 3_600_000, k),
+        np.array([f"{v:.2f}" for v in rng.uniform(low, high, k)], dtype=object),
+        SOURCES["revenue"],
     )
     # Support agents also click thumbs on some drafts; the resolution outranks it.
     extra_thumbs = resolution & (rng.random(n) < 0.3)
@@ -108,16 +125,19 @@ def write_outcomes(outcomes: pd.DataFrame, timeline: sc.Timeline, outcomes_dir: 
     folder = np.minimum(np.where(late, day + timedelta(days=1), day), timeline.end)
     stamps = np.char.add(np.datetime_as_string(recorded.to_numpy().astype("datetime64[ms]"), unit="ms"), "Z")
     files: dict[tuple[date, str], list[str]] = {}
-    for f, rid, at, kind, value, source in zip(
+    for f, rid, at, kind, value, source, value_usd in zip(
         folder,
         outcomes["request_id"].tolist(),
         stamps.tolist(),
         outcomes["kind"].tolist(),
         outcomes["value"].tolist(),
         outcomes["source"].tolist(),
+        outcomes["value_usd"].tolist(),
         strict=True,
     ):
         record = {"request_id": rid, "recorded_at": at, "kind": kind, "value": value, "source": source}
+        if isinstance(value_usd, str):
+            record["value_usd"] = value_usd
         files.setdefault((f, source), []).append(_encode(record))
 
     malformed = 0

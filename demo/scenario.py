@@ -59,13 +59,14 @@ FEATURES: tuple[Feature, ...] = (
         "support",
         0.24,
         "chat",
-        {GPT_4O_MINI: 0.7, HAIKU: 0.3},
+        # gpt-4o until the model switch (MODEL_SWITCH_*), gpt-4o-mini after.
+        {GPT_4O_MINI: 0.85, HAIKU: 0.15},
         2200,
         150,
         700,
         "resolution",
         0.95,
-        {GPT_4O_MINI: 0.86, HAIKU: 0.87},
+        {GPT_4O_MINI: 0.86, HAIKU: 0.87, GPT_4O: 0.87},
         "v7",
     ),
     Feature(
@@ -209,6 +210,13 @@ WEEKDAY_FACTORS = (1.06, 1.10, 1.08, 1.05, 0.96, 0.42, 0.33)
 PROMPT_CHANGE_FEATURE = "reply-drafting"
 PROMPT_CHANGE_TOKEN_FACTOR = 1.4  # v2 adds the ticket thread and a tone guide to every prompt
 PROMPT_CHANGE_SUCCESS_DELTA = -0.01
+# Triage ran on gpt-4o and moved to gpt-4o-mini at midnight of the switch day: the realised
+# saving the mart measures (realised_savings).
+MODEL_SWITCH_FEATURE, MODEL_SWITCH_FROM, MODEL_SWITCH_TO = "ticket-triage", GPT_4O, GPT_4O_MINI
+# What an outcome is worth: a resolved triage ticket saves an agent's minutes; some onboarding
+# emails convert, and billing sends the revenue as an outcome of the email's request.
+TRIAGE_RESOLUTION_VALUE_USD = "0.50"
+REVENUE_FEATURE, REVENUE_SHARE, REVENUE_RANGE_USD = "onboarding-emails", 0.01, (10, 90)
 SPIKE_WORKSPACE, SPIKE_FEATURE, SPIKE_MODEL = "platform", "code-review-agent", SONNET
 SPIKE_HOURS = (14, 15, 16)
 EXHAUSTED_WORKSPACE = "growth"
@@ -222,6 +230,7 @@ class Timeline:
     start: date
     end: date
     prompt_change_at: datetime  # naive UTC
+    model_switch_at: datetime  # naive UTC, midnight
     spike_day: date
     otlp_day: date
     parquet_day: date
@@ -248,6 +257,7 @@ class Timeline:
             start=start,
             end=end,
             prompt_change_at=datetime.combine(prompt_day, time(10, 0)),
+            model_switch_at=datetime.combine(day(13 if days >= 14 else days // 2), time(0, 0)),
             spike_day=day(19 if days >= 21 else days - 1),
             otlp_day=day(3),
             parquet_day=day(6),

@@ -150,8 +150,13 @@ OUTCOME_FIELDS: tuple[Field, ...] = (
     Field("kind", TEXT, ("kind",), True),
     Field("value", ANY, ("value",), True),
     Field("source", TEXT, ("source",)),
+    # What the outcome was worth, in dollars: optional on a `resolution`; a `revenue` record's
+    # amount (its `value`) is stored here too, so dbt reads value from one column.
+    Field("value_usd", MONEY, ("value_usd",), sql_type="DECIMAL(18, 6)"),
 )
 OUTCOME_VALUES = {"thumbs": ("up", "down"), "resolution": ("resolved", "unresolved")}
+# Outcome kinds: the first three decide success (1.3); `revenue` only carries value.
+OUTCOME_KINDS = ("thumbs", "resolution", "eval", "revenue")
 
 
 def column_names(fields: tuple[Field, ...]) -> tuple[str, ...]:

@@ -173,6 +173,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in RAW_TABLES.items():
         con.execute(f"create table if not exists {RAW_SCHEMA}.{table} ({columns})")
     _add_key_columns(con)
+    # Outcomes gained value_usd (issue 18): a warehouse made before it gets the column, empty.
+    con.execute(f"alter table {RAW_SCHEMA}.outcomes add column if not exists value_usd DECIMAL(18, 6)")
 
 
 def _add_key_columns(con: duckdb.DuckDBPyConnection) -> None:

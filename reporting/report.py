@@ -103,6 +103,9 @@ def render_report(data: ReportData, mart_path: Path | None = None) -> str:
         anomalies=_anomaly_rows(data),
         budgets=data.budgets,
         comparison=data.comparison,
+        value=data.value,
+        value_features=data.value_features,
+        realised=[(saving_sentence(row), row) for row in data.realised],
         mart_path=str(mart_path) if mart_path else None,
         plotly_js=Markup(plotly.offline.get_plotlyjs()),
         plotly_version=plotly.__version__,
@@ -238,6 +241,21 @@ def headline_sentence(data: ReportData) -> str:
             f" {'bring' if s.credits_usd < 0 else 'raise'} the net bill to {usd(s.net_spend_usd)}."
         )
     return text
+
+
+def saving_sentence(row: tuple) -> str:
+    """One realised_savings row in words: "saved $12.40 by switching triage to gpt-4o-mini on
+    the 12th" (or "cost $..." when the change made results dearer)."""
+    feature, kind, _, changed_to, changed_at, _, _, saving = row
+    verb = "saved" if saving >= 0 else "cost"
+    what = "switching" if kind == "model" else "moving"
+    to = changed_to if kind == "model" else f"prompt {changed_to}"
+    return f"{verb} {usd(abs(saving))} by {what} {feature} to {to} on the {_ordinal(changed_at.day)}"
+
+
+def _ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
 
 
 def _anomaly_rows(data: ReportData) -> list[dict]:

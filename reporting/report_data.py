@@ -99,6 +99,11 @@ class ReportData:
     )  # detected_at, kind, ws, feature, observed, baseline, increase, detail
     # ws, day, budget, spend, consumed, expected, projected, status, forecast, forecast low, forecast high
     budgets: list[tuple] = field(default_factory=list)
+    # Value and savings (value_summary, value_monthly, realised_savings): None / empty when the
+    # mart was published by a costline without them, or nothing carried a value.
+    value: tuple | None = None  # spend, valued_requests, value, value_per_dollar, realised, potential
+    value_features: list[tuple] = field(default_factory=list)  # ws, feature, value, per_dollar, per_resolved
+    realised: list[tuple] = field(default_factory=list)  # feature, kind, from, to, changed_at, before, after, saving
 
 
 SUMMARY_SQL = """
@@ -219,6 +224,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, month: str | None = None, t
             order by consumed_pct desc nulls last, workspace""",
             params,
         ).fetchall(),
+        **_value_data(con, month),
     )
 
 
@@ -231,6 +237,41 @@ def _budget_forecast_columns(con: duckdb.DuckDBPyConnection) -> str:
     if has_forecast:
         return "forecast_month_end_usd, forecast_low_usd, forecast_high_usd"
     return "projected_month_end_usd, null, null"
+
+
+VALUE_TABLES = ("value_summary", "value_monthly", "realised_savings")
+
+
+def _value_data(con: duckdb.DuckDBPyConnection, month: str) -> dict:
+    """The value section's rows; a mart from before these tables reads as no value yet."""
+    present = {name for (name,) in con.execute("select table_name from information_schema.tables").fetchall()}
+    if not set(VALUE_TABLES) <= present:
+        return {}
+    params = [month]
+    return {
+        "value": con.execute(
+            """
+            select spend_usd, valued_requests, value_usd, value_per_dollar, realised_savings_usd,
+                   potential_savings_usd
+            from value_summary where month = ?""",
+            params,
+        ).fetchone(),
+        "value_features": con.execute(
+            """
+            select workspace, feature, value_usd, value_per_dollar, cost_per_resolved_usd from value_monthly
+            where month = ? and (valued_requests > 0 or resolved_requests > 0)
+            order by value_usd desc, workspace, feature""",
+            params,
+        ).fetchall(),
+        "realised": con.execute(
+            """
+            select feature, change_kind, changed_from, changed_to, changed_at, cost_per_success_before_usd,
+                   cost_per_success_after_usd, saving_usd
+            from realised_savings where month = ?
+            order by saving_usd desc, feature, changed_at""",
+            params,
+        ).fetchall(),
+    }
 
 
 def _first_hour_of_episode(con: duckdb.DuckDBPyConnection) -> str:

@@ -160,7 +160,13 @@ def call(call_id: str, request_id: str, started_at: str, **fields: Any) -> dict[
 
 
 def outcome(
-    request_id: str, recorded_at: str, kind: str, value: str, source_folder: str | None = None, source_line: int = 1
+    request_id: str,
+    recorded_at: str,
+    kind: str,
+    value: str,
+    source_folder: str | None = None,
+    source_line: int = 1,
+    value_usd: str | None = None,
 ) -> dict[str, Any]:
     recorded = datetime.fromisoformat(recorded_at)
     folder = date.fromisoformat(source_folder) if source_folder else recorded.date()
@@ -170,6 +176,7 @@ def outcome(
         "kind": kind,
         "value": value,
         "source": "test",
+        "value_usd": Decimal(value_usd) if value_usd is not None else None,
         "source_folder": folder,
         "source_file": f"outcomes/{folder}/outcomes.jsonl",
         "source_line": source_line,

@@ -179,6 +179,7 @@ def build_mart_fixture(
         )
         con.execute(EXECUTIVE_SUMMARY)
         _reporting_tables(con)
+        _value_tables(con, last_day.strftime("%Y-%m"))
         con.execute("""create table mart_publication as select timestamp '2026-10-21 02:05:00' as published_at,
                        'fixture-run' as run_id, 'daily_spend,...' as tables""")
         con.execute("drop table fixture_dims; drop table fixture_days; drop table fixture_budgets")
@@ -587,3 +588,37 @@ def two_table_warehouse(paths: Paths, amount: str) -> None:
             "create or replace table marts.hourly_spend as "
             f"select timestamp '2026-10-01 10:00' as hour, cast({amount} as decimal(18, 6)) as cost_usd"
         )
+
+
+# The value tables (issue 18) for the report's value section: one realised switch and one
+# dearer prompt, hand-made rows whose figures the report must show as they are.
+VALUE_SAVINGS = [
+    ("triage", "model", "gpt-4o", "gpt-4o-mini", "2026-10-12", "0.052000", "0.018000", "12.40"),
+    ("search", "prompt_version", "s1", "s2", "2026-10-03", "0.010000", "0.012000", "-1.05"),
+]
+
+
+def _value_tables(con: duckdb.DuckDBPyConnection, month: str) -> None:
+    con.execute(
+        """create table value_summary as select ? as month, cast(100 as decimal(18, 6)) as spend_usd,
+           cast(40 as bigint) as valued_requests, cast(250.5 as decimal(18, 6)) as value_usd,
+           2.505::double as value_per_dollar, cast(11.35 as decimal(18, 6)) as realised_savings_usd,
+           cast(3.2 as decimal(18, 6)) as potential_savings_usd""",
+        [month],
+    )
+    con.execute(
+        """create table value_monthly as select ? as month, 'support' as workspace, 'triage' as feature,
+           cast(60 as decimal(18, 6)) as cost_usd, 100::bigint as requests, 80::bigint as successful_requests,
+           75::bigint as resolved_requests, 40::bigint as valued_requests, cast(250.5 as decimal(18, 6)) as value_usd,
+           cast(0.75 as decimal(18, 6)) as cost_per_success_usd, cast(0.8 as decimal(18, 6)) as cost_per_resolved_usd,
+           4.175::double as value_per_dollar""",
+        [month],
+    )
+    con.execute(
+        """create table realised_savings (month varchar, feature varchar, change_kind varchar,
+           changed_from varchar, changed_to varchar, changed_at date, cost_per_success_before_usd decimal(18, 6),
+           cost_per_success_after_usd decimal(18, 6), saving_usd decimal(18, 6))"""
+    )
+    con.executemany(
+        "insert into realised_savings values (?, ?, ?, ?, ?, ?, ?, ?, ?)", [[month, *r] for r in VALUE_SAVINGS]
+    )

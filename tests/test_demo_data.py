@@ -133,8 +133,8 @@ def load_drop(input_dir: Path) -> duckdb.DuckDBPyConnection:
                try_cast(recorded_at as timestamptz)::timestamp as recorded
         from read_json('{input_dir}/outcomes/*/*.jsonl', format='newline_delimited', ignore_errors=true,
                        filename=true, columns={{request_id: 'VARCHAR', recorded_at: 'VARCHAR', kind: 'VARCHAR',
-                                               value: 'VARCHAR', source: 'VARCHAR'}})
-        where kind in ('thumbs', 'resolution', 'eval')""")
+                                               value: 'VARCHAR', source: 'VARCHAR', value_usd: 'VARCHAR'}})
+        where kind in ('thumbs', 'resolution', 'eval', 'revenue')""")
     return con
 
 
@@ -382,6 +382,13 @@ def test_outcomes_cover_most_requests_by_feature_kind(demo):
     )
     assert kinds["ticket-triage"] == ["resolution", "thumbs"] and kinds["search-rerank"] == ["thumbs"]
     assert kinds["eval-harness"] == ["eval"] and "doc-embeddings" not in kinds
+    # Values: resolved triage tickets carry value_usd; revenue comes from onboarding emails only.
+    assert kinds["onboarding-emails"] == ["revenue", "thumbs"]
+    valued = con.execute("""
+        select c.feature, o.kind, o.value, count(*) from outcomes o
+        join (select distinct request_id, feature from calls) c using (request_id)
+        where o.value_usd is not null group by all""").fetchall()
+    assert [(f, k, v) for f, k, v, _ in valued] == [("ticket-triage", "resolution", "resolved")]
     scores = [float(v) for (v,) in con.execute("select value from outcomes where kind = 'eval'").fetchall()]
     assert all(0 <= s <= 1 for s in scores) and any(s >= 0.7 for s in scores) and any(s < 0.7 for s in scores)
     assert scalar(con, "select count(*) from outcomes where recorded::date < folder") > 0  # late uploads

@@ -147,6 +147,71 @@ def test_outcome_duplicates_count_once_and_reload_changes_nothing(paths):
     assert load_outcomes(paths, DAY + timedelta(days=7)).files == ()
 
 
+BAD_VALUES = [
+    (outcome(kind="revenue", value=-5), "invalid_value", "revenue value must be a non-negative dollar amount"),
+    (outcome(kind="revenue", value="lots"), "invalid_value", 'got "lots"'),
+    (outcome(kind="revenue", value=12, value_usd=12), "invalid_value_usd", "carries its amount in value"),
+    (
+        outcome(kind="thumbs", value="up", value_usd=3),
+        "invalid_value_usd",
+        'resolution records only, got it on kind "thumbs"',
+    ),
+    (outcome(kind="resolution", value="resolved", value_usd="-1.50"), "invalid_value_usd", 'got "-1.50"'),
+    (outcome(kind="resolution", value="resolved", value_usd=True), "invalid_value_usd", "got true"),
+]
+
+
+def test_outcome_values_are_exact_dollars_and_bad_ones_quarantined(paths):
+    lines = [
+        outcome("r1", "resolution", "resolved", value_usd="12.345678"),
+        outcome("r2", "resolution", "resolved", value_usd=40),
+        outcome("r3", "revenue", "199.990001", source="stripe"),
+        outcome("r4", "revenue", 0.1),
+        outcome("r5", "resolution", "unresolved"),
+    ]
+    lines += [content for content, _, _ in BAD_VALUES]
+    write_lines(outcomes_folder(paths) / "values.jsonl", lines)
+    result = load_outcomes(paths)
+
+    assert query(paths, "select request_id, kind, value, value_usd from raw.outcomes order by request_id") == [
+        ("r1", "resolution", "resolved", Decimal("12.345678")),
+        ("r2", "resolution", "resolved", Decimal("40")),
+        ("r3", "revenue", "199.990001", Decimal("199.990001")),
+        ("r4", "revenue", "0.100000", Decimal("0.1")),
+        ("r5", "resolution", "unresolved", None),
+    ]
+    held = quarantine(paths, "outcomes")
+    assert len(held) == len(BAD_VALUES)
+    for (content, code, fragment), (_, line, reason) in zip(BAD_VALUES, held, strict=True):
+        assert lines[line - 1] is content, reason
+        assert reason.startswith(code + ": ") and fragment in reason, reason
+    (f,) = result.files
+    assert (f.records_read, f.accepted, f.quarantined, f.duplicates) == (5 + len(BAD_VALUES), 5, len(BAD_VALUES), 0)
+    with connect(paths.warehouse_db, read_only=True) as con:
+        assert_ledger_reconciles(con, "outcomes", "raw.outcomes")
+
+
+def test_a_warehouse_from_before_values_gains_the_column_and_keeps_loading(paths):
+    # An outcomes table as costline created it before value_usd existed.
+    paths.warehouse_db.parent.mkdir(parents=True, exist_ok=True)
+    import duckdb
+
+    con = duckdb.connect(str(paths.warehouse_db))
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.outcomes (request_id VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL, "
+        "kind VARCHAR NOT NULL, value VARCHAR NOT NULL, source VARCHAR, source_folder DATE NOT NULL, "
+        "source_file VARCHAR NOT NULL, source_line BIGINT NOT NULL, load_id VARCHAR NOT NULL, "
+        "loaded_at TIMESTAMP NOT NULL)"
+    )
+    con.close()
+    write_lines(outcomes_folder(paths) / "a.jsonl", [outcome("r1", "resolution", "resolved", value_usd=7)])
+    load_outcomes(paths)
+    assert query(paths, "select request_id, value, value_usd, source_line from raw.outcomes") == [
+        ("r1", "resolved", Decimal("7"), 1)
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # Reference files
 # --------------------------------------------------------------------------------------------

@@ -210,7 +210,9 @@ def test_scores_become_outcomes_and_the_rest_is_quarantined_with_a_reason(api, p
     assert [q["input"] for q in quarantined] == ["langfuse_scores"] * 3
     assert quarantined[0]["reason"].startswith("invalid_value: an eval value must be a JSON number from 0 to 1")
     assert quarantined[1]["reason"].startswith("missing_field: request_id")
-    assert quarantined[2]["reason"].startswith('unknown_kind: kind must be thumbs, resolution or eval, got "text"')
+    assert quarantined[2]["reason"].startswith(
+        'unknown_kind: kind must be thumbs, resolution, eval or revenue, got "text"'
+    )
     ledger = _rows(
         paths, "select records_read, accepted, quarantined from raw.source_files where input = 'langfuse_scores'"
     )

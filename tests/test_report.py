@@ -169,3 +169,29 @@ def test_report_command_writes_next_to_the_mart(mart):
     out = report_command(mart.paths)
     assert out == report_path(mart.paths) == mart.paths.warehouse_dir / "report.html" and out.stat().st_size > 0
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".report.html")]
+
+
+def test_value_section_shows_value_per_dollar_and_realised_next_to_potential(report):
+    section = report.split('<section id="value">', 1)[1].split("</section>", 1)[0]
+    assert 'data-figure="value_per_dollar" data-value="2.505"' in section
+    assert "$2.50 of value generated per dollar spent" in section
+    assert 'data-figure="realised_savings_usd" data-value="11.350000">$11.35' in section
+    assert 'data-figure="potential_savings_usd" data-value="3.200000">$3.20' in section
+    items = re.findall(r"<li data-saving=\"([^\"]+)\">(.*?)</li>", section, re.S)
+    assert [(saving, html.unescape(text).split(" (")[0]) for saving, text in items] == [
+        ("12.400000", "saved $12.40 by switching triage to gpt-4o-mini on the 12th"),
+        ("-1.050000", "cost $1.05 by moving search to prompt s2 on the 3rd"),
+    ]
+    assert "$0.0520 → $0.0180 a success, from gpt-4o" in html.unescape(section)
+    row = re.search(r'<table id="value-by-feature">.*?</table>', section, re.S).group(0)
+    assert re.findall(r'<td class="n">([^<]*)</td>', row) == ["$250.50", "$4.18", "$0.8000"]
+
+
+def test_a_mart_without_value_tables_reports_no_value(tmp_path):
+    fixture = build_mart_fixture(tmp_path)
+    with duckdb.connect(str(fixture.paths.mart_db)) as con:
+        con.execute("drop table value_summary; drop table value_monthly; drop table realised_savings")
+    page = write_report(fixture.paths, tmp_path / "r.html").read_text(encoding="utf-8")
+    section = page.split('<section id="value">', 1)[1].split("</section>", 1)[0]
+    assert "No measured model or prompt change this month." in section
+    assert "value-summary" not in section

@@ -229,6 +229,18 @@ def test_data_text_is_shown_literally(page):
     assert devtools.evaluate("document.querySelectorAll('main b, main a').length") == 0
 
 
+def test_value_section_is_drawn(page):
+    devtools = page["devtools"]
+    drawn = devtools.evaluate("""
+        (() => { const s = document.querySelector('#value'); const r = s.getBoundingClientRect();
+                 return {height: r.height, width: r.width,
+                         savings: [...s.querySelectorAll('#realised-savings li')].map(li => li.innerText),
+                         figures: [...s.querySelectorAll('[data-figure]')].map(el => el.dataset.figure)}; })()""")
+    assert drawn["height"] > 0 and drawn["width"] > 0
+    assert drawn["savings"][0].startswith("saved $12.40 by switching triage to gpt-4o-mini on the 12th")
+    assert drawn["figures"] == ["value_per_dollar", "realised_savings_usd", "potential_savings_usd"]
+
+
 def test_screenshot_artifact(page):
     devtools = page["devtools"]
     height = devtools.evaluate("Math.ceil(document.documentElement.scrollHeight)")

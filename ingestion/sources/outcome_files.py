@@ -34,7 +34,13 @@ from ingestion.warehouse import KEY_SQL
 
 log = logging.getLogger("costline.ingestion")
 
-KEY = ("request_id", "recorded_at", "kind", "value", "source")
+# Named, not positional: a warehouse made before value_usd has it added as its last column.
+RAW_COLUMNS = (
+    "request_id, recorded_at, kind, value, source, value_usd, "
+    "source_folder, source_file, source_line, load_id, loaded_at"
+)
+
+KEY = ("request_id", "recorded_at", "kind", "value", "source", "value_usd")
 
 
 def file_format(name: str) -> str | None:
@@ -63,8 +69,8 @@ def insert_outcomes(con: duckdb.DuckDBPyConnection, params: dict) -> None:
                on o.request_id = s.request_id""")
     con.execute(
         f"""
-        insert into raw.outcomes
-        select s.request_id, s.recorded_at, s.kind, s.value, s.source,
+        insert into raw.outcomes ({RAW_COLUMNS})
+        select s.request_id, s.recorded_at, s.kind, s.value, s.source, s.value_usd,
                f.source_folder, f.source_file, s.source_line, $load_id, $loaded_at
         from {STAGE} s
         join {FILES} f using (file_seq)

@@ -18,6 +18,8 @@ renamed as (
                 then {{ dbt.safe_cast('trim(value)', costline_type_double()) }}
         end as eval_score,
         source,
+        -- Dollars the outcome was worth (a resolution's value_usd, a revenue record's amount).
+        value_usd,
         source_folder,
         source_file,
         source_line,
