@@ -14,6 +14,9 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+# Shared with the alerts: per call; a failure after the last attempt is a `failed` row and an alert.
+from reporting.webhook import RetryPolicy
+
 log = logging.getLogger("costline.enforcement")
 
 MODE_ENV = "COSTLINE_ENFORCE"
@@ -25,18 +28,6 @@ MAX_ATTEMPTS_ENV = "COSTLINE_ENFORCE_MAX_ATTEMPTS"
 BACKOFF_ENV = "COSTLINE_ENFORCE_BACKOFF_S"
 
 DRY_RUN, ON = "dry-run", "on"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Per call; every failure after the last attempt is a `failed` row and an alert."""
-
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 15.0
-    max_attempts: int = 4
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 20.0
-    max_retry_after_s: float = 60.0
 
 
 @dataclass(frozen=True)
