@@ -351,6 +351,8 @@ select
     scoped.model_family,
     scoped.operation,
     scoped.service_tier,
+    scoped.is_service_tier_reported,
+    scoped.tier_price_source,
     scoped.workspace,
     scoped.feature,
     scoped.environment,
