@@ -201,7 +201,8 @@ def _write_openai(folder: Path, window: list[date], per_day, *, preliminary: boo
                 "user_id": None,
                 "api_key_id": _api_key_id(scope),
                 "model": model,
-                "batch": None,
+                "batch": False,
+                "service_tier": "default",
             }
             if line.cache_write:
                 result["input_cache_write_tokens"] = line.cache_write
@@ -253,8 +254,9 @@ def _write_anthropic(folder: Path, window: list[date], per_day, *, preliminary: 
                 "api_key_id": None,
                 "workspace_id": scope,
                 "model": model,
-                "service_tier": None,
-                "context_window": None,
+                "service_tier": "standard",
+                "context_window": "0-200k",
+                "inference_geo": "not_available",
             }
             for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
         ]

@@ -155,7 +155,12 @@ RAW_TABLES: dict[str, str] = {
         cache_read_input_tokens     BIGINT NOT NULL,
         cache_creation_input_tokens BIGINT NOT NULL,
         source_page                 VARCHAR NOT NULL,
-        fetched_at                  TIMESTAMP NOT NULL
+        fetched_at                  TIMESTAMP NOT NULL,
+        -- What changes the price of the same tokens, where the usage API splits by it
+        -- (ingestion/billing/records.py UsageLine); NULL when it does not.
+        service_tier                VARCHAR,
+        context_window              VARCHAR,
+        inference_geo               VARCHAR
     """,
 }
 
