@@ -27,8 +27,7 @@ from ingestion_helpers import (
 
 from ingestion import day_folders
 from ingestion.day_folders import RELOAD_ENV, load_day_folder, load_day_folders
-from ingestion.fields import UNREPORTED_TIER
-from ingestion.fields import TELEMETRY_FIELDS
+from ingestion.fields import TELEMETRY_FIELDS, UNREPORTED_TIER
 from ingestion.otel.spans import MalformedExport, flatten_export_request
 from ingestion.readers import extract_file_lines
 from ingestion.settings import Paths
