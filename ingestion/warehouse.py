@@ -89,6 +89,8 @@ RAW_TABLES: dict[str, str] = {
     """,
     # Effective-dated list prices per (provider, model) as telemetry names them, in dollars per
     # million tokens. A model absent here is unpriced (estimated at zero and flagged by a check).
+    # service_tier: 'standard', or the tier whose own rates these are (genai-prices price
+    # variants); NULL in warehouses made before tiers were loaded means standard.
     "model_prices": """
         provider                 VARCHAR NOT NULL,
         model                    VARCHAR NOT NULL,
@@ -107,8 +109,6 @@ RAW_TABLES: dict[str, str] = {
         cache_write_mtok_long    DECIMAL(18, 9),
         price_data_version       VARCHAR NOT NULL,
         loaded_at                TIMESTAMP NOT NULL,
-        -- 'standard', or the service tier these rates are that tier's own (genai-prices
-        -- price variants); NULL in warehouses made before tiers were loaded means standard.
         service_tier             VARCHAR
     """,
     # Provider billing (issue: billing). One row per bucket day, provider, scope and line.
@@ -143,6 +143,8 @@ RAW_TABLES: dict[str, str] = {
         usd_per_unit   DECIMAL(24, 12) NOT NULL,
         source_line    BIGINT NOT NULL
     """,
+    # The last three columns are what changes the price of the same tokens, where the usage
+    # API splits by it (ingestion/billing/records.py UsageLine); NULL when it does not.
     "billing_usage": """
         provider                    VARCHAR NOT NULL,
         bucket_day                  DATE NOT NULL,
@@ -156,8 +158,6 @@ RAW_TABLES: dict[str, str] = {
         cache_creation_input_tokens BIGINT NOT NULL,
         source_page                 VARCHAR NOT NULL,
         fetched_at                  TIMESTAMP NOT NULL,
-        -- What changes the price of the same tokens, where the usage API splits by it
-        -- (ingestion/billing/records.py UsageLine); NULL when it does not.
         service_tier                VARCHAR,
         context_window              VARCHAR,
         inference_geo               VARCHAR

@@ -1,6 +1,7 @@
 -- Without a bill for the provider-day, attributed cost is the estimate, call by call; with
 -- learned effective prices on (doc: effective_rate_rule), the calls a learned rate priced are
 -- the exception (int_calls_attributed.effective_rate_basis names the rate).
+-- depends_on: {{ ref('int_calls_attributed') }}
 {%- if costline_effective_rates_enabled() %}
 select call_id, day, provider, cost_usd, estimated_cost_usd
 from {{ ref('int_calls_attributed') }}
