@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
@@ -110,12 +110,14 @@ def write_demo_billing_pages(
     billing_dir: Path,
     usage: Iterable[DailyUsage],
     *,
-    markup: Decimal = Decimal("1.03"),
+    markup: Decimal | Mapping[str, Decimal] = Decimal("1.03"),
     unbilled_scopes: Sequence[BilledScope] = DEFAULT_UNBILLED_SCOPES,
     restated_day: "date | None | object" = _AUTO,
 ) -> int:
     """Write saved pages for every day of `usage`; returns the number of page files written.
 
+    `markup` is billed / list, one factor or one per provider (e.g. `{"openai": Decimal("0.80")}`
+    for a negotiated 20% discount; a provider not in the mapping is billed at list).
     `restated_day` defaults to the second day of the range; None writes no restatement.
     Providers other than OpenAI and Anthropic have no billing API here and are ignored.
     """
@@ -149,9 +151,10 @@ def write_demo_billing_pages(
                     output_tokens=int(scope.output_tokens * factor),
                     billed_usd=(scope.daily_usd * factor).quantize(MICRO, ROUND_HALF_EVEN),
                 )
+        provider_markup = markup.get(provider, Decimal(1)) if isinstance(markup, Mapping) else markup
         for line in (line for day_lines in per_day.values() for line in day_lines.values()):
             if line.billed_usd is None:
-                line.billed_usd = (line.list_usd * markup).quantize(MICRO, ROUND_HALF_EVEN)
+                line.billed_usd = (line.list_usd * provider_markup).quantize(MICRO, ROUND_HALF_EVEN)
 
     written = 0
     for provider in sorted(lines):

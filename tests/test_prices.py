@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ModelPrice, StartDateConstraint, TieredPrices
@@ -287,3 +288,34 @@ def test_refresh_is_atomic(db, monkeypatch):
     with pytest.raises(RuntimeError):
         refresh_model_prices(db)
     assert db.execute("select count(*) from raw.model_prices").fetchone() == before
+
+
+def test_a_warehouse_made_before_tiers_gains_the_new_columns(tmp_path):
+    """raw tables of an older costline get the columns added since, at the end, and keep their rows."""
+    from ingestion.warehouse import RAW_TABLES, ensure_raw_schema
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw")
+        for table in ("model_prices", "billing_usage"):
+            old = RAW_TABLES[table].rsplit(",", 3 if table == "billing_usage" else 1)[0]
+            con.execute(f"create table raw.{table} ({old})")
+        con.execute(
+            "insert into raw.billing_usage values ('openai', '2026-11-01', null, 'gpt-4o', null, 1, 10, 5, 0, 0, 'p', now())"
+        )
+        ensure_raw_schema(con)
+        columns = {
+            table: [
+                name
+                for (name,) in con.execute(
+                    "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ? "
+                    "order by column_index",
+                    [table],
+                ).fetchall()
+            ]
+            for table in ("model_prices", "billing_usage")
+        }
+        assert columns["model_prices"][-1] == "service_tier"
+        assert columns["billing_usage"][-3:] == ["service_tier", "context_window", "inference_geo"]
+        assert con.execute("select input_tokens, service_tier from raw.billing_usage").fetchall() == [(10, None)]
+        ensure_raw_schema(con)  # and again: nothing to add
