@@ -433,7 +433,8 @@ attributed as (
     left join allocated
         on allocated.call_id = scoped.call_id
 
-){% if learn_rates %},
+),
+{%- if learn_rates %}
 
 rate_evidence as (
 
@@ -472,9 +473,11 @@ rate_evidence as (
 
 ),
 {%- endfor %}
+{%- endif %}
 
 rated as (
 
+    {%- if learn_rates %}
     -- The rate of the call's provider and model in its month, else in the month before, else
     -- the provider's (all its models) in the same order; none: list price.
     select
@@ -513,12 +516,20 @@ rated as (
     left join provider_rates as provider_previous
         on provider_previous.provider = attributed.provider
             and provider_previous.month = {{ costline_month_label(dbt.dateadd('month', -1, 'attributed.day')) }}
+    {%- else %}
+        select
+            attributed.*,
+            cast(null as {{ dbt.type_string() }}) as effective_rate_basis,
+            cast(null as decimal(38, 6)) as rate_billed_usd,
+            cast(null as decimal(38, 6)) as rate_list_usd
+        from attributed
+    {%- endif %}
 
 )
 
 select
     {%- for column in passed_columns %}
-    {{ column }},
+        {{ column }},
     {%- endfor %}
     case
         when effective_rate_basis is null then bill_or_list_cost_usd
@@ -531,14 +542,3 @@ select
         when effective_rate_basis is not null then {{ costline_fraction('rate_billed_usd', 'rate_list_usd') }}
     end as effective_rate
 from rated
-{%- else %}
-
-select
-    {%- for column in passed_columns %}
-    {{ column }},
-    {%- endfor %}
-    bill_or_list_cost_usd as cost_usd,
-    cast(null as {{ dbt.type_string() }}) as effective_rate_basis,
-    cast(null as {{ costline_type_double() }}) as effective_rate
-from attributed
-{%- endif %}

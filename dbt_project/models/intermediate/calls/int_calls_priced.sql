@@ -8,6 +8,11 @@
   every call would only cost time (~9 s on a 10M-call day) and disk. What a run stored is
   in int_calls_attributed.
 -#}
+{%- set price_columns = [
+    'input_mtok', 'output_mtok', 'cache_read_mtok', 'cache_write_mtok', 'reasoning_mtok',
+    'long_context_threshold', 'input_mtok_long', 'output_mtok_long', 'cache_read_mtok_long',
+    'cache_write_mtok_long',
+] %}
 
 with calls as (
 
@@ -72,10 +77,8 @@ matched as (
         end as tier_price_source,
         coalesce(tier.price_model_id, standard.price_model_id) as price_model_id,
         coalesce(tier.price_data_version, standard.price_data_version) as price_data_version,
-        {%- for column in ['input_mtok', 'output_mtok', 'cache_read_mtok', 'cache_write_mtok', 'reasoning_mtok',
-                           'long_context_threshold', 'input_mtok_long', 'output_mtok_long',
-                           'cache_read_mtok_long', 'cache_write_mtok_long'] %}
-        case when tier.provider is not null then tier.{{ column }} else standard.{{ column }} end as {{ column }},
+        {%- for column in price_columns %}
+            case when tier.provider is not null then tier.{{ column }} else standard.{{ column }} end as {{ column }},
         {%- endfor %}
         case when tier.provider is null then coalesce(multipliers.multiplier, 1) else 1 end as service_tier_multiplier
     from tiered_calls
