@@ -1,16 +1,15 @@
 {#-
   The switch of learned effective prices (doc: effective_rate_rule): dbt var `effective_rates`
-  (true/false), else the environment's COSTLINE_EFFECTIVE_RATES (1, true, on or yes = on), read
-  only while executing like the run window's variables (macros/run_window.sql says why). Off
-  when neither says on.
+  when set (true/false wins), else the environment's COSTLINE_EFFECTIVE_RATES (1, true, on or
+  yes = on), read only while executing like the run window's variables (macros/run_window.sql
+  says why). Off when neither says on.
 -#}
 {% macro costline_effective_rates_enabled() -%}
-    {%- set given = var('effective_rates', false) -%}
-    {%- if given is string -%}
+    {%- set given = var('effective_rates', none) -%}
+    {%- if given is none or (given is string and (given | trim) == '') -%}
+        {%- set given = execute and (env_var('COSTLINE_EFFECTIVE_RATES', '') | trim | lower) in ('1', 'true', 'on', 'yes') -%}
+    {%- elif given is string -%}
         {%- set given = (given | trim | lower) in ('1', 'true', 'on', 'yes') -%}
-    {%- endif -%}
-    {%- if not given and execute -%}
-        {%- set given = (env_var('COSTLINE_EFFECTIVE_RATES', '') | trim | lower) in ('1', 'true', 'on', 'yes') -%}
     {%- endif -%}
     {{ return(given) }}
 {%- endmacro %}
