@@ -125,7 +125,8 @@ def write_demo_billing_pages(
     for row in usage:
         if row.provider not in BILLED_PROVIDERS:
             continue
-        line = lines[row.provider][row.day].setdefault((row.scope_id, row.model), BillLine())
+        key = (row.scope_id, row.model, getattr(row, "service_tier", "standard"))
+        line = lines[row.provider][row.day].setdefault(key, BillLine())
         line.requests += row.requests
         line.input_tokens += row.input_tokens
         line.output_tokens += row.output_tokens
@@ -145,7 +146,7 @@ def write_demo_billing_pages(
                 continue
             for day in days:
                 factor = Decimal(90 + (day.toordinal() * 37) % 21) / 100  # 0.90..1.10, steady per day
-                per_day[day][(scope.scope_id, scope.model)] = BillLine(
+                per_day[day][(scope.scope_id, scope.model, "standard")] = BillLine(
                     requests=int(scope.requests * factor),
                     input_tokens=int(scope.input_tokens * factor),
                     output_tokens=int(scope.output_tokens * factor),
@@ -182,16 +183,17 @@ def _write_openai(folder: Path, window: list[date], per_day, *, preliminary: boo
             {
                 "object": "organization.costs.result",
                 "amount": {"value": amount, "currency": "usd"},
-                "line_item": f"{model}, {_OPENAI_LINES[kind]}",
+                # A Batch API line is its own line item ("gpt-4o-2024-08-06, batch input").
+                "line_item": f"{model}, {'batch ' if tier == 'batch' else ''}{_OPENAI_LINES[kind]}",
                 "project_id": scope,
             }
-            for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
+            for (scope, model, tier), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
             for kind, amount in split_billed(line, preliminary and day == window[-1])
         ]
 
     def usage(day: date) -> list[dict]:
         results = []
-        for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order):
+        for (scope, model, tier), line in sorted(per_day.get(day, {}).items(), key=_scope_order):
             result = {
                 "object": "organization.usage.completions.result",
                 "input_tokens": line.input_tokens,
@@ -204,7 +206,7 @@ def _write_openai(folder: Path, window: list[date], per_day, *, preliminary: boo
                 "user_id": None,
                 "api_key_id": _api_key_id(scope),
                 "model": model,
-                "batch": False,
+                "batch": tier == "batch",
                 "service_tier": "default",
             }
             if line.cache_write:
@@ -242,7 +244,7 @@ def _write_anthropic(folder: Path, window: list[date], per_day, *, preliminary: 
                 "service_tier": "standard",
                 "token_type": _ANTHROPIC_LINES[kind][1],
             }
-            for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
+            for (scope, model, _tier), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
             for kind, amount in split_billed(line, preliminary and day == window[-1])
         ]
 
@@ -261,7 +263,7 @@ def _write_anthropic(folder: Path, window: list[date], per_day, *, preliminary: 
                 "context_window": "0-200k",
                 "inference_geo": "not_available",
             }
-            for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
+            for (scope, model, _tier), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
         ]
 
     def bucket(day: date, results: list[dict]) -> dict:
@@ -304,8 +306,8 @@ def split_billed(line: BillLine, preliminary: bool) -> list[tuple[str, Decimal]]
 
 
 def _scope_order(item) -> tuple:
-    (scope, model), _ = item
-    return (scope or "", model)
+    (scope, model, tier), _ = item
+    return (scope or "", model, tier)
 
 
 def _api_key_id(scope: str | None) -> str:
