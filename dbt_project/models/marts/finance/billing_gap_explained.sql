@@ -150,8 +150,9 @@ prices as (
 
 token_deltas as (
 
-    -- What the provider's usage report counts beyond telemetry, per scope and model, valued
-    -- at the list price in force at the start of the day (the prices the estimate uses).
+    -- What the provider's usage report counts beyond telemetry, per scope and model (its
+    -- service tiers summed), valued at the standard-tier list price in force at the start of
+    -- the day (raw.model_prices has a row per tier: only the standard one is read here).
     select
         call_groups.day,
         call_groups.provider,
@@ -174,6 +175,7 @@ token_deltas as (
     inner join prices
         on prices.provider = call_groups.provider
             and prices.model = call_groups.model
+            and prices.service_tier = 'standard'
             and prices.effective_from <= cast(call_groups.day as {{ dbt.type_timestamp() }})
             and prices.effective_to > cast(call_groups.day as {{ dbt.type_timestamp() }})
 
@@ -219,8 +221,10 @@ joined as (
         lines.credits_usd as credits_adjustments_usd,
         cast(round(coalesce(token_causes.cache_tokens_unreported_usd, 0), 6) as decimal(18, 6))
             as cache_tokens_unreported_usd,
-        -- No input tells the billed service tier yet (the usage reports' tier fields are not
-        -- loaded), so nothing is measured here today; the tier work (issue 17 part 1) fills it.
+        -- Not measured yet: the inputs exist (int_calls_attributed.is_service_tier_reported,
+        -- stg_billing__usage.service_tier), but valuing tokens billed at a tier telemetry did
+        -- not report needs the usage report matched to the calls per tier, and the cache and
+        -- error causes above then split per tier too; until then that share stays residual.
         cast(0 as decimal(18, 6)) as tier_unreported_usd
     from lines
     left join call_totals

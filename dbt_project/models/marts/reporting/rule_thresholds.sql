@@ -10,6 +10,7 @@
     'cheaper_alternative_max_success_drop', 'estimate_vs_bill_warn_pct', 'telemetry_coverage_warn_pct',
     'late_arrival_lookback_days', 'retry_waste_warn_share', 'untagged_share_warn', 'cost_spike_top_requests',
     'forecast_history_days', 'forecast_trend_days', 'forecast_min_history_days', 'forecast_interval_z',
+    'effective_rate_min_billed_days',
 ] %}
 
 {% for name in names %}
