@@ -1,6 +1,6 @@
 """Demo provider bills: saved API pages, shaped as OpenAI and Anthropic return them.
 
-From the demo's daily usage (per day, provider, scope, model) this writes what the daily job
+From the demo's daily usage (per day, provider, scope, model, service tier) this writes what the daily job
 would have saved the morning after each day, under `billing/<provider>/<day + 1>/`:
 
 - costs at the rate card for what the provider served (the true cache breakdown, timeouts
@@ -12,7 +12,7 @@ would have saved the morning after each day, under `billing/<provider>/<day + 1>
   the same bucket saved two days later, so the loader's "latest page wins" rule is exercised;
 - some fetches that span two buckets and come back as two pages joined by has_more/next_page.
 
-Amounts are exact: each (day, scope, model) is billed `round(list x markup, 6)` split over its
+Amounts are exact: each (day, scope, model, tier) is billed `round(list x markup, 6)` split over its
 line items with the remainder on the last one, so the pages sum to the cent to what tests
 compute from the same usage.
 """
@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
@@ -116,23 +116,26 @@ def write_demo_billing_pages(
     billing_dir: Path,
     usage: Iterable[DailyUsage],
     *,
-    markup: Decimal = DEFAULT_MARKUP,
+    markup: Decimal | Mapping[str, Decimal] = DEFAULT_MARKUP,
     unbilled_scopes: Sequence[BilledScope] = DEFAULT_UNBILLED_SCOPES,
     restated_day: "date | None | object" = _AUTO,
     credits: Sequence[tuple[date, str, str, Decimal]] = (),
 ) -> int:
     """Write saved pages for every day of `usage`; returns the number of page files written.
 
+    `markup` is billed / list, one factor or one per provider (e.g. `{"openai": Decimal("0.80")}`
+    for a negotiated 20% discount; a provider not in the mapping is billed at list).
     `restated_day` defaults to the second day of the range; None writes no restatement.
     Providers other than OpenAI and Anthropic have no billing API here and are ignored.
     `credits` (day, provider, line item, amount) are extra org-level cost lines of OpenAI's
     pages (a promotional credit), in every page that states their day.
     """
-    lines: dict[str, dict[date, dict[tuple[str | None, str], BillLine]]] = defaultdict(lambda: defaultdict(dict))
+    lines: dict[str, dict[date, dict[tuple[str | None, str, str], BillLine]]] = defaultdict(lambda: defaultdict(dict))
     for row in usage:
         if row.provider not in BILLED_PROVIDERS:
             continue
-        line = lines[row.provider][row.day].setdefault((row.scope_id, row.model), BillLine())
+        key = (row.scope_id, row.model, getattr(row, "service_tier", "standard"))
+        line = lines[row.provider][row.day].setdefault(key, BillLine())
         line.requests += row.requests
         line.input_tokens += row.input_tokens
         line.output_tokens += row.output_tokens
@@ -152,15 +155,16 @@ def write_demo_billing_pages(
                 continue
             for day in days:
                 factor = Decimal(90 + (day.toordinal() * 37) % 21) / 100  # 0.90..1.10, steady per day
-                per_day[day][(scope.scope_id, scope.model)] = BillLine(
+                per_day[day][(scope.scope_id, scope.model, "standard")] = BillLine(
                     requests=int(scope.requests * factor),
                     input_tokens=int(scope.input_tokens * factor),
                     output_tokens=int(scope.output_tokens * factor),
                     billed_usd=(scope.daily_usd * factor).quantize(MICRO, ROUND_HALF_EVEN),
                 )
+        provider_markup = markup.get(provider, Decimal(1)) if isinstance(markup, Mapping) else markup
         for line in (line for day_lines in per_day.values() for line in day_lines.values()):
             if line.billed_usd is None:
-                line.billed_usd = (line.list_usd * markup).quantize(MICRO, ROUND_HALF_EVEN)
+                line.billed_usd = (line.list_usd * provider_markup).quantize(MICRO, ROUND_HALF_EVEN)
 
     written = 0
     for provider in sorted(lines):
@@ -193,10 +197,11 @@ def _write_openai(folder: Path, window: list[date], per_day, *, preliminary: boo
             {
                 "object": "organization.costs.result",
                 "amount": {"value": amount, "currency": "usd"},
-                "line_item": f"{model}, {_OPENAI_LINES[kind]}",
+                # A Batch API line is its own line item ("gpt-4o-2024-08-06, batch input").
+                "line_item": f"{model}, {'batch ' if tier == 'batch' else ''}{_OPENAI_LINES[kind]}",
                 "project_id": scope,
             }
-            for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
+            for (scope, model, tier), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
             for kind, amount in split_billed(line, preliminary and day == window[-1])
         ] + [
             {
@@ -210,7 +215,7 @@ def _write_openai(folder: Path, window: list[date], per_day, *, preliminary: boo
 
     def usage(day: date) -> list[dict]:
         results = []
-        for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order):
+        for (scope, model, tier), line in sorted(per_day.get(day, {}).items(), key=_scope_order):
             result = {
                 "object": "organization.usage.completions.result",
                 "input_tokens": line.input_tokens,
@@ -223,7 +228,8 @@ def _write_openai(folder: Path, window: list[date], per_day, *, preliminary: boo
                 "user_id": None,
                 "api_key_id": _api_key_id(scope),
                 "model": model,
-                "batch": None,
+                "batch": tier == "batch",
+                "service_tier": "default",
             }
             if line.cache_write:
                 result["input_cache_write_tokens"] = line.cache_write
@@ -260,7 +266,7 @@ def _write_anthropic(folder: Path, window: list[date], per_day, *, preliminary: 
                 "service_tier": "standard",
                 "token_type": _ANTHROPIC_LINES[kind][1],
             }
-            for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
+            for (scope, model, _tier), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
             for kind, amount in split_billed(line, preliminary and day == window[-1])
         ]
 
@@ -275,10 +281,11 @@ def _write_anthropic(folder: Path, window: list[date], per_day, *, preliminary: 
                 "api_key_id": None,
                 "workspace_id": scope,
                 "model": model,
-                "service_tier": None,
-                "context_window": None,
+                "service_tier": "standard",
+                "context_window": "0-200k",
+                "inference_geo": "not_available",
             }
-            for (scope, model), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
+            for (scope, model, _tier), line in sorted(per_day.get(day, {}).items(), key=_scope_order)
         ]
 
     def bucket(day: date, results: list[dict]) -> dict:
@@ -321,8 +328,8 @@ def split_billed(line: BillLine, preliminary: bool) -> list[tuple[str, Decimal]]
 
 
 def _scope_order(item) -> tuple:
-    (scope, model), _ = item
-    return (scope or "", model)
+    (scope, model, tier), _ = item
+    return (scope or "", model, tier)
 
 
 def _api_key_id(scope: str | None) -> str:

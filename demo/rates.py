@@ -8,6 +8,9 @@ genai-prices' own `calc_price` and expects the same dollars, so a stale card sho
 
 Rows are effective-dated like `raw.model_prices`: [effective_from, effective_to) in UTC days.
 Long-context rows price every component of a call above the threshold at its `_long` rate.
+A row with a `service_tier` (empty = standard) is what that tier is billed: OpenAI's Batch API
+at genai-prices' batch rates from the date it lists them (2026-10-14: cached input stays at the
+standard rate), half of every standard rate before.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Rate:
     output_mtok_long: Decimal | None
     cache_read_mtok_long: Decimal | None
     cache_write_mtok_long: Decimal | None
+    service_tier: str = "standard"
 
     def charge(
         self,
@@ -87,13 +91,20 @@ def rate_card() -> tuple[Rate, ...]:
                 output_mtok_long=_decimal(r["output_mtok_long"]),
                 cache_read_mtok_long=_decimal(r["cache_read_mtok_long"]),
                 cache_write_mtok_long=_decimal(r["cache_write_mtok_long"]),
+                service_tier=r["service_tier"] or "standard",
             )
             for r in csv.DictReader(f)
         )
 
 
-def rate_on(provider: str, model: str, day: date) -> Rate:
+def rate_on(provider: str, model: str, day: date, service_tier: str = "standard") -> Rate:
     for rate in rate_card():
-        if (rate.provider, rate.model) == (provider, model) and rate.effective_from <= day < rate.effective_to:
+        if (rate.provider, rate.model, rate.service_tier) == (
+            provider,
+            model,
+            service_tier,
+        ) and rate.effective_from <= day < rate.effective_to:
             return rate
-    raise LookupError(f"demo model {provider}/{model} has no rate on {day} in {RATES_CSV.name}; add a row")
+    raise LookupError(
+        f"demo model {provider}/{model} ({service_tier}) has no rate on {day} in {RATES_CSV.name}; add a row"
+    )

@@ -51,6 +51,9 @@ class Feature:
     input_sigma: float = 0.4
     output_sigma: float = 0.35
     flat_traffic: bool = False  # background jobs that ignore office hours
+    # The tier that serves the feature's calls: its telemetry reports it (`service_tier`) and the
+    # provider bills it at that tier's rates (demo/rates.csv).
+    service_tier: str = "standard"
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -96,6 +99,8 @@ FEATURES: tuple[Feature, ...] = (
         0.9,
         {GPT_4O: 0.76, GPT_4O_MINI: 0.75},
         "v3",
+        # Onboarding emails are not urgent: they go through OpenAI's Batch API.
+        service_tier="batch",
     ),
     Feature(
         "search-rerank",

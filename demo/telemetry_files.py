@@ -167,6 +167,7 @@ def _records(calls: pd.DataFrame, canary_rows: list[int]) -> list[dict]:
         "cache_creation_input_tokens",
         "status",
         "error_type",
+        "service_tier",
         "workspace",
         "feature",
         "environment",
@@ -191,6 +192,7 @@ def _records(calls: pd.DataFrame, canary_rows: list[int]) -> list[dict]:
             cache_creation,
             status,
             error_type,
+            service_tier,
             workspace,
             feature,
             environment,
@@ -221,8 +223,8 @@ def _records(calls: pd.DataFrame, canary_rows: list[int]) -> list[dict]:
             record["status"] = status
         if _present(error_type):
             record["error_type"] = error_type
-        if not sparse:
-            record["service_tier"] = "standard"
+        if not sparse or service_tier != "standard":
+            record["service_tier"] = service_tier
         record["workspace"] = workspace
         record["feature"] = feature
         if not (sparse and environment == "production"):

@@ -38,6 +38,8 @@ class DailyUsage:
     cache_read_input_tokens: int
     cache_creation_input_tokens: int
     list_cost_usd: Decimal
+    # The tier that served the tokens (the Batch API's are billed at the batch rates).
+    service_tier: str = "standard"
 
 
 def billing_scope(calls: pd.DataFrame) -> np.ndarray:
@@ -57,33 +59,35 @@ def daily_usage(calls: pd.DataFrame, untracked: pd.DataFrame) -> tuple[DailyUsag
         served=((calls["status"] == "ok") | calls["billed_error"]).astype(np.int64),
         input_tokens=calls["served_input_tokens"],
         output_tokens=calls["served_output_tokens"],
-    )[["day", "provider", "scope_id", "model", "served", *_SUMS]]
-    frame = pd.concat([frame, untracked], ignore_index=True)
+    )[["day", "provider", "scope_id", "model", "service_tier", "served", *_SUMS]]
+    frame = pd.concat([frame, untracked.assign(service_tier="standard")], ignore_index=True)
 
     rows: list[DailyUsage] = []
     # Prices change only at 00:00 UTC, so one price row per (day, model) is exact; the long-context
     # tier is a per-call cliff, so calls above a model's threshold are summed apart.
-    keys = ["day", "provider", "scope_id", "model"]
+    keys = ["day", "provider", "scope_id", "model", "service_tier"]
+    priced = ["day", "provider", "model", "service_tier"]
     prices = {
-        (d, p, m): rate_on(p, m, d)
-        for d, p, m in frame[["day", "provider", "model"]].drop_duplicates().itertuples(index=False)
+        (d, p, m, t): rate_on(p, m, d, t) for d, p, m, t in frame[priced].drop_duplicates().itertuples(index=False)
     }
     no_tier = np.iinfo(np.int64).max
     thresholds = pd.DataFrame(
-        [(d, p, m, price.long_context_threshold or no_tier) for (d, p, m), price in prices.items()],
-        columns=["day", "provider", "model", "threshold"],
+        [(*key, price.long_context_threshold or no_tier) for key, price in prices.items()],
+        columns=[*priced, "threshold"],
     )
-    frame = frame.merge(thresholds, on=["day", "provider", "model"], how="left", validate="many_to_one")
+    frame = frame.merge(thresholds, on=priced, how="left", validate="many_to_one")
     frame["long"] = frame["input_tokens"] > frame["threshold"]
     grouped = frame.groupby(keys + ["long"], sort=True)[["served", *_SUMS]].sum()
     totals: dict[tuple, list] = {}
-    for (day, provider, scope, model, long), sums in zip(grouped.index, grouped.itertuples(index=False), strict=True):
+    for (day, provider, scope, model, tier, long), sums in zip(
+        grouped.index, grouped.itertuples(index=False), strict=True
+    ):
         served, tin, tout, cread, cwrite = (int(v) for v in sums)
-        cost = prices[(day, provider, model)].charge(tin, tout, cread, cwrite, long_context=bool(long))
-        acc = totals.setdefault((day, provider, scope, model), [0, 0, 0, 0, 0, Decimal(0)])
+        cost = prices[(day, provider, model, tier)].charge(tin, tout, cread, cwrite, long_context=bool(long))
+        acc = totals.setdefault((day, provider, scope, model, tier), [0, 0, 0, 0, 0, Decimal(0)])
         for i, v in enumerate((served, tin, tout, cread, cwrite, cost)):
             acc[i] += v
-    for (day, provider, scope, model), (served, tin, tout, cread, cwrite, cost) in sorted(totals.items()):
+    for (day, provider, scope, model, tier), (served, tin, tout, cread, cwrite, cost) in sorted(totals.items()):
         if served == 0 and tin == 0 and tout == 0:
             continue
         rows.append(
@@ -98,6 +102,7 @@ def daily_usage(calls: pd.DataFrame, untracked: pd.DataFrame) -> tuple[DailyUsag
                 cache_read_input_tokens=cread,
                 cache_creation_input_tokens=cwrite,
                 list_cost_usd=cost.quantize(MONEY, rounding=ROUND_HALF_UP),
+                service_tier=tier,
             )
         )
     return tuple(rows)

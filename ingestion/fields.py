@@ -33,6 +33,11 @@ CONTENT_KEYS = (
 CONTENT_KEY_PREFIXES = ("gen_ai.prompt", "gen_ai.completion")
 # The workspace or feature of a call that names none (priced and counted all the same).
 UNTAGGED = "(untagged)"
+# The service tier of a call whose telemetry names none. Kept apart from `standard` so that
+# dbt can tell "served by the standard tier" from "not reported" (int_calls_priced prices
+# both as standard; billing_gap_explained measures the second). dbt var
+# `service_tier_unreported_label` holds the same text (tests/test_fields.py).
+UNREPORTED_TIER = "(not reported)"
 # `costline.tag.<key>` attributes become entries of `tags` (OTel has no map-valued attribute).
 TAG_ALIAS_PREFIX = "costline.tag."
 
@@ -124,8 +129,10 @@ TELEMETRY_FIELDS: tuple[Field, ...] = (
     Field(
         "service_tier",
         TEXT,
-        ("service_tier", "openai.response.service_tier"),
-        stored="coalesce(service_tier, 'standard')",
+        # The tier that served the call (the response's), else the one the request asked for;
+        # dbt's seed service_tier_names says what each provider's values mean.
+        ("service_tier", "openai.response.service_tier", "openai.request.service_tier"),
+        stored=f"coalesce(lower(service_tier), '{UNREPORTED_TIER}')",
     ),
     # No spend is dropped for a missing tag: an unnamed workspace or feature is `(untagged)`.
     Field("workspace", TEXT, ("workspace", "costline.workspace"), stored=f"coalesce(workspace, '{UNTAGGED}')"),

@@ -89,6 +89,8 @@ RAW_TABLES: dict[str, str] = {
     """,
     # Effective-dated list prices per (provider, model) as telemetry names them, in dollars per
     # million tokens. A model absent here is unpriced (estimated at zero and flagged by a check).
+    # service_tier: 'standard', or the tier whose own rates these are (genai-prices price
+    # variants); NULL in warehouses made before tiers were loaded means standard.
     "model_prices": """
         provider                 VARCHAR NOT NULL,
         model                    VARCHAR NOT NULL,
@@ -106,7 +108,8 @@ RAW_TABLES: dict[str, str] = {
         cache_read_mtok_long     DECIMAL(18, 9),
         cache_write_mtok_long    DECIMAL(18, 9),
         price_data_version       VARCHAR NOT NULL,
-        loaded_at                TIMESTAMP NOT NULL
+        loaded_at                TIMESTAMP NOT NULL,
+        service_tier             VARCHAR
     """,
     # Provider billing (issue: billing). One row per bucket day, provider, scope and line.
     # A later fetch of the same provider and day replaces the earlier rows (restatements).
@@ -140,6 +143,8 @@ RAW_TABLES: dict[str, str] = {
         usd_per_unit   DECIMAL(24, 12) NOT NULL,
         source_line    BIGINT NOT NULL
     """,
+    # The last three columns are what changes the price of the same tokens, where the usage
+    # API splits by it (ingestion/billing/records.py UsageLine); NULL when it does not.
     "billing_usage": """
         provider                    VARCHAR NOT NULL,
         bucket_day                  DATE NOT NULL,
@@ -152,7 +157,10 @@ RAW_TABLES: dict[str, str] = {
         cache_read_input_tokens     BIGINT NOT NULL,
         cache_creation_input_tokens BIGINT NOT NULL,
         source_page                 VARCHAR NOT NULL,
-        fetched_at                  TIMESTAMP NOT NULL
+        fetched_at                  TIMESTAMP NOT NULL,
+        service_tier                VARCHAR,
+        context_window              VARCHAR,
+        inference_geo               VARCHAR
     """,
 }
 
@@ -172,9 +180,35 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
     for table, columns in RAW_TABLES.items():
         con.execute(f"create table if not exists {RAW_SCHEMA}.{table} ({columns})")
+    _add_new_columns(con)
     _add_key_columns(con)
     # Outcomes gained value_usd (issue 18): a warehouse made before it gets the column, empty.
     con.execute(f"alter table {RAW_SCHEMA}.outcomes add column if not exists value_usd DECIMAL(18, 6)")
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Columns added to RAW_TABLES after a warehouse was made, appended (nullable) to its tables.
+
+    New columns are only ever added at the end of a table's DDL, so a table grown this way has
+    the same column order as a new one (loaders insert by position).
+    """
+    present: dict[str, list[str]] = {}
+    for table, name in con.execute(
+        "select table_name, column_name from duckdb_columns() where schema_name = ? order by column_index",
+        [RAW_SCHEMA],
+    ).fetchall():
+        present.setdefault(table, []).append(name)
+    for table, columns in RAW_TABLES.items():
+        have = present.get(table, [])
+        con.execute(f"create or replace temp table _raw_ddl_probe ({columns})")
+        wanted = con.execute(
+            "select column_name, data_type from duckdb_columns() where table_name = '_raw_ddl_probe' "
+            "and database_name = 'temp' order by column_index"
+        ).fetchall()
+        for name, data_type in wanted:
+            if have and name not in have and name not in KEY_COLUMNS:
+                con.execute(f"alter table {RAW_SCHEMA}.{table} add column {name} {data_type}")
+    con.execute("drop table if exists _raw_ddl_probe")
 
 
 def _add_key_columns(con: duckdb.DuckDBPyConnection) -> None:

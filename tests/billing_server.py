@@ -27,9 +27,17 @@ ANTHROPIC_KEY = "sk-ant-admin01-CANARY-anthropic-2d8e4f"
 
 ENDPOINTS = {
     "/v1/organization/costs": ("openai", "costs", ["project_id", "line_item"]),
-    "/v1/organization/usage/completions": ("openai", "usage_completions", ["project_id", "model", "api_key_id"]),
+    "/v1/organization/usage/completions": (
+        "openai",
+        "usage_completions",
+        ["project_id", "model", "api_key_id", "batch", "service_tier"],
+    ),
     "/v1/organizations/cost_report": ("anthropic", "cost_report", ["workspace_id", "description"]),
-    "/v1/organizations/usage_report/messages": ("anthropic", "usage_report_messages", ["workspace_id", "model"]),
+    "/v1/organizations/usage_report/messages": (
+        "anthropic",
+        "usage_report_messages",
+        ["workspace_id", "model", "service_tier", "context_window", "inference_geo"],
+    ),
 }
 
 
@@ -99,6 +107,8 @@ class FakeBillingApi:
         output_tokens: int,
         cached: int = 0,
         requests: int = 1,
+        batch: bool = False,
+        service_tier: str = "default",
     ) -> None:
         self.results["usage_completions"][day].append(
             {
@@ -113,7 +123,8 @@ class FakeBillingApi:
                 "user_id": None,
                 "api_key_id": api_key_id,
                 "model": model,
-                "batch": None,
+                "batch": batch,
+                "service_tier": service_tier,
             }
         )
 
@@ -145,6 +156,9 @@ class FakeBillingApi:
         cache_read: int = 0,
         cache_5m: int = 0,
         cache_1h: int = 0,
+        service_tier: str = "standard",
+        context_window: str = "0-200k",
+        inference_geo: str = "not_available",
     ) -> None:
         self.results["usage_report_messages"][day].append(
             {
@@ -156,8 +170,9 @@ class FakeBillingApi:
                 "api_key_id": None,
                 "workspace_id": workspace_id,
                 "model": model,
-                "service_tier": None,
-                "context_window": None,
+                "service_tier": service_tier,
+                "context_window": context_window,
+                "inference_geo": inference_geo,
             }
         )
 

@@ -419,3 +419,38 @@ def test_the_day_still_running_is_never_billed_only_the_days_that_ended(paths, m
     with connect(paths.warehouse_db) as con:
         BillingApi(OPENAI).load(con, paths, [today], "daily-run")
     assert query(paths, "select distinct bucket_day from raw.billing_costs order by 1") == [(D,), (today,)]
+
+
+def test_usage_is_split_by_tier_context_window_and_inference_geo(fake_api, paths):
+    # OpenAI: one model's day on the standard (`default`), flex and Batch API tiers; Anthropic:
+    # batch, long context and US-only inference, each its own result as the APIs group them.
+    fake_api.openai_usage(D, "proj_a", "gpt-5", "key_a", input_tokens=100, output_tokens=10)
+    fake_api.openai_usage(D, "proj_a", "gpt-5", "key_a", input_tokens=200, output_tokens=20, service_tier="flex")
+    fake_api.openai_usage(
+        D, "proj_a", "gpt-5", "key_a", input_tokens=300, output_tokens=30, batch=True, service_tier="default"
+    )
+    fake_api.anthropic_usage(D, "wrkspc_1", "claude-sonnet-4-5", uncached=10, output=1)
+    fake_api.anthropic_usage(D, "wrkspc_1", "claude-sonnet-4-5", uncached=20, output=2, service_tier="batch")
+    fake_api.anthropic_usage(
+        D, "wrkspc_1", "claude-sonnet-4-5", uncached=250_000, output=3, context_window="200k-1M", inference_geo="us"
+    )
+    load(paths, "openai", D, D, OPENAI_KEY, fake_api.openai_base_url)
+    load(paths, "anthropic", D, D, ANTHROPIC_KEY, fake_api.anthropic_base_url)
+    assert query(
+        paths,
+        "select provider, input_tokens, service_tier, context_window, inference_geo from raw.billing_usage order by all",
+    ) == [
+        ("anthropic", 10, "standard", "0-200k", "not_available"),
+        ("anthropic", 20, "batch", "0-200k", "not_available"),
+        ("anthropic", 250_000, "standard", "200k-1M", "us"),
+        ("openai", 100, "default", None, None),
+        ("openai", 200, "flex", None, None),
+        ("openai", 300, "batch", None, None),  # the Batch API, whatever tier it names
+    ]
+    # The requests asked the APIs for those splits.
+    assert fake_api.requests_to("usage_completions")[0].params["group_by[]"][-2:] == ["batch", "service_tier"]
+    assert fake_api.requests_to("usage_report_messages")[0].params["group_by[]"][-3:] == [
+        "service_tier",
+        "context_window",
+        "inference_geo",
+    ]

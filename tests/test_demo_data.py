@@ -91,6 +91,7 @@ def load_drop(input_dir: Path) -> duckdb.DuckDBPyConnection:
             "operation",
             "status",
             "error_type",
+            "service_tier",
             "workspace",
             "feature",
             "environment",
@@ -551,18 +552,22 @@ def test_usage_equals_the_files_priced_by_genai_prices(demo):
     grouped = con.execute(
         """
         select c.started_at::date, c.provider, coalesce(c.project_id, m.scope), c.model,
-               count(*) filter (coalesce(status, 'ok') = 'ok'), sum(input_tokens)::bigint, sum(output_tokens)::bigint,
+               coalesce(c.service_tier, 'standard'), count(*) filter (coalesce(status, 'ok') = 'ok'),
+               sum(input_tokens)::bigint, sum(output_tokens)::bigint,
                sum(coalesce(cache_read_input_tokens, 0))::bigint, sum(coalesce(cache_creation_input_tokens, 0))::bigint,
                count(*) filter (error_type = ? and provider in ?), count(*) filter (feature = ?)
         from calls c left join scope_map m using (provider, workspace) group by all""",
         [sc.BILLED_ERROR_TYPE, list(sc.TIMEOUT_BILLED_PROVIDERS), sc.CACHE_BREAKDOWN_UNREPORTED_FEATURE],
     ).fetchall()
-    by_key = {row[:4]: row[4:] for row in grouped}
+    by_key = {row[:5]: row[5:] for row in grouped}
     tracked = [u for u in summary.usage if u.scope_id != summary.untracked_scope]
-    assert {(u.day, u.provider, u.scope_id, u.model) for u in tracked} == {k for k, v in by_key.items() if any(v)}
+    keys = {(u.day, u.provider, u.scope_id, u.model, u.service_tier) for u in tracked}
+    assert keys == {k for k, v in by_key.items() if any(v)}
+    assert any(u.service_tier == "batch" for u in tracked)  # onboarding emails on OpenAI's Batch API
     served_timeouts = unreported_cache = 0
     for u in tracked:
-        requests, tin, tout, cread, cwrite, timeouts, unreported = by_key[(u.day, u.provider, u.scope_id, u.model)]
+        key = (u.day, u.provider, u.scope_id, u.model, u.service_tier)
+        requests, tin, tout, cread, cwrite, timeouts, unreported = by_key[key]
         assert u.requests == requests + timeouts
         if timeouts:
             assert u.input_tokens > tin and u.output_tokens >= tout  # embeddings have no output
@@ -581,11 +586,14 @@ def test_usage_equals_the_files_priced_by_genai_prices(demo):
             cache_read_tokens=u.cache_read_input_tokens,
             cache_write_tokens=u.cache_creation_input_tokens,
         )
+        # A tier at genai-prices' rate for it (its price variant): batch is `processing=batch`.
+        context = {"processing": "batch"} if u.service_tier == "batch" else None
         expected = calc_price(
             usage,
             u.model,
             provider_id=u.provider,
             genai_request_timestamp=datetime(u.day.year, u.day.month, u.day.day, 12),
+            price_context=context,
         ).total_price
         assert u.list_cost_usd == expected.quantize(Decimal("0.000001"), ROUND_HALF_UP)
     assert sum(u.list_cost_usd for u in summary.usage) > 500

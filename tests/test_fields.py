@@ -122,3 +122,10 @@ def test_the_untagged_label_is_the_same_in_ingestion_and_dbt():
 
     project = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())
     assert project["vars"]["untagged_label"] == UNTAGGED
+
+
+def test_the_unreported_service_tier_is_the_same_in_ingestion_and_dbt():
+    from ingestion.fields import UNREPORTED_TIER
+
+    project = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())
+    assert project["vars"]["service_tier_unreported_label"] == UNREPORTED_TIER

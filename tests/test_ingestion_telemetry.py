@@ -27,7 +27,7 @@ from ingestion_helpers import (
 
 from ingestion import day_folders
 from ingestion.day_folders import RELOAD_ENV, load_day_folder, load_day_folders
-from ingestion.fields import TELEMETRY_FIELDS
+from ingestion.fields import TELEMETRY_FIELDS, UNREPORTED_TIER
 from ingestion.otel.spans import MalformedExport, flatten_export_request
 from ingestion.readers import extract_file_lines
 from ingestion.settings import Paths
@@ -116,7 +116,7 @@ def test_valid_record_gets_contract_defaults_utc_time_and_exact_cost(paths):
         minimal["status"],
         minimal["service_tier"],
         minimal["environment"],
-    ) == (1, "chat", "ok", "standard", "production")
+    ) == (1, "chat", "ok", UNREPORTED_TIER, "production")
     assert (
         minimal["cache_read_input_tokens"],
         minimal["cache_creation_input_tokens"],

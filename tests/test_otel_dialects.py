@@ -81,6 +81,20 @@ def test_current_otel_genai():
     assert r["request_id"] == "a" * 32 and r["duration_ms"] == 800.0
 
 
+def test_the_served_tier_wins_over_the_requested_one_which_stands_in_without_it():
+    base = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-5",
+        "gen_ai.usage.input_tokens": 10,
+        "gen_ai.usage.output_tokens": 1,
+    }
+    assert one({**base, "openai.request.service_tier": "flex"})["service_tier"] == "flex"
+    both = {**base, "openai.request.service_tier": "auto", "openai.response.service_tier": "priority"}
+    assert one(both)["service_tier"] == "priority"
+    assert "service_tier" not in one(base)  # not reported: ingestion stores UNREPORTED_TIER
+
+
 def test_older_semantic_conventions():
     r = one(
         {

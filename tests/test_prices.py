@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ModelPrice, StartDateConstraint, TieredPrices
@@ -29,9 +30,10 @@ def add_calls(con, calls: list[tuple[str, str, datetime]]) -> None:
     )
 
 
-def price_rows(con, provider: str, model: str) -> list[dict]:
+def price_rows(con, provider: str, model: str, tier: str = "standard") -> list[dict]:
     cur = con.execute(
-        "select * from raw.model_prices where provider = ? and model = ? order by effective_from", [provider, model]
+        "select * from raw.model_prices where provider = ? and model = ? and service_tier = ? order by effective_from",
+        [provider, model, tier],
     )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -92,7 +94,22 @@ def test_prices_equal_the_library_and_unknown_models_get_no_row(db):
     [sonnet] = price_rows(db, "anthropic", "claude-sonnet-4-20250514")
     assert (sonnet["input_mtok"], sonnet["output_mtok"]) == (Decimal(3), Decimal(15))
     assert (sonnet["cache_read_mtok"], sonnet["cache_write_mtok"]) == (Decimal("0.3"), Decimal("3.75"))
-    assert any("service_tier" in note for note in refresh.notes)  # variants are reported, not silently dropped
+    # genai-prices' tier variants are rows of their own tier, whole prices as genai-prices resolves them.
+    for tier, context in (("priority", {"service_tier": "priority"}), ("batch", {"processing": "batch"})):
+        [row] = price_rows(db, "openai", "gpt-4o", tier)
+        _, info = get_snapshot().find_provider_model("gpt-4o", None, "openai", None)
+        lib = info.get_prices(NOW.replace(tzinfo=UTC), context)
+        assert (row["input_mtok"], row["output_mtok"], row["cache_read_mtok"]) == (
+            lib.input_mtok,
+            lib.output_mtok,
+            lib.cache_read_mtok,
+        )
+        # In force from the date genai-prices verified the tier's rates; before it the multiplier applies.
+        [variant_start] = {
+            v.constraint.start_date for v in info.price_variants if v.when == context and v.constraint is not None
+        }
+        assert row["effective_from"] == datetime.combine(variant_start, datetime.min.time())
+    assert price_rows(db, "openai", "gpt-4o", "default") == []  # OpenAI's `default` is the standard tier
 
 
 def test_long_context_tier_is_a_cliff_on_total_input(db):
@@ -237,7 +254,7 @@ def test_refresh_replaces_everything_and_is_idempotent(db, tmp_path):
     add_calls(db, [("openai", "gpt-4o", NOW), ("openai", "o3", NOW), ("anthropic", "claude-3-5-haiku", NOW)])
     overrides = tmp_path / "prices.csv"
     overrides.write_text("provider,model,effective_from,input_mtok,output_mtok\nopenai,gpt-4o,2026-01-01,x,1\n")
-    snapshot_sql = "select * exclude (loaded_at) from raw.model_prices order by all"
+    snapshot_sql = "select * exclude (loaded_at) from raw.model_prices where service_tier = 'standard' order by all"
     refresh_model_prices(db, overrides)
     first = db.execute(snapshot_sql).fetchall()
     refresh_model_prices(db, overrides)
@@ -271,3 +288,34 @@ def test_refresh_is_atomic(db, monkeypatch):
     with pytest.raises(RuntimeError):
         refresh_model_prices(db)
     assert db.execute("select count(*) from raw.model_prices").fetchone() == before
+
+
+def test_a_warehouse_made_before_tiers_gains_the_new_columns(tmp_path):
+    """raw tables of an older costline get the columns added since, at the end, and keep their rows."""
+    from ingestion.warehouse import RAW_TABLES, ensure_raw_schema
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw")
+        for table in ("model_prices", "billing_usage"):
+            old = RAW_TABLES[table].rsplit(",", 3 if table == "billing_usage" else 1)[0]
+            con.execute(f"create table raw.{table} ({old})")
+        con.execute(
+            "insert into raw.billing_usage values ('openai', '2026-11-01', null, 'gpt-4o', null, 1, 10, 5, 0, 0, 'p', now())"
+        )
+        ensure_raw_schema(con)
+        columns = {
+            table: [
+                name
+                for (name,) in con.execute(
+                    "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ? "
+                    "order by column_index",
+                    [table],
+                ).fetchall()
+            ]
+            for table in ("model_prices", "billing_usage")
+        }
+        assert columns["model_prices"][-1] == "service_tier"
+        assert columns["billing_usage"][-3:] == ["service_tier", "context_window", "inference_geo"]
+        assert con.execute("select input_tokens, service_tier from raw.billing_usage").fetchall() == [(10, None)]
+        ensure_raw_schema(con)  # and again: nothing to add

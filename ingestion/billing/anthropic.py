@@ -2,7 +2,10 @@
 
 Cost `amount` is a decimal string in cents (USD): "123.45" is $1.2345. Usage splits input
 into uncached, cache-write (5 m and 1 h) and cache-read tokens; costline's input_tokens is
-their sum (all input), as telemetry reports it. The usage report has no request counts.
+their sum (all input), as telemetry reports it. The usage report has no request counts. It is
+also grouped by `service_tier` (standard, batch, priority, ...), `context_window` ("0-200k",
+"200k-1M": the long-context rates) and `inference_geo` ("global", "us": US-only inference is
+priced above global), the dimensions that change what the same tokens cost.
 """
 
 from datetime import date, datetime, timedelta
@@ -47,6 +50,9 @@ def parse_usage(result: dict) -> UsageLine:
         cache_read_input_tokens=read,
         cache_creation_input_tokens=written,
         group_key=group_key(result),
+        service_tier=optional_str(result, "service_tier"),
+        context_window=optional_str(result, "context_window"),
+        inference_geo=optional_str(result, "inference_geo"),
     )
 
 
@@ -96,7 +102,15 @@ ANTHROPIC = Provider(
             "usage_report_messages",
             "/v1/organizations/usage_report/messages",
             "usage",
-            (("bucket_width", "1d"), ("group_by[]", "workspace_id"), ("group_by[]", "model"), ("limit", PAGE_LIMIT)),
+            (
+                ("bucket_width", "1d"),
+                ("group_by[]", "workspace_id"),
+                ("group_by[]", "model"),
+                ("group_by[]", "service_tier"),
+                ("group_by[]", "context_window"),
+                ("group_by[]", "inference_geo"),
+                ("limit", PAGE_LIMIT),
+            ),
             parse_usage,
         ),
     ),

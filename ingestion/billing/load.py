@@ -258,6 +258,9 @@ _USAGE_STAGE = pa.schema(
         ("cache_creation_input_tokens", pa.int64()),
         ("source_page", pa.string()),
         ("fetched_at", pa.timestamp("us")),
+        ("service_tier", pa.string()),
+        ("context_window", pa.string()),
+        ("inference_geo", pa.string()),
     ]
 )
 _QUARANTINE_STAGE = pa.schema(
@@ -320,6 +323,9 @@ def _store(
                     line.cache_creation_input_tokens,
                     page.source_page,
                     page.fetched_at,
+                    line.service_tier,
+                    line.context_window,
+                    line.inference_geo,
                 )
                 target = usage
             for column, value in zip(target, row, strict=True):
@@ -348,7 +354,8 @@ def _store(
             con.execute("""
                 create or replace temp table _billing_usage_new as
                 select bucket_day, scope_id, model, api_key_id, requests, input_tokens, output_tokens,
-                       cache_read_input_tokens, cache_creation_input_tokens, source_page, fetched_at
+                       cache_read_input_tokens, cache_creation_input_tokens, source_page, fetched_at,
+                       service_tier, context_window, inference_geo
                 from _billing_usage_stage
                 qualify row_number() over (partition by bucket_day, group_key order by version desc) = 1""")
             con.execute(

@@ -2,7 +2,10 @@
 
 Costs come as float dollars (`amount.value`), grouped by project and line item; a line item
 such as "gpt-4o-2024-08-06, input" names the model before the comma. Usage `input_tokens`
-already include cached and cache-write tokens, as costline's input_tokens do.
+already include cached and cache-write tokens, as costline's input_tokens do. Usage is also
+grouped by `batch` (true for the Batch API) and `service_tier` (`default`, `flex`,
+`priority`, `scale`, ...: the tier that served the tokens), so the tier mix of each day's
+tokens is known: a batch result's tier is `batch`.
 """
 
 import re
@@ -59,7 +62,15 @@ def parse_usage(result: dict) -> UsageLine:
         cache_read_input_tokens=cached,
         cache_creation_input_tokens=written,
         group_key=group_key(result),
+        service_tier=_service_tier(result),
     )
+
+
+def _service_tier(result: dict) -> str | None:
+    batch = result.get("batch")
+    if batch is not None and not isinstance(batch, bool):
+        raise RecordError(f"batch is {batch!r}, expected true, false or null")
+    return "batch" if batch else optional_str(result, "service_tier")
 
 
 def _unix(day: date) -> str:
@@ -99,6 +110,8 @@ OPENAI = Provider(
                 ("group_by[]", "project_id"),
                 ("group_by[]", "model"),
                 ("group_by[]", "api_key_id"),
+                ("group_by[]", "batch"),
+                ("group_by[]", "service_tier"),
                 ("limit", PAGE_LIMIT),
             ),
             parse_usage,

@@ -42,6 +42,13 @@ class UsageLine:
     cache_read_input_tokens: int
     cache_creation_input_tokens: int
     group_key: str
+    # The dimensions that change the price of the same tokens, where the usage API splits by
+    # them: the service tier (OpenAI `service_tier`, or `batch` for its Batch API; Anthropic
+    # `service_tier`), Anthropic's `context_window` ("0-200k", "200k-1M") and `inference_geo`
+    # ("global", "us", "not_available"). None when the provider does not report it.
+    service_tier: str | None = None
+    context_window: str | None = None
+    inference_geo: str | None = None
 
 
 @dataclass(frozen=True)

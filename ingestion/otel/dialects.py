@@ -94,7 +94,8 @@ COSTLINE: Mapping[str, tuple[str, ...]] = {
 # instrumentation-genai (openai-v2, util-genai) writes them: gen_ai.operation.name,
 # gen_ai.provider.name, gen_ai.request/response.model, gen_ai.response.id, gen_ai.usage.*,
 # error.type; the cache-write spelling gen_ai.usage.cache_write.input_tokens of the newer
-# registry; openai.response.service_tier (and openai-v2's older gen_ai.openai.response.service_tier).
+# registry; openai.response.service_tier (and openai-v2's older gen_ai.openai.response.service_tier),
+# else the tier the request asked for (openai.request.service_tier: `auto`, `default`, `flex`, ...).
 OTEL_GENAI = Dialect(
     name="otel_genai",
     source="open-telemetry/semantic-conventions model/gen-ai; opentelemetry-python-contrib instrumentation-genai",
@@ -113,7 +114,12 @@ OTEL_GENAI = Dialect(
         ),
         "reasoning_output_tokens": ("gen_ai.usage.reasoning.output_tokens",),
         "error_type": ("error.type",),
-        "service_tier": ("openai.response.service_tier", "gen_ai.openai.response.service_tier"),
+        "service_tier": (
+            "openai.response.service_tier",
+            "gen_ai.openai.response.service_tier",
+            "openai.request.service_tier",
+            "gen_ai.openai.request.service_tier",
+        ),
         "cost_usd": ("gen_ai.usage.cost",),
     },
     rank=3,
@@ -196,7 +202,12 @@ OPENLLMETRY = Dialect(
         ),
         "reasoning_output_tokens": ("gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens"),
         "error_type": ("error.type",),
-        "service_tier": ("openai.response.service_tier", "gen_ai.openai.response.service_tier"),
+        "service_tier": (
+            "openai.response.service_tier",
+            "gen_ai.openai.response.service_tier",
+            "openai.request.service_tier",
+            "gen_ai.openai.request.service_tier",
+        ),
     },
     rank=2,
 )

@@ -28,10 +28,21 @@ genai-prices' own `calc_price`):
   tiers (a handful of OpenRouter models) keeps only its first tier; a note says so. Reasoning
   tokens of a long-context call are billed at `output_mtok_long`.
 
+Service tiers: genai-prices lists some tiers' own per-model rates as request-context variants
+(`price_variants`, e.g. `service_tier=flex|priority|fast` for OpenAI, `processing=batch` for
+OpenAI, Anthropic, Google, `speed=fast` for Anthropic), each in force from its own start date.
+Each becomes rows of the same shape with `service_tier` set to costline's tier name
+(`TIER_OF_VARIANT`: `batch`, `flex`, `priority`, `fast`, ...), holding the whole price the tier
+pays as genai-prices resolves it (`ModelInfo.get_prices` with that price context: the variant's
+components over the standard ones), and only for the periods where the variant is in force.
+The standard rows have `service_tier = 'standard'`. A tier with no row for a call's date is
+priced by dbt as the standard price times the seed `service_tier_multipliers`. `OpenAI
+service_tier=default` is the standard tier and gets no rows; variants keyed on anything else
+(OpenRouter routes, search types) are not tiers and are left out with a note.
+
 Not representable in these columns, so the base price is used and a note is returned:
 time-of-day prices (`TimeOfDateConstraint`, e.g. DeepSeek off-peak; we take the price in force
-outside every time window), request-context variants (`price_variants`: service tier
-priority/flex, batch processing), one-hour cache writes (`cache_write_1h_mtok`; the five-minute
+outside every time window), one-hour cache writes (`cache_write_1h_mtok`; the five-minute
 `cache_write_mtok` is used), per-request fees, web searches and other non-token units.
 
 A model genai-prices does not know gets no row: the SQL prices its calls at zero and a check
@@ -96,6 +107,17 @@ REQUIRED_OVERRIDE_COLUMNS = OVERRIDE_COLUMNS[:5]
 _RATE_QUANTUM = Decimal("0.000000001")
 _PRICE_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "output_reasoning_mtok")
 _IGNORED_TOKEN_KEYS = ("cache_write_1h_mtok",)
+STANDARD_TIER = "standard"
+# genai-prices price-context key and value -> costline's service tier (telemetry's
+# `service_tier` after dbt's seed service_tier_names). `service_tier=default` is standard.
+TIER_OF_VARIANT = {
+    ("service_tier", "flex"): "flex",
+    ("service_tier", "priority"): "priority",
+    ("service_tier", "fast"): "fast",
+    ("service_tier", "ultrafast"): "ultrafast",
+    ("processing", "batch"): "batch",
+    ("speed", "fast"): "fast",
+}
 
 
 @dataclass(frozen=True)
@@ -130,6 +152,7 @@ class ModelPricePeriod:
     cache_read_mtok_long: Decimal | None = None
     cache_write_mtok_long: Decimal | None = None
     price_data_version: str = ""
+    service_tier: str = STANDARD_TIER
 
 
 # --- genai-prices -----------------------------------------------------------------------------
@@ -180,10 +203,78 @@ def _genai_periods(provider: str, model: str) -> tuple[tuple[ModelPricePeriod, .
             rows[-1] = dataclasses.replace(rows[-1], effective_to=end)
         else:
             rows.append(row)
-    if info.price_variants:
-        whens = sorted({", ".join(f"{k}={v}" for k, v in variant.when.items()) for variant in info.price_variants})
-        notes.append(f"{label}: request variants ({'; '.join(whens)}) not represented; base price used")
+    rows.extend(_tier_periods(info, rows, label, notes))
     return tuple(rows), tuple(dict.fromkeys(notes))
+
+
+def _tier_periods(
+    info: ModelInfo, standard: list[ModelPricePeriod], label: str, notes: list[str]
+) -> list[ModelPricePeriod]:
+    """Rows of each service tier genai-prices lists a rate for, in the periods it is in force."""
+    tiers: dict[str, dict[str, str]] = {}
+    for variant in info.price_variants or ():
+        key = tuple(variant.when.items())
+        tier = TIER_OF_VARIANT.get(key[0]) if len(key) == 1 else None
+        if tier is None:
+            if key != (("service_tier", "default"),):
+                notes.append(f"{label}: request variant {dict(variant.when)} is not a service tier; not represented")
+            continue
+        if isinstance(variant.constraint, TimeOfDateConstraint):
+            notes.append(f"{label}: time-of-day {tier} prices not represented")
+            continue
+        tiers.setdefault(tier, dict(variant.when))
+    if not tiers:
+        return []
+    # A variant comes into force at 00:00 UTC of its start date, like any dated price.
+    variant_starts = {
+        v.constraint.start_date for v in info.price_variants or () if isinstance(v.constraint, StartDateConstraint)
+    }
+    bounds = sorted(
+        {p.effective_from for p in standard}
+        | {p.effective_to for p in standard}
+        | {datetime.combine(d, time()) for d in variant_starts if d > OPEN_START.date()}
+    )
+    prices = info.prices
+    if isinstance(prices, list):  # time-of-day prices are left out, as for the standard rows
+        dated = [c for c in prices if not isinstance(c.constraint, TimeOfDateConstraint)]
+        prices = dated or [dataclasses.replace(prices[0], constraint=None)]
+    timeless = dataclasses.replace(info, prices=prices)
+    rows: list[ModelPricePeriod] = []
+    for tier, context in sorted(tiers.items()):
+        for start, end in pairwise(bounds):
+            at = start.replace(tzinfo=UTC)
+            resolved = timeless.get_prices(at, context)
+            if resolved == timeless.get_prices(at):
+                continue  # the variant is not in force here (or changes nothing): the multiplier applies
+            base = next((p for p in standard if p.effective_from <= start < p.effective_to), None)
+            columns = _price_columns(resolved, f"{label} ({tier})", notes)
+            if base is None or columns is None:
+                continue
+            row = dataclasses.replace(
+                base, effective_from=start, effective_to=end, service_tier=tier, **_blank_long(columns)
+            )
+            if (
+                rows
+                and rows[-1].service_tier == tier
+                and rows[-1].effective_to == start
+                and _same_prices(rows[-1], row)
+            ):
+                rows[-1] = dataclasses.replace(rows[-1], effective_to=end)
+            else:
+                rows.append(row)
+    return rows
+
+
+def _blank_long(columns: dict) -> dict:
+    """Every price column, the long-context ones None when the tier's price has no tiers."""
+    keys = (
+        "long_context_threshold",
+        "input_mtok_long",
+        "output_mtok_long",
+        "cache_read_mtok_long",
+        "cache_write_mtok_long",
+    )
+    return {key: None for key in keys} | columns
 
 
 def _dated_prices(info: ModelInfo, label: str, notes: list[str]) -> list[tuple[datetime, datetime, ModelPrice]]:
@@ -397,7 +488,7 @@ def _apply_overrides(
 _INSERT_PRICE = f"""
     insert into raw.model_prices values (?, ?, ?, ?, ?,
         {", ".join(["cast(? as decimal(18, 9))"] * 5)}, ?,
-        {", ".join(["cast(? as decimal(18, 9))"] * 4)}, ?, ?)
+        {", ".join(["cast(? as decimal(18, 9))"] * 4)}, ?, ?, ?)
 """
 
 
@@ -482,6 +573,7 @@ def _row_values(row: ModelPricePeriod, loaded_at: datetime) -> tuple:
         text(row.cache_write_mtok_long),
         row.price_data_version,
         loaded_at,
+        row.service_tier,
     )
 
 

@@ -11,6 +11,47 @@
   to their estimated cost, on whole micro-dollars, so the pieces add up to the bill exactly.
 -#}
 {%- set incremental = is_incremental() -%}
+{%- set learn_rates = costline_effective_rates_enabled() -%}
+{#- The columns of every call, as attribution leaves them (cost_usd is added last). -#}
+{%- set passed_columns = [
+    'call_id',
+    'request_id',
+    'attempt',
+    'started_at',
+    'day',
+    'hour',
+    'month',
+    'provider',
+    'model',
+    'model_family',
+    'operation',
+    'service_tier',
+    'is_service_tier_reported',
+    'tier_price_source',
+    'workspace',
+    'feature',
+    'environment',
+    'user_segment',
+    'prompt_version',
+    'project_id',
+    'scope_id',
+    'scope_key',
+    'status',
+    'error_type',
+    'is_error',
+    'is_retry',
+    'input_tokens',
+    'output_tokens',
+    'cache_read_input_tokens',
+    'cache_creation_input_tokens',
+    'reasoning_output_tokens',
+    'is_priced',
+    'estimate_source',
+    'estimated_cost_usd',
+    'price_data_version',
+    'is_billed',
+    'has_bill_line'
+] %}
 
 {#- A bill group: the calls a share of one bill goes to. FOCUS lines may name a workspace and a
     feature (their tags); '(any)' when they do not, as for every provider API line. -#}
@@ -287,54 +328,168 @@ allocated as (
     from bill_shares
     group by call_id
 
+),
+
+attributed as (
+
+    select
+        scoped.call_id,
+        scoped.request_id,
+        scoped.attempt,
+        scoped.started_at,
+        scoped.day,
+        scoped.hour,
+        scoped.month,
+        scoped.provider,
+        scoped.model,
+        scoped.model_family,
+        scoped.operation,
+        scoped.service_tier,
+        scoped.is_service_tier_reported,
+        scoped.tier_price_source,
+        scoped.workspace,
+        scoped.feature,
+        scoped.environment,
+        scoped.user_segment,
+        scoped.prompt_version,
+        scoped.project_id,
+        scoped.scope_id,
+        scoped.scope_key,
+        scoped.status,
+        scoped.error_type,
+        scoped.is_error,
+        scoped.is_retry,
+        scoped.input_tokens,
+        scoped.output_tokens,
+        scoped.cache_read_input_tokens,
+        scoped.cache_creation_input_tokens,
+        scoped.reasoning_output_tokens,
+        scoped.is_priced,
+        scoped.estimate_source,
+        scoped.estimated_cost_usd,
+        scoped.price_data_version,
+        billed_days.provider is not null as is_billed,
+        allocated.call_id is not null as has_bill_line,
+        case
+            when billed_days.provider is null then scoped.estimated_cost_usd
+            -- The bill is the truth: a call in a billed provider-day whose scope has no bill
+            -- line costs nothing here; billing_reconciliation shows the gap.
+            when allocated.call_id is null then cast(0 as decimal(18, 6))
+            else {{ costline_from_micros('allocated.billed_micros') }}
+        end as bill_or_list_cost_usd
+    from scoped
+    left join billed_days
+        on billed_days.provider = scoped.provider
+            and billed_days.day = scoped.day
+    left join allocated
+        on allocated.call_id = scoped.call_id
+
+),
+{%- if learn_rates %}
+
+rate_evidence as (
+
+    -- What the bill charged for calls that list prices priced: billed calls of a bill line,
+    -- estimated at list above zero. This window's, and the stored days of the months a rate
+    -- can come from (the window's and the one before) outside it.
+    select provider, model, month, day, bill_or_list_cost_usd as cost_usd, estimated_cost_usd
+    from attributed
+    where is_billed and has_bill_line and estimate_source = 'list_price' and estimated_cost_usd > 0
+    {%- if incremental %}
+    {%- set evidence_from = costline_previous_month_start(costline_start_day()) %}
+    union all
+    select provider, model, month, day, cost_usd, estimated_cost_usd
+    from {{ this }}
+    where is_billed and has_bill_line and estimate_source = 'list_price' and estimated_cost_usd > 0
+        and not ({{ day_in_window('day', incremental) }})
+        {%- if evidence_from is not none %}
+        and day >= {{ costline_date_literal(evidence_from) }}
+        {%- endif %}
+    {%- endif %}
+
+),
+
+{%- for level, keys in [('model', ['provider', 'model']), ('provider', ['provider'])] %}
+
+{{ level }}_rates as (
+
+    select
+        {{ keys | join(', ') }},
+        month,
+        sum(cost_usd) as billed_usd,
+        sum(estimated_cost_usd) as list_usd
+    from rate_evidence
+    group by {{ keys | join(', ') }}, month
+    having count(distinct day) >= {{ var('effective_rate_min_billed_days') }}
+
+),
+{%- endfor %}
+{%- endif %}
+
+rated as (
+
+    {%- if learn_rates %}
+    -- The rate of the call's provider and model in its month, else in the month before, else
+    -- the provider's (all its models) in the same order; none: list price.
+    select
+        attributed.*,
+        case
+            when attributed.is_billed or attributed.estimate_source <> 'list_price' then null
+            when model_month.billed_usd is not null then 'model_month'
+            when model_previous.billed_usd is not null then 'model_previous_month'
+            when provider_month.billed_usd is not null then 'provider_month'
+            when provider_previous.billed_usd is not null then 'provider_previous_month'
+        end as effective_rate_basis,
+        case
+            when model_month.billed_usd is not null then model_month.billed_usd
+            when model_previous.billed_usd is not null then model_previous.billed_usd
+            when provider_month.billed_usd is not null then provider_month.billed_usd
+            else provider_previous.billed_usd
+        end as rate_billed_usd,
+        case
+            when model_month.billed_usd is not null then model_month.list_usd
+            when model_previous.billed_usd is not null then model_previous.list_usd
+            when provider_month.billed_usd is not null then provider_month.list_usd
+            else provider_previous.list_usd
+        end as rate_list_usd
+    from attributed
+    left join model_rates as model_month
+        on model_month.provider = attributed.provider
+            and model_month.model = attributed.model
+            and model_month.month = attributed.month
+    left join model_rates as model_previous
+        on model_previous.provider = attributed.provider
+            and model_previous.model = attributed.model
+            and model_previous.month = {{ costline_month_label(dbt.dateadd('month', -1, 'attributed.day')) }}
+    left join provider_rates as provider_month
+        on provider_month.provider = attributed.provider
+            and provider_month.month = attributed.month
+    left join provider_rates as provider_previous
+        on provider_previous.provider = attributed.provider
+            and provider_previous.month = {{ costline_month_label(dbt.dateadd('month', -1, 'attributed.day')) }}
+    {%- else %}
+        select
+            attributed.*,
+            cast(null as {{ dbt.type_string() }}) as effective_rate_basis,
+            cast(null as decimal(38, 6)) as rate_billed_usd,
+            cast(null as decimal(38, 6)) as rate_list_usd
+        from attributed
+    {%- endif %}
+
 )
 
 select
-    scoped.call_id,
-    scoped.request_id,
-    scoped.attempt,
-    scoped.started_at,
-    scoped.day,
-    scoped.hour,
-    scoped.month,
-    scoped.provider,
-    scoped.model,
-    scoped.model_family,
-    scoped.operation,
-    scoped.service_tier,
-    scoped.workspace,
-    scoped.feature,
-    scoped.environment,
-    scoped.user_segment,
-    scoped.prompt_version,
-    scoped.project_id,
-    scoped.scope_id,
-    scoped.scope_key,
-    scoped.status,
-    scoped.error_type,
-    scoped.is_error,
-    scoped.is_retry,
-    scoped.input_tokens,
-    scoped.output_tokens,
-    scoped.cache_read_input_tokens,
-    scoped.cache_creation_input_tokens,
-    scoped.reasoning_output_tokens,
-    scoped.is_priced,
-    scoped.estimate_source,
-    scoped.estimated_cost_usd,
-    scoped.price_data_version,
-    billed_days.provider is not null as is_billed,
-    allocated.call_id is not null as has_bill_line,
+    {%- for column in passed_columns %}
+        {{ column }},
+    {%- endfor %}
     case
-        when billed_days.provider is null then scoped.estimated_cost_usd
-        -- The bill is the truth: a call in a billed provider-day whose scope has no bill
-        -- line costs nothing here; billing_reconciliation shows the gap.
-        when allocated.call_id is null then cast(0 as decimal(18, 6))
-        else {{ costline_from_micros('allocated.billed_micros') }}
-    end as cost_usd
-from scoped
-left join billed_days
-    on billed_days.provider = scoped.provider
-        and billed_days.day = scoped.day
-left join allocated
-    on allocated.call_id = scoped.call_id
+        when effective_rate_basis is null then bill_or_list_cost_usd
+        else {{ costline_money_ratio(
+            'estimated_cost_usd * ' ~ costline_to_micros('rate_billed_usd'),
+            costline_to_micros('rate_list_usd')) }}
+    end as cost_usd,
+    effective_rate_basis,
+    case
+        when effective_rate_basis is not null then {{ costline_fraction('rate_billed_usd', 'rate_list_usd') }}
+    end as effective_rate
+from rated

@@ -8,6 +8,11 @@
   every call would only cost time (~9 s on a 10M-call day) and disk. What a run stored is
   in int_calls_attributed.
 -#}
+{%- set price_columns = [
+    'input_mtok', 'output_mtok', 'cache_read_mtok', 'cache_write_mtok', 'reasoning_mtok',
+    'long_context_threshold', 'input_mtok_long', 'output_mtok_long', 'cache_read_mtok_long',
+    'cache_write_mtok_long',
+] %}
 
 with calls as (
 
@@ -21,51 +26,98 @@ prices as (
 
 ),
 
-tiers as (
+tier_names as (
+
+    select * from {{ ref('service_tier_names') }}
+
+),
+
+multipliers as (
 
     select * from {{ ref('service_tier_multipliers') }}
 
 ),
 
-matched as (
+tiered_calls as (
 
+    -- The tier in costline's names: a provider's own name mapped by seed service_tier_names,
+    -- any other value as it is; a call whose telemetry named none is standard, not reported.
     select
         calls.*,
-        prices.provider is not null as has_list_price,
-        prices.price_model_id,
-        prices.price_data_version,
-        prices.input_mtok,
-        prices.output_mtok,
-        prices.cache_read_mtok,
-        prices.cache_write_mtok,
-        prices.reasoning_mtok,
-        prices.long_context_threshold,
-        prices.input_mtok_long,
-        prices.output_mtok_long,
-        prices.cache_read_mtok_long,
-        prices.cache_write_mtok_long,
-        coalesce(tiers.multiplier, 1) as service_tier_multiplier,
+        case
+            when calls.service_tier <> '{{ var("service_tier_unreported_label") }}' then calls.service_tier
+        end as reported_service_tier,
+        case
+            when calls.service_tier = '{{ var("service_tier_unreported_label") }}' then 'standard'
+            else coalesce(tier_names.service_tier, calls.service_tier)
+        end as served_tier,
+        calls.service_tier <> '{{ var("service_tier_unreported_label") }}'
+        and coalesce(tier_names.names_served_tier, true) as is_service_tier_reported
+    from calls
+    left join tier_names
+        on tier_names.provider = calls.provider
+            and tier_names.reported_tier = calls.service_tier
+
+),
+
+matched as (
+
+    -- The standard price always; the tier's own rate where one is listed for the call's time
+    -- (it then replaces every component); else the standard price times the tier multiplier.
+    select
+        tiered_calls.*,
+        standard.provider is not null as has_list_price,
+        tier.provider is not null as has_tier_rate,
+        case
+            when standard.provider is null then null
+            when tiered_calls.served_tier = 'standard' then 'standard'
+            when tier.provider is not null then 'tier_rate'
+            when multipliers.multiplier is not null then 'tier_multiplier'
+            else 'tier_unpriced'
+        end as tier_price_source,
+        coalesce(tier.price_model_id, standard.price_model_id) as price_model_id,
+        coalesce(tier.price_data_version, standard.price_data_version) as price_data_version,
+        {%- for column in price_columns %}
+            case when tier.provider is not null then tier.{{ column }} else standard.{{ column }} end as {{ column }},
+        {%- endfor %}
+        case when tier.provider is null then coalesce(multipliers.multiplier, 1) else 1 end as service_tier_multiplier
+    from tiered_calls
+    left join prices as standard
+        on standard.provider = tiered_calls.provider
+            and standard.model = tiered_calls.model
+            and standard.service_tier = 'standard'
+            and tiered_calls.started_at >= standard.effective_from
+            and tiered_calls.started_at < standard.effective_to
+    left join prices as tier
+        on tier.provider = tiered_calls.provider
+            and tier.model = tiered_calls.model
+            and tier.service_tier = tiered_calls.served_tier
+            and tier.service_tier <> 'standard'
+            and tiered_calls.started_at >= tier.effective_from
+            and tiered_calls.started_at < tier.effective_to
+    left join multipliers
+        on multipliers.provider = tiered_calls.provider
+            and multipliers.service_tier = tiered_calls.served_tier
+
+),
+
+long_context as (
+
+    select
+        matched.*,
         coalesce(
-            prices.long_context_threshold is not null
-            and calls.input_tokens > prices.long_context_threshold,
+            long_context_threshold is not null
+            and input_tokens > long_context_threshold,
             false
         ) as is_long_context
-    from calls
-    left join prices
-        on prices.provider = calls.provider
-            and prices.model = calls.model
-            and calls.started_at >= prices.effective_from
-            and calls.started_at < prices.effective_to
-    left join tiers
-        on tiers.provider = calls.provider
-            and tiers.service_tier = calls.service_tier
+    from matched
 
 ),
 
 rates as (
 
     select
-        matched.*,
+        long_context.*,
         -- Above the long-context threshold the _long price applies to the whole call; a
         -- component without a _long price keeps its base price.
         case when is_long_context then coalesce(input_mtok_long, input_mtok) else input_mtok end
@@ -88,7 +140,7 @@ rates as (
             as uncached_input_tokens,
         case when reasoning_mtok is not null then reasoning_output_tokens else 0 end
             as reasoning_tokens_at_reasoning_rate
-    from matched
+    from long_context
 
 ),
 
@@ -139,7 +191,10 @@ select
     error_type,
     status = 'error' as is_error,
     attempt > 1 as is_retry,
-    service_tier,
+    served_tier as service_tier,
+    reported_service_tier,
+    is_service_tier_reported,
+    tier_price_source,
     service_tier_multiplier,
     is_long_context,
     workspace,

@@ -1,5 +1,5 @@
 {#-
-  One price per (provider, model) at any instant. A price re-loaded for the same start keeps
+  One price per (provider, model, service tier) at any instant. A price re-loaded for the same start keeps
   its latest load; a range that runs past the next price's start is cut there, so a call can
   never match two prices and be counted twice.
 -#}
@@ -14,7 +14,7 @@ latest_load as (
     select
         prices.*,
         row_number() over (
-            partition by provider, model, effective_from
+            partition by provider, model, service_tier, effective_from
             order by loaded_at desc, price_data_version desc
         ) as load_rank
     from prices
@@ -26,7 +26,7 @@ next_start as (
     select
         latest_load.*,
         lead(effective_from) over (
-            partition by provider, model order by effective_from
+            partition by provider, model, service_tier order by effective_from
         ) as next_effective_from
     from latest_load
     where load_rank = 1
@@ -36,6 +36,7 @@ next_start as (
 select
     provider,
     model,
+    service_tier,
     price_model_id,
     effective_from,
     case

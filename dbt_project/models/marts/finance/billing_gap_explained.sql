@@ -28,6 +28,8 @@ calls as (
         calls.provider,
         calls.scope_key,
         calls.model,
+        -- The tier that served the call, in costline's names ('standard' when not reported).
+        calls.service_tier,
         calls.estimated_cost_usd,
         calls.cost_usd,
         calls.is_priced,
@@ -65,6 +67,24 @@ unmonitored as (
 
 ),
 
+call_tiers as (
+
+    select
+        day,
+        provider,
+        scope_key,
+        model,
+        service_tier,
+        max(case when is_error then 1 else 0 end) as has_error_calls,
+        sum(input_tokens) as input_tokens,
+        sum(output_tokens) as output_tokens,
+        sum(cache_read_input_tokens) as cache_read_input_tokens,
+        sum(cache_creation_input_tokens) as cache_creation_input_tokens
+    from calls
+    group by day, provider, scope_key, model, service_tier
+
+),
+
 call_groups as (
 
     select
@@ -84,17 +104,25 @@ call_groups as (
 
 usage_rows as (
 
+    -- The usage report's tier in costline's names (seed service_tier_names, as for calls);
+    -- null where the page does not split by tier (an older fetch).
     select
-        day,
-        provider,
-        scope_key,
-        model as usage_model,
-        sum(input_tokens) as input_tokens,
-        sum(output_tokens) as output_tokens,
-        sum(cache_read_input_tokens) as cache_read_input_tokens,
-        sum(cache_creation_input_tokens) as cache_creation_input_tokens
-    from {{ ref('stg_billing__usage') }}
-    group by day, provider, scope_key, model
+        usage_lines.day,
+        usage_lines.provider,
+        usage_lines.scope_key,
+        usage_lines.model as usage_model,
+        coalesce(tier_names.service_tier, usage_lines.service_tier) as service_tier,
+        sum(usage_lines.input_tokens) as input_tokens,
+        sum(usage_lines.output_tokens) as output_tokens,
+        sum(usage_lines.cache_read_input_tokens) as cache_read_input_tokens,
+        sum(usage_lines.cache_creation_input_tokens) as cache_creation_input_tokens
+    from {{ ref('stg_billing__usage') }} as usage_lines
+    left join {{ ref('service_tier_names') }} as tier_names
+        on tier_names.provider = usage_lines.provider
+            and tier_names.reported_tier = usage_lines.service_tier
+    group by
+        usage_lines.day, usage_lines.provider, usage_lines.scope_key, usage_lines.model,
+        coalesce(tier_names.service_tier, usage_lines.service_tier)
 
 ),
 
@@ -108,7 +136,9 @@ usage_matched as (
         usage_rows.*,
         call_groups.model,
         row_number() over (
-            partition by usage_rows.day, usage_rows.provider, usage_rows.scope_key, usage_rows.usage_model
+            partition by
+                usage_rows.day, usage_rows.provider, usage_rows.scope_key, usage_rows.usage_model,
+                usage_rows.service_tier
             order by
                 case when call_groups.model = usage_rows.usage_model then 0 else 1 end,
                 length(call_groups.model) desc
@@ -132,13 +162,108 @@ usage_by_call_model as (
         provider,
         scope_key,
         model,
+        service_tier,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens,
         sum(cache_read_input_tokens) as cache_read_input_tokens,
         sum(cache_creation_input_tokens) as cache_creation_input_tokens
     from usage_matched
     where match_rank = 1
+    group by day, provider, scope_key, model, service_tier
+
+),
+
+tier_split as (
+
+    -- Where the usage report splits a scope and model by tier, usage and calls are compared
+    -- per tier (a Batch API token is valued at the batch rate); where any of its rows does
+    -- not, as one '(all)' group at the standard price.
+    select
+        day,
+        provider,
+        scope_key,
+        model,
+        min(case when service_tier is null then 0 else 1 end) = 1 as is_split
+    from usage_by_call_model
     group by day, provider, scope_key, model
+
+),
+
+usage_compared as (
+
+    select
+        usage_by_call_model.day,
+        usage_by_call_model.provider,
+        usage_by_call_model.scope_key,
+        usage_by_call_model.model,
+        case when tier_split.is_split then usage_by_call_model.service_tier else '(all)' end as service_tier,
+        sum(usage_by_call_model.input_tokens) as input_tokens,
+        sum(usage_by_call_model.output_tokens) as output_tokens,
+        sum(usage_by_call_model.cache_read_input_tokens) as cache_read_input_tokens,
+        sum(usage_by_call_model.cache_creation_input_tokens) as cache_creation_input_tokens
+    from usage_by_call_model
+    inner join tier_split
+        on tier_split.day = usage_by_call_model.day
+            and tier_split.provider = usage_by_call_model.provider
+            and tier_split.scope_key = usage_by_call_model.scope_key
+            and tier_split.model = usage_by_call_model.model
+    group by
+        usage_by_call_model.day, usage_by_call_model.provider, usage_by_call_model.scope_key,
+        usage_by_call_model.model,
+        case when tier_split.is_split then usage_by_call_model.service_tier else '(all)' end
+
+),
+
+calls_compared as (
+
+    -- The calls of a split scope and model per tier (a tier with calls and no usage too);
+    -- of an unsplit one, together.
+    select
+        call_tiers.day,
+        call_tiers.provider,
+        call_tiers.scope_key,
+        call_tiers.model,
+        case when tier_split.is_split then call_tiers.service_tier else '(all)' end as service_tier,
+        max(call_tiers.has_error_calls) as has_error_calls,
+        sum(call_tiers.input_tokens) as input_tokens,
+        sum(call_tiers.output_tokens) as output_tokens,
+        sum(call_tiers.cache_read_input_tokens) as cache_read_input_tokens,
+        sum(call_tiers.cache_creation_input_tokens) as cache_creation_input_tokens
+    from call_tiers
+    inner join tier_split
+        on tier_split.day = call_tiers.day
+            and tier_split.provider = call_tiers.provider
+            and tier_split.scope_key = call_tiers.scope_key
+            and tier_split.model = call_tiers.model
+    group by
+        call_tiers.day, call_tiers.provider, call_tiers.scope_key, call_tiers.model,
+        case when tier_split.is_split then call_tiers.service_tier else '(all)' end
+
+),
+
+compared as (
+
+    -- Every tier either side has (0 tokens where one side has none); error calls of any tier
+    -- of the scope and model count, as before the split.
+    select
+        coalesce(calls_compared.day, usage_compared.day) as day,
+        coalesce(calls_compared.provider, usage_compared.provider) as provider,
+        coalesce(calls_compared.scope_key, usage_compared.scope_key) as scope_key,
+        coalesce(calls_compared.model, usage_compared.model) as model,
+        coalesce(calls_compared.service_tier, usage_compared.service_tier) as service_tier,
+        coalesce(usage_compared.input_tokens, 0) - coalesce(calls_compared.input_tokens, 0) as input_delta,
+        coalesce(usage_compared.output_tokens, 0) - coalesce(calls_compared.output_tokens, 0) as output_delta,
+        coalesce(usage_compared.cache_read_input_tokens, 0) - coalesce(calls_compared.cache_read_input_tokens, 0)
+            as cache_read_delta,
+        coalesce(usage_compared.cache_creation_input_tokens, 0)
+        - coalesce(calls_compared.cache_creation_input_tokens, 0) as cache_write_delta
+    from calls_compared
+    full outer join usage_compared
+        on usage_compared.day = calls_compared.day
+            and usage_compared.provider = calls_compared.provider
+            and usage_compared.scope_key = calls_compared.scope_key
+            and usage_compared.model = calls_compared.model
+            and usage_compared.service_tier = calls_compared.service_tier
 
 ),
 
@@ -148,34 +273,64 @@ prices as (
 
 ),
 
+multipliers as (
+
+    select * from {{ ref('service_tier_multipliers') }}
+
+),
+
 token_deltas as (
 
-    -- What the provider's usage report counts beyond telemetry, per scope and model, valued
-    -- at the list price in force at the start of the day (the prices the estimate uses).
+    -- What the provider's usage report counts beyond telemetry, per scope, model and tier,
+    -- valued at the list price in force at the start of the day of the tier: its own rate
+    -- where the price data lists one, else the standard price times the tier's multiplier (as
+    -- int_calls_priced prices the calls); '(all)' and 'standard' at the standard price.
     select
-        call_groups.day,
-        call_groups.provider,
+        compared.day,
+        compared.provider,
         call_groups.has_error_calls,
-        usage_by_call_model.input_tokens - call_groups.input_tokens as input_delta,
-        usage_by_call_model.output_tokens - call_groups.output_tokens as output_delta,
-        usage_by_call_model.cache_read_input_tokens - call_groups.cache_read_input_tokens as cache_read_delta,
-        usage_by_call_model.cache_creation_input_tokens - call_groups.cache_creation_input_tokens
-            as cache_write_delta,
-        prices.input_mtok,
-        prices.output_mtok,
-        coalesce(prices.cache_read_mtok, prices.input_mtok) as cache_read_mtok,
-        coalesce(prices.cache_write_mtok, prices.input_mtok) as cache_write_mtok
-    from call_groups
-    inner join usage_by_call_model
-        on usage_by_call_model.day = call_groups.day
-            and usage_by_call_model.provider = call_groups.provider
-            and usage_by_call_model.scope_key = call_groups.scope_key
-            and usage_by_call_model.model = call_groups.model
-    inner join prices
-        on prices.provider = call_groups.provider
-            and prices.model = call_groups.model
-            and prices.effective_from <= cast(call_groups.day as {{ dbt.type_timestamp() }})
-            and prices.effective_to > cast(call_groups.day as {{ dbt.type_timestamp() }})
+        compared.input_delta,
+        compared.output_delta,
+        compared.cache_read_delta,
+        compared.cache_write_delta,
+        case
+            when tier.provider is not null then tier.input_mtok
+            else standard.input_mtok * coalesce(multipliers.multiplier, 1)
+        end as input_mtok,
+        case
+            when tier.provider is not null then tier.output_mtok
+            else standard.output_mtok * coalesce(multipliers.multiplier, 1)
+        end as output_mtok,
+        case
+            when tier.provider is not null then coalesce(tier.cache_read_mtok, tier.input_mtok)
+            else coalesce(standard.cache_read_mtok, standard.input_mtok) * coalesce(multipliers.multiplier, 1)
+        end as cache_read_mtok,
+        case
+            when tier.provider is not null then coalesce(tier.cache_write_mtok, tier.input_mtok)
+            else coalesce(standard.cache_write_mtok, standard.input_mtok) * coalesce(multipliers.multiplier, 1)
+        end as cache_write_mtok
+    from compared
+    inner join call_groups
+        on call_groups.day = compared.day
+            and call_groups.provider = compared.provider
+            and call_groups.scope_key = compared.scope_key
+            and call_groups.model = compared.model
+    inner join prices as standard
+        on standard.provider = compared.provider
+            and standard.model = compared.model
+            and standard.service_tier = 'standard'
+            and standard.effective_from <= cast(compared.day as {{ dbt.type_timestamp() }})
+            and standard.effective_to > cast(compared.day as {{ dbt.type_timestamp() }})
+    left join prices as tier
+        on tier.provider = compared.provider
+            and tier.model = compared.model
+            and tier.service_tier = compared.service_tier
+            and tier.service_tier <> 'standard'
+            and tier.effective_from <= cast(compared.day as {{ dbt.type_timestamp() }})
+            and tier.effective_to > cast(compared.day as {{ dbt.type_timestamp() }})
+    left join multipliers
+        on multipliers.provider = compared.provider
+            and multipliers.service_tier = compared.service_tier
 
 ),
 
@@ -219,8 +374,10 @@ joined as (
         lines.credits_usd as credits_adjustments_usd,
         cast(round(coalesce(token_causes.cache_tokens_unreported_usd, 0), 6) as decimal(18, 6))
             as cache_tokens_unreported_usd,
-        -- No input tells the billed service tier yet (the usage reports' tier fields are not
-        -- loaded), so nothing is measured here today; the tier work (issue 17 part 1) fills it.
+        -- Not measured yet: the inputs exist (int_calls_attributed.is_service_tier_reported,
+        -- stg_billing__usage.service_tier), but valuing tokens billed at a tier telemetry did
+        -- not report needs the usage report matched to the calls per tier, and the cache and
+        -- error causes above then split per tier too; until then that share stays residual.
         cast(0 as decimal(18, 6)) as tier_unreported_usd
     from lines
     left join call_totals

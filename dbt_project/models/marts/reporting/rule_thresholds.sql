@@ -11,6 +11,7 @@
     'late_arrival_lookback_days', 'retry_waste_warn_share', 'untagged_share_warn', 'cost_spike_top_requests',
     'forecast_history_days', 'forecast_trend_days', 'forecast_min_history_days', 'forecast_interval_z',
     'realised_savings_dominant_share', 'realised_savings_window_days', 'realised_savings_min_successes',
+    'effective_rate_min_billed_days',
 ] %}
 
 {% for name in names %}

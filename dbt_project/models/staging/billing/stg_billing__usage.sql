@@ -19,7 +19,12 @@ renamed as (
         cache_read_input_tokens,
         cache_creation_input_tokens,
         source_page,
-        fetched_at
+        fetched_at,
+        -- The provider's own names (OpenAI `default` is the standard tier; seed
+        -- service_tier_names maps them); null where the usage API does not split by it.
+        lower(service_tier) as service_tier,
+        context_window,
+        inference_geo
 
     from source
 

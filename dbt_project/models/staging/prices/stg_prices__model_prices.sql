@@ -9,6 +9,8 @@ renamed as (
     select
         provider,
         model,
+        -- Rows loaded before tiers were: the standard price.
+        coalesce(service_tier, 'standard') as service_tier,
         price_model_id,
         effective_from,
         effective_to,
