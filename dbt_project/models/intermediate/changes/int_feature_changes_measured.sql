@@ -123,12 +123,17 @@ measured as (
         windows.changed_day,
         windows.next_changed_day,
         windows.window_days,
-        sum(case when feature_days.day < windows.changed_day then feature_days.cost_usd else 0 end)
-            as cost_before_usd,
+        -- Cast to the money scale: Postgres keeps a sum over `else 0` at the scale it meets.
+        cast(
+            sum(case when feature_days.day < windows.changed_day then feature_days.cost_usd else 0 end)
+            as decimal(18, 6)
+        ) as cost_before_usd,
         sum(case when feature_days.day < windows.changed_day then feature_days.successful_requests else 0 end)
             as successes_before,
-        sum(case when feature_days.day >= windows.changed_day then feature_days.cost_usd else 0 end)
-            as cost_after_usd,
+        cast(
+            sum(case when feature_days.day >= windows.changed_day then feature_days.cost_usd else 0 end)
+            as decimal(18, 6)
+        ) as cost_after_usd,
         sum(case when feature_days.day >= windows.changed_day then feature_days.successful_requests else 0 end)
             as successes_after
     from windows
